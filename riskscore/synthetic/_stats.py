@@ -1,0 +1,87 @@
+"""Log-densities the generators sample from, so the oracle can evaluate exactly what was drawn.
+
+Every mechanism shifts a log-normal field by a log-uniform factor; the density of the result is a normal
+convolved with a uniform, which has a closed form in normal CDFs. Working in logs keeps everything stable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import log_ndtr
+
+Float = NDArray[np.float64]
+
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+def norm_logpdf(x: Float, mu: Float | float, sigma: Float | float) -> Float:
+    """Log-density of N(mu, sigma^2) at x."""
+    z = (x - mu) / sigma
+    return np.asarray(-0.5 * z * z - np.log(sigma) - _LOG_SQRT_2PI, dtype=np.float64)
+
+
+def _log_diff_ndtr(hi: Float, lo: Float) -> Float:
+    """log(Phi(hi) - Phi(lo)) for hi > lo, accurate in both tails."""
+    # Reflect so both arguments sit in the lower tail, where log_ndtr is accurate.
+    flip = (hi + lo) > 0
+    a = np.where(flip, -lo, hi)
+    b = np.where(flip, -hi, lo)
+    la, lb = log_ndtr(a), log_ndtr(b)
+    with np.errstate(divide="ignore"):
+        return np.asarray(la + np.log1p(-np.exp(np.minimum(lb - la, 0.0))), dtype=np.float64)
+
+
+def shifted_logpdf(x: Float, mu: Float | float, sigma: Float | float, lo: float, hi: float) -> Float:
+    """Log-density of X + A, X ~ N(mu, sigma^2), A ~ U(lo, hi) independent (lo < hi, in log space)."""
+    s = np.asarray(sigma, dtype=np.float64)
+    upper = (x - mu - lo) / s
+    lower = (x - mu - hi) / s
+    return np.asarray(_log_diff_ndtr(upper, lower) - np.log(hi - lo), dtype=np.float64)
+
+
+def opposed_shift_logpdf(
+    x: Float, mu_x: Float | float, sd_x: float, y: Float, mu_y: Float | float, sd_y: float, lo: float, hi: float
+) -> Float:
+    """Joint log-density of (X + A, Y - A) with X, Y normal and A ~ U(lo, hi), all independent.
+
+    This is the quantity misdeclaration signature: the declared quantity moves by A while the weight per
+    declared unit moves by -A.
+    """
+    # As a function of A, N(x - A; mu_x, sd_x) N(y + A; mu_y, sd_y) = N(x - mu_x; mu_y - y, sd) N(A; c, s_c).
+    d1 = x - mu_x
+    d2 = mu_y - y
+    var = sd_x**2 + sd_y**2
+    c = (d1 * sd_y**2 + d2 * sd_x**2) / var
+    s_c = np.sqrt(sd_x**2 * sd_y**2 / var)
+    head = norm_logpdf(d1, d2, np.sqrt(var))
+    return np.asarray(head + _log_diff_ndtr((hi - c) / s_c, (lo - c) / s_c) - np.log(hi - lo), dtype=np.float64)
+
+
+def log_uniform(rng: np.random.Generator, lo: float, hi: float, size: int) -> Float:
+    """Draw log(F) for F log-uniform on [lo, hi]: i.e. U(log lo, log hi)."""
+    return rng.uniform(np.log(lo), np.log(hi), size)
+
+
+def categorical(rng: np.random.Generator, cum: Float, size: int) -> NDArray[np.intp]:
+    """Draw indices from a cumulative distribution (last entry 1)."""
+    return np.searchsorted(cum, rng.random(size), side="right").clip(0, len(cum) - 1)
+
+
+def rowwise_categorical(cum_rows: Float, rows: NDArray[np.intp], u: Float) -> NDArray[np.intp]:
+    """Draw one column index per record from per-row cumulative distributions.
+
+    ``cum_rows`` is (R, K) with each row's last entry 1; adding the row number makes the flattened array
+    monotone, so one searchsorted serves every record.
+    """
+    n_rows, k = cum_rows.shape
+    flat = (cum_rows + np.arange(n_rows)[:, None]).ravel()
+    idx = np.searchsorted(flat, rows + u, side="right")
+    return np.asarray(idx - rows * k, dtype=np.intp).clip(0, k - 1)
+
+
+def normalise_log(logw: Float) -> Float:
+    """Turn an (n, k) array of log-weights into probabilities row by row (log-sum-exp)."""
+    m = np.max(logw, axis=1, keepdims=True)
+    w = np.exp(logw - m)
+    return np.asarray(w / w.sum(axis=1, keepdims=True), dtype=np.float64)

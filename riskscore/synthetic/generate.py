@@ -1,0 +1,265 @@
+"""Public entry points of the generators: one-shot frames, chunk iterators and atomic file writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from riskscore.exceptions import OutputError, ParameterError
+from riskscore.synthetic import _common as C
+from riskscore.synthetic.scenario import Scenario, load_scenario
+
+__all__ = ["generate", "generate_passengers", "generate_shipments", "iter_records", "write_records"]
+
+Kind = Literal["shipments", "passengers"]
+ScenarioLike = str | Path | Mapping[str, Any] | Scenario
+
+
+def _kinds() -> dict[str, tuple[Callable[..., Any], Callable[..., pd.DataFrame]]]:
+    from importlib import import_module
+
+    out = {}
+    for kind in ("shipments", "passengers"):
+        module = import_module(f"riskscore.synthetic.{kind}")
+        out[kind] = (module.build_world, module.generate_block)
+    return out
+
+
+def _check_args(kind: str, n: object, seed: object, days: object, chunk_rows: object) -> None:
+    kinds = ("shipments", "passengers")
+    if kind not in kinds:
+        raise ParameterError(f"kind must be one of {kinds}; got {kind!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ParameterError(f"n (number of rows) must be a whole number > 0; got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError(f"seed must be a whole number >= 0; got {seed!r}")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+        raise ParameterError(f"days must be a whole number >= 1 (or None for the scenario's period); got {days!r}")
+    if chunk_rows is not None and (isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1):
+        raise ParameterError(f"chunk_rows must be a whole number >= 1; got {chunk_rows!r}")
+
+
+def _as_start(start: str | dt.date | None) -> dt.date | None:
+    if start is None or isinstance(start, dt.date):
+        return start.date() if isinstance(start, dt.datetime) else start
+    try:
+        return dt.date.fromisoformat(str(start))
+    except ValueError:
+        raise ParameterError(f"start must be a date like 2025-01-01; got {start!r}") from None
+
+
+def iter_records(
+    kind: Kind,
+    n: int,
+    *,
+    seed: int = 0,
+    scenario: ScenarioLike = "default",
+    start: str | dt.date | None = None,
+    days: int | None = None,
+    chunk_rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Yield a synthetic data set of ``n`` records in chunks, in time order.
+
+    Concatenating the chunks gives exactly :func:`generate` with the same arguments, whatever
+    ``chunk_rows`` is: records are drawn in fixed blocks, each from its own random stream.
+
+    Parameters
+    ----------
+    kind
+        ``"shipments"`` or ``"passengers"``.
+    n
+        Number of records.
+    seed
+        Seed of the population and of every record.
+    scenario
+        Scenario name, TOML path, or a mapping deep-merged over the default scenario.
+    start, days
+        The simulated period; default: the scenario's.
+    chunk_rows
+        Rows per yielded frame (default 65,536). The last chunk may be shorter.
+
+    Yields
+    ------
+    pandas.DataFrame
+    """
+    _check_args(kind, n, seed, days, chunk_rows)
+    sc = load_scenario(scenario)
+    build, block = _kinds()[kind]
+    world = build(sc, n, seed, _as_start(start), days)
+    step = chunk_rows or C.BLOCK_ROWS
+    pending: list[pd.DataFrame] = []
+    held = 0
+    for b, lo, hi in C.block_ranges(n):
+        frame = block(world, b, lo, hi)
+        pending.append(frame)
+        held += len(frame)
+        while held >= step:
+            joined = pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+            yield joined.iloc[:step].reset_index(drop=True)
+            rest = joined.iloc[step:]
+            pending, held = ([rest] if len(rest) else []), len(rest)
+    if held:
+        yield pending[0].reset_index(drop=True) if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+
+
+def generate(
+    kind: Kind,
+    n: int,
+    *,
+    seed: int = 0,
+    scenario: ScenarioLike = "default",
+    start: str | dt.date | None = None,
+    days: int | None = None,
+) -> pd.DataFrame:
+    """Generate a synthetic data set of ``n`` records in one frame (see :func:`iter_records`)."""
+    parts = list(iter_records(kind, n, seed=seed, scenario=scenario, start=start, days=days))
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def generate_shipments(
+    n: int,
+    *,
+    seed: int = 0,
+    scenario: ScenarioLike = "default",
+    start: str | dt.date | None = None,
+    days: int | None = None,
+) -> pd.DataFrame:
+    """Generate ``n`` synthetic import declarations: declared fields, then truth, oracle and legacy outcome.
+
+    Parameters
+    ----------
+    n
+        Number of declarations.
+    seed
+        Random seed; the same seed gives an identical frame.
+    scenario
+        Scenario name (``"default"``), a path to a scenario TOML, or a mapping of overrides.
+    start, days
+        The simulated period; default: the scenario's (2025-01-01, 365 days).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns as described by the built-in spec ``riskscore/specs/shipment.toml``.
+
+    Examples
+    --------
+    >>> frame = generate_shipments(1000, seed=7)
+    >>> len(frame), bool(frame["declaration_id"].is_unique)
+    (1000, True)
+    >>> bool((frame["net_weight_kg"] <= frame["gross_weight_kg"]).all())
+    True
+    """
+    return generate("shipments", n, seed=seed, scenario=scenario, start=start, days=days)
+
+
+def generate_passengers(
+    n: int,
+    *,
+    seed: int = 0,
+    scenario: ScenarioLike = "default",
+    start: str | dt.date | None = None,
+    days: int | None = None,
+) -> pd.DataFrame:
+    """Generate ``n`` synthetic passenger and land-border crossings with planted P1-P4 violations.
+
+    Parameters are those of :func:`generate_shipments`; columns follow ``riskscore/specs/passenger.toml``.
+
+    Examples
+    --------
+    >>> frame = generate_passengers(1000, seed=7)
+    >>> len(frame), bool(frame["trip_id"].is_unique)
+    (1000, True)
+    """
+    return generate("passengers", n, seed=seed, scenario=scenario, start=start, days=days)
+
+
+def write_records(
+    kind: Kind,
+    n: int,
+    out: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    scenario: ScenarioLike = "default",
+    start: str | dt.date | None = None,
+    days: int | None = None,
+    chunk_rows: int | None = None,
+    progress: bool | None = None,
+) -> Path:
+    """Generate ``n`` records straight to a parquet or CSV file, chunk by chunk, atomically.
+
+    The file is written to a temporary name beside ``out`` and renamed into place only when complete,
+    so an interrupted run never leaves a half-written file (an existing ``out`` stays untouched).
+    Memory stays bounded by one chunk whatever ``n`` is.
+
+    Parameters
+    ----------
+    kind, n, seed, scenario, start, days, chunk_rows
+        As in :func:`iter_records`.
+    out
+        Destination; the format follows the extension: ``.parquet`` or ``.csv``.
+    progress
+        Show a progress bar; default: only when standard error is a terminal.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    OutputError
+        The extension is not supported or the folder is missing or not writable.
+    """
+    _check_args(kind, n, seed, days, chunk_rows)
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise OutputError(f"output {str(path)!r} must end in .parquet or .csv; got {suffix or 'no extension'!r}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"output folder {str(folder)!r} does not exist; create it first or choose another path")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"output folder {str(folder)!r} is not writable; choose a path you can write to")
+    load_scenario(scenario)  # fail on a bad scenario before creating anything
+    show = sys.stderr.isatty() if progress is None else progress
+    from tqdm.auto import tqdm
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        chunks = iter_records(kind, n, seed=seed, scenario=scenario, start=start, days=days, chunk_rows=chunk_rows)
+        with tqdm(total=n, unit="rows", disable=not show, desc=f"generate {kind}") as bar:
+            if suffix == ".parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                writer = None
+                try:
+                    for chunk in chunks:
+                        table = pa.Table.from_pandas(chunk, preserve_index=False)
+                        if writer is None:
+                            writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                        writer.write_table(table.cast(writer.schema))
+                        bar.update(len(chunk))
+                finally:
+                    if writer is not None:
+                        writer.close()
+            else:
+                with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                    for i, chunk in enumerate(chunks):
+                        chunk.to_csv(fh, header=(i == 0), index=False, date_format="%Y-%m-%dT%H:%M:%S")
+                        bar.update(len(chunk))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,817 @@
+"""Synthetic import declarations with planted, named fraud mechanisms and an exact Bayes oracle.
+
+The generative story, in the order it is sampled (DOMAIN.md 2.1, 2.2, 4.1):
+
+1. The *world* (built once per data set): an HS catalogue (HS4 headings from ``synthetic/hs_headings.csv``
+   expanded into HS6 codes with their own duty rates and reference prices), origins, offices with weekday
+   and seasonal volume, importers (Zipf volumes, a home office, one to three HS headings, a latent
+   compliance type, AEO status), brokers (some complicit), new importers appearing each month (some of them
+   phantoms), and the legacy selection policy's thresholds.
+2. Per record, the *context*: day, office, importer, broker, true HS6, true origin, departure, preference
+   claim, procedure, related party, quantity, unit price and unit weight (log-normal around the catalogue).
+3. A mechanism (or none) is drawn with probability ``lambda_m(context)``.
+4. The mechanism turns true values into declared values (e.g. S1 multiplies the unit price by a log-uniform
+   factor), and the legacy policy decides whether the record is inspected.
+
+Because every step draws from a distribution whose density is known, the oracle computes
+``P(mechanism | declared fields, latent traits)`` exactly with Bayes' rule: for each hypothesis, the prior
+times the density of the declared values, marginalising over the few true values a mechanism may hide
+(the true HS6 behind a misclassified code, the true origin behind a transhipped one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from riskscore.synthetic import _common as C
+from riskscore.synthetic._stats import (
+    categorical,
+    log_uniform,
+    norm_logpdf,
+    normalise_log,
+    opposed_shift_logpdf,
+    rowwise_categorical,
+    shifted_logpdf,
+)
+from riskscore.synthetic.scenario import IMPORTER_TYPES, SHIPMENT_MECHANISMS, Scenario
+
+KIND = 1  # seed-stream tag for shipments
+
+Int = NDArray[np.int64]
+Float = NDArray[np.float64]
+Bool = NDArray[np.bool_]
+
+OFFICE_TYPES = ("seaport", "airport", "land_gate", "express", "icd")
+PROCEDURES = ("consumption", "processing_export", "temporary_import", "ecommerce", "samples")
+INCOTERMS = ("FOB", "CIF", "EXW", "CFR", "FCA", "DAP", "DDP")
+INCOTERM_P = np.array([0.35, 0.30, 0.10, 0.10, 0.08, 0.05, 0.02])
+TYPES = (*IMPORTER_TYPES, "phantom")
+PHANTOM = len(IMPORTER_TYPES)
+# Mechanisms whose traces a documentary (yellow) check can find: values, codes and origin on paper.
+DOC_DETECTABLE = frozenset({"S1", "S2", "S3", "S6", "S7", "S9", "S10", "S11"})
+SERIOUS = frozenset({"S5", "S8"})  # DOMAIN 4.1: critical (prohibited / safety) cases, ~0.3% of shipments
+# Goods hidden behind a cover code in S5 (DOMAIN 2.2): true HS6 and its duty + excise rate.
+CONCEALED_GOODS = (("240220", 1.35), ("050710", 0.0), ("851890", 0.30), ("300490", 0.05))
+AD_DUTY = 0.15  # anti-dumping duty on CN goods of the `ad_cn` headings [design default]
+HUB_DEPARTURES = {"SG": 0.4, "HK": 0.3, "MY": 0.15, "KR": 0.15}  # transhipment ports of loading
+S3_DEPARTS_FROM_HUB = 0.7
+
+
+@dataclass
+class ShipmentWorld:
+    """Everything drawn once per data set; records are then drawn independently given the world."""
+
+    scenario: Scenario
+    n: int
+    seed: int
+    start: dt.date
+    days: int
+    p: dict[str, Any]
+    # catalogue (HS6)
+    hs6: NDArray[np.str_]
+    hs6_hs4: Int
+    hs6_mfn: Float
+    hs6_fta: Float
+    hs6_logp: Float
+    hs6_loguw: Float
+    hs6_pop_logp: Float  # log P(hs6 | hs4)
+    hs6_licence: Bool  # needs a specialised-management document: regulatory yellow (DOMAIN 1.3)
+    hs6_neighbour: Int  # lower-duty sibling used by S2, -1 if none
+    hs6_pre: Int  # (n_hs6, K) codes whose neighbour is this code, -1 padded
+    hs4_cum: Float  # (n_hs4, K) cumulative P(hs6 | hs4)
+    hs4_children: Int  # (n_hs4, K) hs6 index per slot
+    hs4: pd.DataFrame
+    hs4_unit: Int
+    units: NDArray[np.str_]
+    # countries
+    iso: NDArray[np.str_]
+    level: Float
+    has_fta: Bool
+    origin_logp: Float  # (n_hs4, n_countries) log P(origin | hs4)
+    origin_cum: Float
+    s3_source: NDArray[np.str_]
+    s3_hub_logp: Float
+    s3_hub_cum: Float
+    dep_hub_logp: Float  # (n_countries, n_countries) log P(departure | origin, transhipped)
+    dep_hub_cum: Float
+    # offices and calendar
+    office_code: NDArray[np.str_]
+    office_type: Int
+    day_cum: Int
+    office_cum: Float  # (days, n_offices)
+    month_of_day: Int
+    # importers (regular first, then the monthly new ones)
+    imp_id: list[str]
+    imp_type: Int
+    imp_aeo: Bool
+    imp_multinational: Bool
+    imp_level: Int
+    imp_registered: Int  # day index (relative to start) of registration; negative = before the period
+    imp_broker: Int
+    imp_hs4: Int  # (n_importers, 3)
+    imp_hs4_cum: Float
+    office_imp_flat: Float  # cumulative regular-importer weights per office, offset by office index
+    office_imp_index: Int
+    new_slot_start: Int  # (n_months * n_offices + 1) offsets into new_slot_importer
+    new_slot_importer: Int
+    # brokers
+    broker_id: list[str]
+    broker_complicit: Bool
+    office_broker_flat: Float
+    office_broker_index: Int
+    # mechanism normalisers and legacy thresholds
+    z: dict[str, float]
+    legacy_red: float
+    legacy_yellow: float
+
+
+# ----------------------------------------------------------------------------------------------- world
+
+
+def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, days: int | None) -> ShipmentWorld:
+    """Draw the population and calendar for a data set of ``n`` shipments."""
+    p = scenario.section("shipments")
+    start = start or scenario.start
+    days = days or scenario.days
+    rng = C.population_rng(seed, KIND)
+
+    hs4 = C.read_table("hs_headings.csv").reset_index(drop=True)
+    countries = C.read_table("countries.csv")
+    offices = C.read_table("offices.csv")
+
+    # --- catalogue: expand HS4 headings into HS6 codes with a fixed stream, so the catalogue is the same
+    # reference table whatever the data set's seed.
+    crng = np.random.default_rng(20250101)
+    rate_steps = np.array([0.0, 0.5, 1.0, 1.0, 1.5])
+    codes, parent, mfn, fta, logp, loguw, pop, licence = [], [], [], [], [], [], [], []
+    for j, row in hs4.iterrows():
+        k = int(crng.integers(2, 7))
+        weights = crng.dirichlet(np.full(k, 1.5))
+        for c in range(k):
+            step = 1.0 if c == 0 else float(crng.choice(rate_steps))
+            rate = round(float(row["mfn_rate"]) * step, 2)
+            codes.append(f"{row['hs4']}{(c + 1) * 10:02d}")
+            parent.append(j)
+            mfn.append(rate)
+            fta.append(min(float(row["fta_rate"]), rate))
+            logp.append(np.log(float(row["price_usd"])) + crng.normal(0, 0.4))
+            loguw.append(np.log(float(row["unit_kg"])) + crng.normal(0, 0.2))
+            pop.append(weights[c])
+            # Specialised-management licences apply to some codes of a heading, not all (DOMAIN 1.3).
+            licence.append(bool(row["licence"]) and crng.random() < 0.4)
+    hs6 = np.array(codes)
+    hs6_hs4 = np.array(parent, dtype=np.int64)
+    hs6_mfn, hs6_fta = np.array(mfn), np.array(fta)
+    hs6_logp, hs6_loguw = np.array(logp), np.array(loguw)
+    hs6_pop = np.array(pop)
+    n_hs4, kmax = len(hs4), 6
+    hs4_children = np.full((n_hs4, kmax), -1, dtype=np.int64)
+    hs4_cum = np.ones((n_hs4, kmax))
+    for j in range(n_hs4):
+        kids = np.flatnonzero(hs6_hs4 == j)
+        hs4_children[j, : len(kids)] = kids
+        hs4_cum[j, : len(kids)] = np.cumsum(hs6_pop[kids])
+    # S2 neighbour: the sibling with a clearly lower duty whose price is closest (a plausible confusion).
+    neighbour = np.full(len(hs6), -1, dtype=np.int64)
+    for h in range(len(hs6)):
+        sib = np.flatnonzero((hs6_hs4 == hs6_hs4[h]) & (hs6_mfn < hs6_mfn[h] - 0.02))
+        if len(sib):
+            neighbour[h] = sib[np.argmin(np.abs(hs6_logp[sib] - hs6_logp[h]))]
+    pre = np.full((len(hs6), kmax), -1, dtype=np.int64)
+    for h in range(len(hs6)):
+        src = np.flatnonzero(neighbour == h)
+        pre[h, : len(src)] = src
+
+    # --- origins: P(origin | hs4) = origin share x a fixed heading-specific affinity.
+    iso = countries["iso2"].to_numpy(dtype=str)
+    share = countries["origin_share"].to_numpy(dtype=np.float64)
+    affinity = np.exp(crng.normal(0, 0.8, size=(n_hs4, len(iso))))
+    origin_p = share[None, :] * affinity
+    origin_p /= origin_p.sum(axis=1, keepdims=True)
+    hub = countries["s3_hub"].to_numpy(dtype=np.float64)
+    dep = np.array([HUB_DEPARTURES.get(c, 0.0) for c in iso])
+    dep_hub = np.tile(dep, (len(iso), 1))
+    np.fill_diagonal(dep_hub, 0.0)
+    dep_hub /= dep_hub.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        origin_logp, hub_logp, dep_hub_logp = np.log(origin_p), np.log(hub / hub.sum()), np.log(dep_hub)
+
+    # --- calendar: weight of each (day, office); DOMAIN 1.5 Tet closure at land gates, harvest peaks May-Jul.
+    dow, tet, _month = C.day_offsets(start, days)
+    moy = C.month_of_year(start, days)
+    otype = np.array([OFFICE_TYPES.index(t) for t in offices["type"]], dtype=np.int64)
+    oshare = offices["share"].to_numpy(dtype=np.float64)
+    w = np.empty((days, len(otype)))
+    for o, t in enumerate(otype):
+        wd = C.weekday_weights("land_gate" if OFFICE_TYPES[t] == "land_gate" else "office")[dow]
+        closed = (tet >= -1) & (tet <= 6)
+        season = np.where(closed, 0.05 if OFFICE_TYPES[t] == "land_gate" else 0.3, 1.0)
+        season = season * np.where((tet >= -21) & (tet < -1), 1.15, 1.0)
+        if OFFICE_TYPES[t] == "land_gate":
+            season = season * np.where((moy >= 5) & (moy <= 7), 1.4, 1.0)
+        w[:, o] = oshare[o] * wd * season
+    day_cum = C.day_counts(rng, n, w.sum(axis=1))
+    office_cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+    office_cum[:, -1] = 1.0
+    month_of_day = _month
+
+    # --- importers
+    n_reg = int(max(p["min_importers"], round(p["importers_per_row"] * n)))
+    n_brokers = int(max(20, round(p["brokers_per_importer"] * n_reg)))
+    n_months = int(month_of_day.max()) + 1
+    new_rows = (w / w.sum() * n * p["new_importer_volume"]).reshape(days, -1)
+    per_slot = np.zeros((n_months, len(otype)))
+    for m in range(n_months):
+        per_slot[m] = new_rows[month_of_day == m].sum(axis=0)
+    n_slots = np.maximum(1, np.ceil(per_slot / 3.0)).astype(np.int64)  # ~3 declarations per new importer
+    n_new = int(n_slots.sum())
+    n_imp = n_reg + n_new
+
+    imp_office = np.empty(n_imp, dtype=np.int64)
+    imp_office[:n_reg] = categorical(rng, np.cumsum(oshare / oshare.sum()), n_reg)
+    slot_office = np.repeat(np.tile(np.arange(len(otype)), n_months), n_slots.ravel())
+    slot_month = np.repeat(np.repeat(np.arange(n_months), len(otype)), n_slots.ravel())
+    imp_office[n_reg:] = slot_office
+    zipf = 1.0 / rng.permutation(np.arange(1, n_reg + 1)) ** p["zipf_exponent"]
+
+    type_share = np.array([p["importer_types"][t] for t in IMPORTER_TYPES])
+    imp_type = categorical(rng, np.cumsum(type_share), n_imp).astype(np.int64)
+    is_phantom = np.zeros(n_imp, dtype=bool)
+    is_phantom[n_reg:] = rng.random(n_new) < p["phantom_share_of_new"]
+    imp_type[is_phantom] = PHANTOM
+    imp_aeo = np.zeros(n_imp, dtype=bool)
+    top = np.argsort(-zipf)[: int(p["aeo_top_importers"])]
+    imp_aeo[top] = rng.random(len(top)) < p["aeo_share_of_top_importers"]
+    imp_type[imp_aeo] = 0  # AEO status requires a compliance record (DOMAIN 1.2)
+    imp_multi = rng.random(n_imp) < 0.05
+    imp_multi[:n_reg] |= zipf > np.quantile(zipf, 0.98)
+    imp_multi &= ~is_phantom
+    level_p = {  # observed compliance level 1-5 (VN Circular 81/2019) given the latent type
+        0: [0.30, 0.60, 0.10, 0.0, 0.0],
+        1: [0.05, 0.40, 0.45, 0.10, 0.0],
+        2: [0.0, 0.25, 0.45, 0.25, 0.05],
+        3: [0.0, 0.10, 0.35, 0.35, 0.20],
+        4: [0.0, 0.0, 1.0, 0.0, 0.0],
+    }
+    imp_level = np.empty(n_imp, dtype=np.int64)
+    for t, probs in level_p.items():
+        sel = imp_type == t
+        imp_level[sel] = categorical(rng, np.cumsum(probs), int(sel.sum())) + 1
+    imp_level[n_reg:][~is_phantom[n_reg:]] = 3  # new firms start unrated
+    imp_level[imp_aeo] = 1
+    imp_registered = np.empty(n_imp, dtype=np.int64)
+    imp_registered[:n_reg] = -np.maximum(60, rng.lognormal(np.log(1500), 0.9, n_reg)).astype(np.int64)
+    month_first = np.array([np.flatnonzero(month_of_day == m)[0] for m in range(n_months)])
+    imp_registered[n_reg:] = month_first[slot_month] - rng.integers(0, 21, n_new)
+
+    # headings: 1-3 per importer, compatible with the office type
+    type_col = {"airport": "air", "land_gate": "land", "express": "express"}
+    hs4_share = hs4["share"].to_numpy(dtype=np.float64)
+    imp_hs4 = np.empty((n_imp, 3), dtype=np.int64)
+    imp_hs4_cum = np.empty((n_imp, 3))
+    n_lines = rng.integers(1, 4, n_imp)
+    for t in range(len(OFFICE_TYPES)):
+        sel = np.flatnonzero(otype[imp_office] == t)
+        col = type_col.get(OFFICE_TYPES[t])
+        mult = hs4[col].to_numpy(dtype=np.float64) if col else np.ones(n_hs4)
+        pw = hs4_share * mult
+        cum = np.cumsum(pw / pw.sum())
+        for s in range(3):
+            imp_hs4[sel, s] = categorical(rng, cum, len(sel))
+    lw = rng.dirichlet(np.ones(3), n_imp)
+    lw[n_lines == 1] = [1.0, 0.0, 0.0]
+    two = n_lines == 2
+    lw[two, 2] = 0.0
+    lw /= lw.sum(axis=1, keepdims=True)
+    imp_hs4_cum = np.cumsum(lw, axis=1)
+    imp_hs4_cum[:, -1] = 1.0
+
+    # regular importers per office, cumulative Zipf weights (flattened with office offsets)
+    order = np.lexsort((np.arange(n_reg), imp_office[:n_reg]))
+    office_imp_index = order.astype(np.int64)
+    flat = np.empty(n_reg)
+    for o in range(len(otype)):
+        members = order[imp_office[order] == o]
+        if len(members) == 0:
+            continue
+        pos = np.flatnonzero(imp_office[order] == o)
+        flat[pos] = o + np.cumsum(zipf[members]) / zipf[members].sum()
+    # offices without importers would never be drawn by importer; guard by giving each office one importer
+    empty = [o for o in range(len(otype)) if not np.any(imp_office[:n_reg] == o)]
+    if empty:
+        raise AssertionError(f"offices {empty} have no importers; raise shipments.min_importers")
+    slot_start = np.concatenate([[0], np.cumsum(n_slots.ravel())]).astype(np.int64)
+    new_slot_importer = np.arange(n_reg, n_imp, dtype=np.int64)
+
+    # brokers: each has a home office; an importer's main broker is one of its office's brokers
+    broker_office = categorical(rng, np.cumsum(oshare / oshare.sum()), n_brokers)
+    broker_office[: len(otype)] = np.arange(len(otype))  # every office has a broker
+    bsize = 1.0 / rng.permutation(np.arange(1, n_brokers + 1)) ** 0.8
+    border = np.lexsort((np.arange(n_brokers), broker_office))
+    bflat = np.empty(n_brokers)
+    for o in range(len(otype)):
+        pos = np.flatnonzero(broker_office[border] == o)
+        members = border[pos]
+        bflat[pos] = o + np.cumsum(bsize[members]) / bsize[members].sum()
+    imp_broker = border[np.searchsorted(bflat, imp_office + rng.random(n_imp), side="right").clip(0, n_brokers - 1)]
+    broker_complicit = rng.random(n_brokers) < p["complicit_broker_share"]
+
+    world = ShipmentWorld(
+        scenario=scenario, n=n, seed=seed, start=start, days=days, p=p,
+        hs6=hs6, hs6_hs4=hs6_hs4, hs6_mfn=hs6_mfn, hs6_fta=hs6_fta, hs6_logp=hs6_logp, hs6_loguw=hs6_loguw,
+        hs6_pop_logp=np.log(hs6_pop), hs6_licence=np.array(licence, dtype=bool), hs6_neighbour=neighbour, hs6_pre=pre, hs4_cum=hs4_cum,
+        hs4_children=hs4_children, hs4=hs4,
+        hs4_unit=np.unique(hs4["unit"].to_numpy(dtype=str), return_inverse=True)[1].astype(np.int64),
+        units=np.unique(hs4["unit"].to_numpy(dtype=str)),
+        iso=iso, level=countries["price_level"].to_numpy(dtype=np.float64),
+        has_fta=countries["fta"].notna().to_numpy(dtype=bool),
+        origin_logp=origin_logp, origin_cum=np.cumsum(origin_p, axis=1),
+        s3_source=countries["s3_source"].fillna("").to_numpy(dtype=str),
+        s3_hub_logp=hub_logp, s3_hub_cum=np.cumsum(hub / hub.sum()),
+        dep_hub_logp=dep_hub_logp, dep_hub_cum=np.cumsum(dep_hub, axis=1),
+        office_code=offices["code"].to_numpy(dtype=str), office_type=otype, day_cum=day_cum,
+        office_cum=office_cum, month_of_day=month_of_day,
+        imp_id=[f"IM{i:06d}" for i in range(n_imp)], imp_type=imp_type, imp_aeo=imp_aeo,
+        imp_multinational=imp_multi, imp_level=imp_level, imp_registered=imp_registered,
+        imp_broker=imp_broker.astype(np.int64), imp_hs4=imp_hs4, imp_hs4_cum=imp_hs4_cum,
+        office_imp_flat=flat, office_imp_index=office_imp_index,
+        new_slot_start=slot_start, new_slot_importer=new_slot_importer,
+        broker_id=[f"BR{i:05d}" for i in range(n_brokers)], broker_complicit=broker_complicit,
+        office_broker_flat=bflat, office_broker_index=border.astype(np.int64),
+        z={}, legacy_red=0.0, legacy_yellow=0.0,
+    )
+    _calibrate(world, rng)
+    return world
+
+
+def _calibrate(world: ShipmentWorld, rng: np.random.Generator) -> None:
+    """Normalise mechanism intensities and set legacy thresholds on a pilot sample of contexts."""
+    pilot = _draw_context(world, rng, np.sort(rng.integers(0, world.n, 40_000)))
+    g = _intensity_terms(world, pilot)
+    world.z = {m: float(max(g[m].mean(), 1e-12)) for m in SHIPMENT_MECHANISMS}
+    # Legacy thresholds on rule points with U(0,1) jitter (DOMAIN 1.1 "expected rate per lane").
+    lam = _intensities(world, pilot)
+    mech = _choose(lam, rng.random(len(pilot["day"])))
+    declared = _apply(world, pilot, mech, rng)
+    pts = _legacy_points(world, pilot, declared)
+    score = pts + rng.random(len(pts))
+    legacy = world.p["legacy"]
+    red_rule = max(legacy["red_share"] - legacy["random_red"], 1e-4)
+    world.legacy_red = float(np.quantile(score, 1 - red_rule))
+    licence = world.hs6_licence[declared["hs6"]]
+    yellow_rule = max(legacy["yellow_share"] - legacy["random_yellow"], 0.0)
+    candidates = np.sort(score[(score < world.legacy_red) & ~licence])[::-1]
+    need = yellow_rule * len(score) - float(np.sum(licence & (score < world.legacy_red)))
+    k = int(np.clip(need, 0, len(candidates) - 1))
+    world.legacy_yellow = float(candidates[k]) if len(candidates) else world.legacy_red
+
+
+# --------------------------------------------------------------------------------------------- records
+
+
+def _draw_context(world: ShipmentWorld, rng: np.random.Generator, rows: Int) -> dict[str, Any]:
+    """Everything drawn before the mechanism: who declares what, where, when, and the true values."""
+    p = world.p
+    size = len(rows)
+    day = np.searchsorted(world.day_cum, rows, side="right").astype(np.int64).clip(0, world.days - 1)
+    office = rowwise_categorical(world.office_cum, day, rng.random(size)).astype(np.int64)
+    otype = world.office_type[office]
+    # importer: a new one of this office and month, or a regular one by Zipf volume
+    n_off = len(world.office_type)
+    is_new = rng.random(size) < p["new_importer_volume"]
+    imp = world.office_imp_index[
+        np.searchsorted(world.office_imp_flat, office + rng.random(size), side="right").clip(
+            0, len(world.office_imp_index) - 1
+        )
+    ]
+    slot = world.month_of_day[day] * n_off + office
+    lo, hi = world.new_slot_start[slot], world.new_slot_start[slot + 1]
+    pick = lo + np.floor(rng.random(size) * (hi - lo)).astype(np.int64)
+    imp = np.where(is_new, world.new_slot_importer[pick.clip(0, len(world.new_slot_importer) - 1)], imp)
+    broker = np.where(
+        rng.random(size) < 0.9,
+        world.imp_broker[imp],
+        world.office_broker_index[
+            np.searchsorted(world.office_broker_flat, office + rng.random(size), side="right").clip(
+                0, len(world.office_broker_index) - 1
+            )
+        ],
+    )
+    slot_hs4 = rowwise_categorical(world.imp_hs4_cum, imp, rng.random(size))
+    hs4 = world.imp_hs4[imp, slot_hs4]
+    hs6 = world.hs4_children[hs4, rowwise_categorical(world.hs4_cum, hs4, rng.random(size))]
+    origin = rowwise_categorical(world.origin_cum, hs4, rng.random(size)).astype(np.int64)
+    transhipped = rng.random(size) < p["transhipment_share"]
+    departure = np.where(
+        transhipped, rowwise_categorical(world.dep_hub_cum, origin, rng.random(size)), origin
+    ).astype(np.int64)
+    claim = world.has_fta[origin] & (rng.random(size) < p["preference_claim_share"])
+    express = otype == OFFICE_TYPES.index("express")
+    divertible = world.hs4["divertible"].to_numpy(dtype=bool)[hs4]
+    p_ti = np.where(express, 0.0, np.where(divertible, p["temporary_import_share"], 0.02))
+    u = rng.random(size)
+    # non-TI procedures share the rest: consumption / processing / samples, or e-commerce / samples at express
+    proc = np.where(
+        u < p_ti,
+        2,
+        np.where(express, np.where(u < 0.8, 3, 4), np.where(u < p_ti + (1 - p_ti) * 0.86, 0,
+                                                            np.where(u < p_ti + (1 - p_ti) * 0.98, 1, 4))),
+    ).astype(np.int64)
+    related_p = np.where(world.imp_multinational[imp], p["multinational_related_share"], p["related_party_share"])
+    related = rng.random(size) < related_p
+    # Consignments by air are smaller than by sea or road; DOMAIN 2.1 net weight median ~100 kg (KCS).
+    office_scale = np.array([1.0, 0.15, 1.0, 1.0, 1.0])[otype]
+    mq = np.where(express, np.log(3.0),
+                  np.log(world.hs4["qty_median"].to_numpy(dtype=np.float64)[hs4] * office_scale / 3.0))
+    sq = np.where(express, 0.8, p["quantity_sigma"])
+    lq = rng.normal(mq, sq)
+    lp = rng.normal(world.hs6_logp[hs6] + world.level[origin], p["price_sigma"])
+    luw = rng.normal(world.hs6_loguw[hs6], p["unit_weight_sigma"])
+    return {
+        "rows": rows, "day": day, "office": office, "otype": otype, "importer": imp, "broker": broker,
+        "hs4": hs4, "hs6": hs6, "origin": origin, "departure": departure, "claim": claim, "proc": proc,
+        "p_ti": p_ti, "related": related, "mq": mq, "sq": sq, "lq": lq, "lp": lp, "luw": luw,
+        "express": express,
+    }
+
+
+def _duty(world: ShipmentWorld, hs6: Int, origin: Int, claim: Bool) -> Float:
+    rate = np.where(claim, world.hs6_fta[hs6], world.hs6_mfn[hs6])
+    ad = world.hs4["ad_cn"].to_numpy(dtype=bool)[world.hs6_hs4[hs6]] & (world.iso[origin] == "CN")
+    return np.asarray(rate + np.where(ad, AD_DUTY, 0.0), dtype=np.float64)
+
+
+def _s3_eligible(world: ShipmentWorld, hs6: Int, origin: Int) -> Bool:
+    src = world.s3_source[origin]
+    ad = world.hs4["ad_cn"].to_numpy(dtype=bool)[world.hs6_hs4[hs6]]
+    return np.asarray(((src == "ad") & ad) | ((src == "mfn") & (world.hs6_mfn[hs6] >= 0.10)), dtype=bool)
+
+
+def _intensity_terms(world: ShipmentWorld, ctx: dict[str, Any], *, hs6: Int | None = None,
+                     origin: Int | None = None) -> dict[str, Float]:
+    """Unnormalised intensity g_m(context) of each mechanism, at the given true HS6 / origin."""
+    p = world.p
+    hs6 = ctx["hs6"] if hs6 is None else hs6
+    origin = ctx["origin"] if origin is None else origin
+    imp, hs4 = ctx["importer"], world.hs6_hs4[hs6]
+    itype = world.imp_type[imp]
+    tm = np.array([p["type_multiplier"][t] for t in TYPES])[itype]
+    tm = tm * np.where(world.imp_aeo[imp], p["aeo_multiplier"], 1.0)
+    complicit = world.broker_complicit[ctx["broker"]]
+    base = tm * np.where(complicit, p["complicit_broker_multiplier"], 1.0)
+    duty = _duty(world, hs6, origin, ctx["claim"])
+    high = world.hs4["high_risk"].to_numpy(dtype=np.float64)[hs4]
+    taxw = (duty + 0.05) * (1.0 + high)
+    unit = world.hs4["unit"].to_numpy(dtype=str)[hs4]
+    otype = ctx["otype"]
+    nb = world.hs6_neighbour[hs6]
+    gap = np.where(nb >= 0, world.hs6_mfn[hs6] - world.hs6_mfn[nb.clip(0)], 0.0)
+    field_office = np.isin(otype, [OFFICE_TYPES.index(t) for t in ("seaport", "land_gate", "icd")])
+    g = {
+        "S1": base * taxw,
+        "S2": base * gap * 10.0,
+        "S3": base * _s3_eligible(world, hs6, origin),
+        "S4": base * ~np.isin(unit, ["KGM", "TNE"]) * (duty + 0.05),
+        "S5": base * world.hs4["cover"].to_numpy(dtype=np.float64)[hs4],
+        "S6": (itype == PHANTOM) * np.where(complicit, p["complicit_broker_multiplier"], 1.0),
+        "S7": complicit * tm * (duty + 0.05),
+        "S8": base * (world.hs4["divertible"].to_numpy(dtype=bool)[hs4] & field_office),
+        "S9": base * ctx["express"],
+        "S10": base * ctx["related"],
+        "S11": base * (duty <= 0.05) * ~ctx["express"],
+    }
+    return {k: np.asarray(v, dtype=np.float64) for k, v in g.items()}
+
+
+def _drift(world: ShipmentWorld, day: Int, hs6: Int, origin: Int) -> tuple[dict[str, Float], Float]:
+    """Per-mechanism mix multipliers and a prevalence multiplier from scheduled drift (DOMAIN 4.4 (a))."""
+    mix = {m: np.ones(len(day)) for m in SHIPMENT_MECHANISMS}
+    hot = np.ones(len(day))
+    hs2 = np.array([c[:2] for c in world.hs6])[hs6]
+    for d in world.p.get("drift", []):
+        after = day >= (pd.Timestamp(str(d["start"])).date() - world.start).days
+        if not after.any():
+            continue
+        for m, f in d.get("mix", {}).items():
+            mix[m] = np.where(after, mix[m] * f, mix[m])
+        for code, f in d.get("hs2", {}).items():
+            hot = np.where(after & (hs2 == code), hot * f, hot)
+        for iso, f in d.get("origins", {}).items():
+            hot = np.where(after & (world.iso[origin] == iso), hot * f, hot)
+    return mix, hot
+
+
+def _intensities(world: ShipmentWorld, ctx: dict[str, Any], *, hs6: Int | None = None,
+                 origin: Int | None = None) -> dict[str, Float]:
+    """lambda_m(context): the probability that mechanism m happens, for each enabled mechanism."""
+    hs6 = ctx["hs6"] if hs6 is None else hs6
+    origin = ctx["origin"] if origin is None else origin
+    g = _intensity_terms(world, ctx, hs6=hs6, origin=origin)
+    mix, hot = _drift(world, ctx["day"], hs6, origin)
+    prev = world.p["prevalence"]
+    lam = {}
+    for m in SHIPMENT_MECHANISMS:
+        spec = world.p["mechanisms"][m]
+        share = spec["share"] if spec.get("enabled", True) else 0.0
+        lam[m] = prev * share * g[m] / world.z.get(m, 1.0) * mix[m] * hot
+    total = sum(lam.values())
+    scale = np.where(total > 0.9, 0.9 / np.maximum(total, 1e-300), 1.0)  # keep P(compliant) >= 0.1
+    return {m: v * scale for m, v in lam.items()}
+
+
+def _choose(lam: dict[str, Float], u: Float) -> Int:
+    """Mechanism index (0 = compliant, k = SHIPMENT_MECHANISMS[k-1]) from intensities and one uniform."""
+    cum = np.cumsum(np.stack([lam[m] for m in SHIPMENT_MECHANISMS], axis=1), axis=1)
+    first = np.argmax(u[:, None] < cum, axis=1) + 1
+    return np.asarray(np.where(u < cum[:, -1], first, 0), dtype=np.int64)
+
+
+def _apply(world: ShipmentWorld, ctx: dict[str, Any], mech: Int, rng: np.random.Generator) -> dict[str, Any]:
+    """Turn true values into declared values according to each record's mechanism."""
+    mp = world.p["mechanisms"]
+    size = len(mech)
+    lq, lp, luw = ctx["lq"].copy(), ctx["lp"].copy(), ctx["luw"].copy()
+    hs6, origin, departure = ctx["hs6"].copy(), ctx["origin"].copy(), ctx["departure"].copy()
+    claim, proc = ctx["claim"].copy(), ctx["proc"].copy()
+
+    def sel(name: str) -> Bool:
+        return np.asarray(mech == SHIPMENT_MECHANISMS.index(name) + 1, dtype=bool)
+
+    for name in ("S1", "S6", "S7", "S10", "S11"):
+        s = sel(name)
+        lp[s] += log_uniform(rng, *mp[name]["factor"], int(s.sum()))
+    s = sel("S4")  # quantity understated, value scaled with it, weight kept true
+    a = log_uniform(rng, *mp["S4"]["factor"], int(s.sum()))
+    lq[s] += a
+    luw[s] -= a
+    s = sel("S5")  # prohibited goods under a cover code: heavy and cheap for what is declared
+    k = int(s.sum())
+    lp[s] += log_uniform(rng, *mp["S5"]["value_factor"], k)
+    luw[s] += log_uniform(rng, *mp["S5"]["weight_factor"], k)
+    s = sel("S8")  # more declared under temporary import than will ever be re-exported
+    lq[s] += log_uniform(rng, *mp["S8"]["factor"], int(s.sum()))
+    proc[s] = PROCEDURES.index("temporary_import")
+    s = sel("S9")  # parcel value just under the de-minimis threshold
+    lo_b, hi_b = mp["S9"]["value_band"]
+    value = rng.uniform(lo_b, hi_b, int(s.sum())) * world.p["de_minimis_usd"]
+    lp[s] = np.log(value) - lq[s]
+    s = sel("S2")
+    hs6[s] = world.hs6_neighbour[hs6[s]]
+    s = sel("S3")
+    k = int(s.sum())
+    origin[s] = categorical(rng, world.s3_hub_cum, k)
+    from_hub = rng.random(k) < S3_DEPARTS_FROM_HUB
+    departure[s] = np.where(from_hub, origin[s], rowwise_categorical(world.dep_hub_cum, origin[s], rng.random(k)))
+    claim[s] = True
+    return {"lq": lq, "lp": lp, "luw": luw, "hs6": hs6, "origin": origin, "departure": departure,
+            "claim": claim, "proc": proc}
+
+
+def _legacy_points(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> Float:
+    """Rule points of the legacy selectivity profile: what a risk unit without a model would use."""
+    imp = ctx["importer"]
+    hs4 = world.hs6_hs4[dec["hs6"]]
+    level_pts = np.array([0, -2, 0, 1, 2, 3], dtype=np.float64)[world.imp_level[imp]]
+    young = (ctx["day"] - world.imp_registered[imp]) < 180
+    ref = world.hs6_logp[dec["hs6"]] + world.level[dec["origin"]]
+    cheap = dec["lp"] < ref - 0.7  # below half the valuation-database price
+    return np.asarray(
+        2.0 * world.hs4["high_risk"].to_numpy(dtype=np.float64)[hs4]
+        + level_pts
+        - 3.0 * world.imp_aeo[imp]
+        + 1.0 * young
+        + 1.0 * (dec["origin"] != dec["departure"])
+        + 0.5 * dec["claim"]
+        + 1.0 * cheap,
+        dtype=np.float64,
+    )
+
+
+def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> Float:
+    """P(hypothesis | declared fields, latent traits): (n, 1 + n_mechanisms), column 0 = compliant."""
+    p, mp = world.p, world.p["mechanisms"]
+    n = len(ctx["day"])
+    lq, lp, luw = dec["lq"], dec["lp"], dec["luw"]
+    hs6, origin = dec["hs6"], dec["origin"]
+    sp, sw = p["price_sigma"], p["unit_weight_sigma"]
+    mq, sq = ctx["mq"], ctx["sq"]
+    # Context with the declared HS6 / origin as the true ones (every hypothesis but S2 / S3).
+    obs_ctx = dict(ctx, hs6=hs6, origin=origin, claim=dec["claim"], proc=dec["proc"])
+    lam = _intensities(world, obs_ctx)
+    total = sum(lam.values())
+    mu_p = world.hs6_logp[hs6] + world.level[origin]
+    mu_w = world.hs6_loguw[hs6]
+    n_q, n_p, n_w = norm_logpdf(lq, mq, sq), norm_logpdf(lp, mu_p, sp), norm_logpdf(luw, mu_w, sw)
+    is_ti = dec["proc"] == PROCEDURES.index("temporary_import")
+    # procedure factor: P(TI | not S8) = p_ti, P(TI | S8) = 1
+    with np.errstate(divide="ignore"):
+        proc_h0 = np.where(is_ti, np.log(ctx["p_ti"]), np.log1p(-ctx["p_ti"]))
+        # origin, departure and claim terms for hypotheses that keep the declared origin
+        tau = p["transhipment_share"]
+        dep_term = np.where(dec["departure"] == origin, np.log1p(-tau),
+                            np.log(tau) + world.dep_hub_logp[origin, dec["departure"]])
+        claim_p = np.where(world.has_fta[origin], p["preference_claim_share"], 0.0)
+        claim_term = np.where(dec["claim"], np.log(claim_p), np.log1p(-claim_p))
+        origin_term = world.origin_logp[world.hs6_hs4[hs6], origin] + dep_term + claim_term
+        log_lam = {m: np.log(lam[m]) for m in SHIPMENT_MECHANISMS}
+        log_h0 = np.log1p(-np.minimum(total, 1.0))
+    common = origin_term + world.hs6_pop_logp[hs6]
+    out = np.full((n, 1 + len(SHIPMENT_MECHANISMS)), -np.inf)
+    out[:, 0] = log_h0 + common + proc_h0 + n_q + n_p + n_w
+
+    def col(m: str) -> int:
+        return SHIPMENT_MECHANISMS.index(m) + 1
+
+    for m in ("S1", "S6", "S7", "S10", "S11"):
+        lo, hi = np.log(mp[m]["factor"])
+        out[:, col(m)] = log_lam[m] + common + proc_h0 + n_q + shifted_logpdf(lp, mu_p, sp, lo, hi) + n_w
+    lo, hi = np.log(mp["S4"]["factor"])
+    out[:, col("S4")] = log_lam["S4"] + common + proc_h0 + n_p + opposed_shift_logpdf(lq, mq, sq, luw, mu_w, sw, lo, hi)
+    vlo, vhi = np.log(mp["S5"]["value_factor"])
+    wlo, whi = np.log(mp["S5"]["weight_factor"])
+    out[:, col("S5")] = (log_lam["S5"] + common + proc_h0 + n_q + shifted_logpdf(lp, mu_p, sp, vlo, vhi)
+                         + shifted_logpdf(luw, mu_w, sw, wlo, whi))
+    lo, hi = np.log(mp["S8"]["factor"])
+    out[:, col("S8")] = np.where(is_ti, log_lam["S8"] + common + shifted_logpdf(lq, mq, sq, lo, hi) + n_p + n_w,
+                                 -np.inf)
+    # S9: declared value uniform on [lo, hi] x threshold; density of log value = value / (T (hi - lo))
+    blo, bhi = mp["S9"]["value_band"]
+    thr = p["de_minimis_usd"]
+    lv = lp + lq
+    in_band = (lv >= np.log(blo * thr)) & (lv <= np.log(bhi * thr))
+    out[:, col("S9")] = np.where(in_band, log_lam["S9"] + common + proc_h0 + n_q + lv - np.log(thr * (bhi - blo)) + n_w,
+                                 -np.inf)
+    # S2: the true code is one of the codes whose lower-duty neighbour is the declared one.
+    acc = np.full(n, -np.inf)
+    for j in range(world.hs6_pre.shape[1]):
+        h = world.hs6_pre[hs6, j]
+        ok = h >= 0
+        if not ok.any():
+            continue
+        hh = np.where(ok, h, hs6)
+        with np.errstate(divide="ignore"):
+            lam_h = np.log(_intensities(world, obs_ctx, hs6=hh)["S2"])
+        term = (lam_h + origin_term + world.hs6_pop_logp[hh] + proc_h0 + n_q
+                + norm_logpdf(lp, world.hs6_logp[hh] + world.level[origin], sp)
+                + norm_logpdf(luw, world.hs6_loguw[hh], sw))
+        acc = np.logaddexp(acc, np.where(ok, term, -np.inf))
+    out[:, col("S2")] = acc
+    # S3: the true origin is one of the source countries; declared origin is a hub, claim always made.
+    acc = np.full(n, -np.inf)
+    with np.errstate(divide="ignore"):
+        dep_s3 = np.where(dec["departure"] == origin, np.log(S3_DEPARTS_FROM_HUB),
+                          np.log1p(-S3_DEPARTS_FROM_HUB) + world.dep_hub_logp[origin, dec["departure"]])
+        s3_obs = world.s3_hub_logp[origin] + dep_s3 + np.where(dec["claim"], 0.0, -np.inf)
+        for g0 in np.flatnonzero(world.s3_source != ""):
+            gg = np.full(n, g0, dtype=np.int64)
+            lam_g = np.log(_intensities(world, obs_ctx, origin=gg)["S3"])
+            term = (lam_g + world.origin_logp[world.hs6_hs4[hs6], g0] + s3_obs + world.hs6_pop_logp[hs6]
+                    + proc_h0 + n_q + norm_logpdf(lp, world.hs6_logp[hs6] + world.level[g0], sp) + n_w)
+            acc = np.logaddexp(acc, term)
+    out[:, col("S3")] = acc
+    return normalise_log(out)
+
+
+def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.DataFrame:
+    """Generate rows lo..hi-1 of the data set (one fixed block)."""
+    rng = C.block_rng(world.seed, KIND, block)
+    p = world.p
+    ctx = _draw_context(world, rng, np.arange(lo, hi, dtype=np.int64))
+    size = hi - lo
+    lam = _intensities(world, ctx)
+    mech = _choose(lam, rng.random(size))
+    dec = _apply(world, ctx, mech, rng)
+    post = _oracle(world, ctx, dec)
+
+    # --- declared record
+    q = np.exp(dec["lq"])
+    price = np.exp(dec["lp"])
+    cif = q * price
+    net = q * np.exp(dec["luw"])
+    gross = net / rng.beta(18.0, 2.0, size)  # DOMAIN 4.1: net/gross ratio Beta centred 0.9
+    air = np.isin(ctx["otype"], [OFFICE_TYPES.index("airport"), OFFICE_TYPES.index("express")])
+    freight = cif * np.where(air, rng.uniform(0.05, 0.25, size), rng.uniform(0.02, 0.12, size))  # DOMAIN 4.1
+    insurance = cif * rng.uniform(0.002, 0.006, size)
+    fob = np.maximum(cif - freight - insurance, 0.0)
+    declared_duty = _duty(world, dec["hs6"], dec["origin"], dec["claim"])
+    ti = dec["proc"] == PROCEDURES.index("temporary_import")
+    # Temporary imports for re-export are duty- and VAT-suspended.
+    tax_declared = np.where(ti, 0.0, cif * declared_duty + p["vat_rate"] * cif * (1 + declared_duty))
+    imp = ctx["importer"]
+    seconds = np.where(ctx["otype"] == OFFICE_TYPES.index("land_gate"), rng.uniform(5, 21, size),
+                       rng.uniform(7, 19, size)) * 3600
+
+    # --- truth
+    true_q, true_price = np.exp(ctx["lq"]), np.exp(ctx["lp"])
+    true_cif = true_q * true_price
+    true_hs6, true_origin = ctx["hs6"].copy(), ctx["origin"].copy()
+    true_duty = _duty(world, true_hs6, true_origin, ctx["claim"] & (mech != SHIPMENT_MECHANISMS.index("S3") + 1))
+    is_s5 = mech == SHIPMENT_MECHANISMS.index("S5") + 1
+    concealed = rng.integers(0, len(CONCEALED_GOODS), size)
+    concealed_rate = np.array([r for _, r in CONCEALED_GOODS])[concealed]
+    true_duty = np.where(is_s5, concealed_rate, true_duty)
+    true_tax = true_cif * true_duty + p["vat_rate"] * true_cif * (1 + true_duty)
+    revenue = np.where(mech == 0, 0.0, np.maximum(true_tax - tax_declared, 0.0))
+    mech_names = np.array(["", *SHIPMENT_MECHANISMS])
+    serious = np.isin(mech_names[mech], list(SERIOUS))
+    truth_channel = np.where(mech == 0, 0, np.where(serious, 2, 1))
+    true_hs_str = world.hs6[true_hs6].astype(object)
+    true_hs_str[is_s5] = np.array([c for c, _ in CONCEALED_GOODS], dtype=object)[concealed[is_s5]]
+
+    # --- oracle
+    cols = ["", *SHIPMENT_MECHANISMS]
+    red_cols = [i for i, m in enumerate(cols) if m in SERIOUS]
+    p_violation = 1.0 - post[:, 0]
+    p_red = post[:, red_cols].sum(axis=1)
+
+    # --- legacy selection and inspection (DOMAIN 1.1, 4.3)
+    pts = _legacy_points(world, ctx, dec)
+    legacy = p["legacy"]
+    licence = world.hs6_licence[dec["hs6"]]
+    score = pts + rng.random(size)
+    rule_red = score >= world.legacy_red
+    rule_yellow = ~rule_red & ((score >= world.legacy_yellow) | licence)
+    rand_red = ~rule_red & (rng.random(size) < legacy["random_red"])
+    rand_yellow = ~rule_red & ~rule_yellow & ~rand_red & (rng.random(size) < legacy["random_yellow"])
+    channel = np.where(rule_red | rand_red, 2, np.where(rule_yellow | rand_yellow, 1, 0))
+    reason = np.where(rule_red, "rule", np.where(rand_red | rand_yellow, "random",
+                      np.where(rule_yellow, np.where(licence & (score < world.legacy_yellow), "regulatory", "rule"),
+                               "none")))
+    a = np.clip(pts + 1 - world.legacy_red, 0, 1)
+    b = np.maximum(a, np.where(licence, 1.0, np.clip(pts + 1 - world.legacy_yellow, 0, 1)))
+    rr, ry = legacy["random_red"], legacy["random_yellow"]
+    propensity = b + (1 - b) * (rr + (1 - rr) * ry)
+    inspected = channel > 0
+    doc = np.isin(mech_names[mech], list(DOC_DETECTABLE))
+    sens = np.where(channel == 2, legacy["red_sensitivity"], np.where(doc, legacy["yellow_sensitivity"], 0.0))
+    detected = inspected & (mech > 0) & (rng.random(size) < sens)
+
+    hs4_idx = world.hs6_hs4[dec["hs6"]]
+    channels = ["green", "yellow", "red"]
+    frame = pd.DataFrame(
+        {
+            "declaration_id": C.format_ids("D", world.seed, lo, hi),
+            "declared_at": C.timestamps(world.start, ctx["day"], seconds),
+            "office_code": C.categorical_codes(ctx["office"], world.office_code),
+            "office_type": C.categorical_codes(ctx["otype"], list(OFFICE_TYPES)),
+            "transport_mode": C.categorical_codes(
+                np.select([ctx["otype"] == 0, air, ctx["otype"] == 2], [0, 1, 2], 2),
+                ["sea", "air", "road"],
+            ),
+            "procedure": C.categorical_codes(dec["proc"], list(PROCEDURES)),
+            "importer_id": C.categorical_codes(imp, world.imp_id),
+            "importer_registered_days": (ctx["day"] - world.imp_registered[imp]).astype(np.int64),
+            "importer_compliance_level": world.imp_level[imp].astype(np.int64),
+            "aeo": world.imp_aeo[imp],
+            "declarant_id": C.categorical_codes(ctx["broker"], world.broker_id),
+            "related_party": ctx["related"],
+            "hs_code": C.categorical_codes(dec["hs6"], list(world.hs6)),
+            "goods_description": C.categorical_codes(hs4_idx, world.hs4["description"].astype(str).tolist()),
+            "origin_country": C.categorical_codes(dec["origin"], list(world.iso)),
+            "departure_country": C.categorical_codes(dec["departure"], list(world.iso)),
+            "preference_claimed": dec["claim"],
+            "incoterm": C.categorical_codes(categorical(rng, np.cumsum(INCOTERM_P), size), list(INCOTERMS)),
+            "quantity": np.round(q, 3),
+            "quantity_unit": C.categorical_codes(world.hs4_unit[hs4_idx], list(world.units)),
+            "net_weight_kg": np.round(net, 3),
+            "gross_weight_kg": np.round(np.maximum(gross, net), 3),
+            "n_packages": np.maximum(1, np.round(gross / rng.lognormal(np.log(20), 1.0, size))).astype(np.int64),
+            "fob_value_usd": np.round(fob, 2),
+            "freight_usd": np.round(freight, 2),
+            "insurance_usd": np.round(insurance, 2),
+            "cif_value_usd": np.round(cif, 2),
+            "duty_rate": declared_duty,
+            "vat_rate": np.full(size, p["vat_rate"]),
+            "tax_declared_usd": np.round(tax_declared, 2),
+            # truth (never a model input)
+            "truth_violation": mech > 0,
+            "truth_mechanism": pd.Categorical.from_codes(mech - 1, categories=pd.Index(SHIPMENT_MECHANISMS, dtype="str")),
+            "truth_severity": C.categorical_codes(np.where(mech == 0, 0, np.where(serious, 2, 1)),
+                                                  ["none", "minor", "serious"]),
+            "truth_channel": C.categorical_codes(truth_channel, channels),
+            "truth_hs_code": pd.Series(true_hs_str, dtype="str"),
+            "truth_origin_country": C.categorical_codes(true_origin, list(world.iso)),
+            "truth_cif_value_usd": np.round(true_cif, 2),
+            "truth_quantity": np.round(true_q, 3),
+            "truth_revenue_at_stake_usd": np.round(revenue, 2),
+            "truth_importer_type": C.categorical_codes(world.imp_type[imp], list(TYPES)),
+            "truth_broker_complicit": world.broker_complicit[ctx["broker"]],
+            "oracle_p_violation": p_violation,
+            "oracle_p_yellow": p_violation - p_red,
+            "oracle_p_red": p_red,
+            # legacy selection outcome (what a real history table records)
+            "legacy_channel": C.categorical_codes(channel, channels),
+            "selection_reason": pd.Categorical(reason, categories=["none", "rule", "regulatory", "random"]),
+            "selection_propensity": propensity,
+            "inspected": inspected,
+            "observed_label": pd.array(np.where(inspected, detected, False), dtype="boolean"),
+        }
+    )
+    frame.loc[~inspected, "observed_label"] = pd.NA
+    return frame
