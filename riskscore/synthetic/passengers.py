@@ -1,4 +1,429 @@
-def build_world(*a, **k):
-    raise NotImplementedError
-def generate_block(*a, **k):
-    raise NotImplementedError
+"""Synthetic passenger trips and land-border crossings with planted P1-P4 violations and an exact oracle.
+
+Travellers recur under a stable hashed id (so trip history can be derived), each with a home route, a
+travel frequency and a latent type (ordinary, shopper, courier, mule). A trip draws its context (day,
+route, direction, carrier), then a violation (or none) with probability driven by the traveller's type,
+the route and the season, then the API/PNR fields whose distribution depends on the violation
+(DOMAIN.md 3.1, 3.2, 4.2): booking lead time, payment form, ticket type, trip duration, bag weight, party
+size, transit, currency declared. The oracle is the exact posterior over {none, P1..P4} given the fields
+and the traveller's latent type.
+
+Protected attributes (nationality, residence, sex, age) are drawn from the route's mix only, never from
+the latent type: they are proxies through the route, as DOMAIN.md 3.5 requires, and not causes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.stats import poisson
+
+from riskscore.synthetic import _common as C
+from riskscore.synthetic._stats import categorical, norm_logpdf, normalise_log
+from riskscore.synthetic.scenario import PASSENGER_MECHANISMS, TRAVELLER_TYPES, Scenario
+
+KIND = 2  # seed-stream tag for passengers
+
+Int = NDArray[np.int64]
+Float = NDArray[np.float64]
+Bool = NDArray[np.bool_]
+
+HYPOTHESES = ("none", *PASSENGER_MECHANISMS)
+SERIOUS = frozenset({"P1", "P3", "P4"})  # DOMAIN 4.2: serious = cash over threshold, gold, drugs
+PAYMENTS = ("card", "transfer", "cash", "miles")
+TICKETS = ("round_trip", "one_way", "multi_city")
+# Feature distributions per hypothesis (none, P1 cash, P2 goods for resale, P3 gold, P4 drugs),
+# DOMAIN 4.2 "Violation <-> features" and 3.1 (booking lead median 20-30 days, 5-10% at 0-2 days;
+# cash 2-5%; one-way 10-25%; bags 0-60 kg). Effect sizes are design defaults.
+BOOKED_MEDIAN = np.array([25.0, 3.0, 8.0, 4.0, 2.0])
+BOOKED_SIGMA = np.array([1.0, 1.0, 1.0, 1.0, 0.8])
+PAYMENT_P = np.array(
+    [[0.85, 0.08, 0.04, 0.03], [0.45, 0.05, 0.48, 0.02], [0.70, 0.08, 0.20, 0.02],
+     [0.55, 0.05, 0.38, 0.02], [0.45, 0.03, 0.50, 0.02]]
+)
+TICKET_P = np.array([[0.80, 0.17, 0.03], [0.50, 0.47, 0.03], [0.85, 0.12, 0.03], [0.55, 0.42, 0.03],
+                     [0.35, 0.62, 0.03]])
+DURATION_MEDIAN = np.array([7.0, 3.0, 3.0, 2.0, 5.0])
+DURATION_SIGMA = np.array([0.8, 0.6, 0.6, 0.5, 0.8])
+BAG_MEDIAN = np.array([17.0, 15.0, 30.0, 12.0, 11.0])
+BAG_SIGMA = np.array([0.45, 0.45, 0.35, 0.5, 0.5])
+PARTY_EXTRA = np.array([0.7, 0.5, 0.9, 1.0, 0.1])  # pax on PNR = 1 + Poisson(rate)
+TRANSIT_P = np.array([0.15, 0.20, 0.10, 0.20, 0.55])
+CURRENCY_DECLARED_P = np.array([0.03, 0.15, 0.03, 0.03, 0.01])
+CURRENCY_MEDIAN = np.array([8000.0, 2500.0, 8000.0, 8000.0, 8000.0])
+CURRENCY_SIGMA = np.array([0.7, 0.5, 0.7, 0.7, 0.7])
+DECLARED_RED_P = np.array([0.02, 0.01, 0.015, 0.01, 0.005])
+# Value carried, and the tax at stake on it (P2: import duty + VAT on phones/cosmetics; P3: gold duty).
+UNDECLARED_MEDIAN = np.array([0.0, 40000.0, 3000.0, 60000.0, 50000.0])
+UNDECLARED_SIGMA = np.array([0.0, 0.9, 0.9, 0.8, 1.0])
+TAX_RATE = np.array([0.0, 0.0, 0.30, 0.10, 0.0])
+YELLOW_SENSITIVITY = np.array([0.0, 1.0, 1.0, 1.0, 0.0])  # x scenario sensitivity; body-packed drugs: no
+VEHICLES = ("none", "car", "motorbike", "bus", "on_foot", "truck")
+VEHICLE_P = np.array([0.0, 0.2, 0.35, 0.2, 0.15, 0.1])
+CABINS = ("economy", "premium", "business")
+BOOKING_CHANNELS = ("online", "agency", "airline_office")
+PNR_CHARS = np.frombuffer(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789", dtype=np.uint8)
+
+
+@dataclass
+class PassengerWorld:
+    """Travellers, routes and calendar for one data set."""
+
+    scenario: Scenario
+    n: int
+    seed: int
+    start: dt.date
+    days: int
+    p: dict[str, Any]
+    routes: pd.DataFrame
+    route_cum: Float
+    route_land: Bool
+    route_mult: Float  # (n_routes, 4) mechanism multipliers
+    route_carriers: list[list[str]]
+    route_point: Int
+    points: list[str]
+    route_country: Int
+    day_cum: Int
+    pre_tet: Bool  # per day: Nov-Jan peak season before Tet (DOMAIN 4.4 (d))
+    trav_cum: Float
+    trav_id: list[str]
+    trav_type: Int
+    trav_route: Int
+    trav_crew: Bool
+    trav_nat: Int
+    trav_res: Int
+    trav_sex: Int
+    trav_age: Int
+    trav_watch: Int
+    trav_ff: Bool
+    trav_pass: Bool
+    trav_doc_expiry: Int
+    countries: list[str]
+    z: dict[str, float]
+    legacy_red: float
+    legacy_yellow: float
+
+
+def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, days: int | None) -> PassengerWorld:
+    """Draw the traveller population and calendar for ``n`` trips."""
+    p = scenario.section("passengers")
+    start = start or scenario.start
+    days = days or scenario.days
+    rng = C.population_rng(seed, KIND)
+    routes = C.read_table("routes.csv").reset_index(drop=True)
+    land = (routes["border_type"] == "land_gate").to_numpy(dtype=bool)
+    share = routes["share"].to_numpy(dtype=np.float64)
+    w = np.where(land, share / share[land].sum() * p["land_gate_volume"],
+                 share / share[~land].sum() * (1 - p["land_gate_volume"]))
+    route_mult = routes[["p1", "p2", "p3", "p4"]].to_numpy(dtype=np.float64)
+    carriers = [str(c).split("|") if isinstance(c, str) and c else [] for c in routes["carriers"].astype(object)]
+
+    dow, tet, _ = C.day_offsets(start, days)
+    moy = C.month_of_year(start, days)
+    dw = C.weekday_weights("passenger")[dow] * np.where(np.abs(tet) <= 10, 1.4, 1.0)
+    dw = dw * np.where((moy >= 6) & (moy <= 8), 1.1, 1.0)
+    day_cum = C.day_counts(rng, n, dw)
+    pre_tet = (tet > -75) & (tet < 0)  # DOMAIN 3.3: Nov-Dec ~30% of a year's cases, ahead of Tet
+
+    # travellers: type first, then a home route weighted by the route's risk for that type (a proxy by
+    # route, DOMAIN 3.5), then traits drawn from the route only.
+    n_t = int(max(200, round(p["travellers_per_trip"] * n)))
+    type_share = np.array([p["traveller_types"][t] for t in TRAVELLER_TYPES])
+    ttype = categorical(rng, np.cumsum(type_share), n_t).astype(np.int64)
+    trav_route = np.empty(n_t, dtype=np.int64)
+    for t in range(len(TRAVELLER_TYPES)):
+        sel = np.flatnonzero(ttype == t)
+        affinity = np.ones(len(w)) if t == 0 else route_mult.max(axis=1) ** 1.5
+        rw = w * affinity
+        trav_route[sel] = categorical(rng, np.cumsum(rw / rw.sum()), len(sel))
+    freq = 1.0 / rng.permutation(np.arange(1, n_t + 1)) ** p["zipf_exponent"]
+    freq *= np.array([1.0, 3.0, 12.0, 4.0])[ttype]  # couriers shuttle on their corridor
+    countries = sorted(set(routes["foreign_country"].astype(str)) | {"VN", "US", "FR", "AU", "CN", "KR"})
+    cidx = {c: i for i, c in enumerate(countries)}
+    foreign = np.array([cidx[c] for c in routes["foreign_country"].astype(str)])[trav_route]
+    u = rng.random(n_t)
+    other = rng.integers(0, len(countries), n_t)
+    nat = np.where(u < 0.6, cidx["VN"], np.where(u < 0.92, foreign, other)).astype(np.int64)
+    res = np.where(rng.random(n_t) < 0.9, nat, foreign).astype(np.int64)
+    sex = (rng.random(n_t) < 0.5).astype(np.int64)
+    age = np.clip(rng.normal(38, 14, n_t), 0, 90).astype(np.int64)
+    crew = rng.random(n_t) < p["crew_share"]
+    crew &= ~land[trav_route]
+    age[crew] = np.clip(age[crew], 21, 60)
+    watch = np.zeros(n_t, dtype=np.int64)
+    for tname, share_exact in p["watchlist_exact_share"].items():
+        sel = ttype == TRAVELLER_TYPES.index(tname)
+        watch[sel & (rng.random(n_t) < share_exact)] = 2
+    watch[(watch == 0) & (rng.random(n_t) < p["watchlist_partial_share"])] = 1
+    ff = rng.random(n_t) < np.clip(freq / np.quantile(freq, 0.9), 0, 1) * 0.6
+    border_pass = land[trav_route] & (rng.random(n_t) < 0.6)  # border residents with a crossing pass
+    ids = rng.integers(0, 2**63, n_t, dtype=np.int64)
+    world = PassengerWorld(
+        scenario=scenario, n=n, seed=seed, start=start, days=days, p=p, routes=routes,
+        route_cum=np.cumsum(w / w.sum()), route_land=land, route_mult=route_mult, route_carriers=carriers,
+        route_point=np.unique(routes["border_point"].to_numpy(dtype=str), return_inverse=True)[1].astype(np.int64),
+        points=sorted(set(routes["border_point"].astype(str))),
+        route_country=np.array([cidx[c] for c in routes["foreign_country"].astype(str)], dtype=np.int64),
+        day_cum=day_cum, pre_tet=np.asarray(pre_tet, dtype=bool), trav_cum=np.cumsum(freq / freq.sum()),
+        trav_id=[f"T{int(x):016x}" for x in ids], trav_type=ttype, trav_route=trav_route, trav_crew=crew,
+        trav_nat=nat, trav_res=res, trav_sex=sex, trav_age=age, trav_watch=watch, trav_ff=ff,
+        trav_pass=np.asarray(border_pass, dtype=bool), trav_doc_expiry=rng.integers(30, 3650, n_t),
+        countries=countries, z={}, legacy_red=0.0, legacy_yellow=0.0,
+    )
+    _calibrate(world, rng)
+    return world
+
+
+def _context(world: PassengerWorld, rng: np.random.Generator, rows: Int) -> dict[str, Any]:
+    size = len(rows)
+    day = np.searchsorted(world.day_cum, rows, side="right").astype(np.int64).clip(0, world.days - 1)
+    trav = categorical(rng, world.trav_cum, size).astype(np.int64)
+    home = world.trav_route[trav]
+    # 85% of trips on the home route; otherwise another route of the same kind (air or land)
+    alt = categorical(rng, world.route_cum, size).astype(np.int64)
+    same_kind = world.route_land[alt] == world.route_land[home]
+    route = np.where((rng.random(size) < 0.85) | ~same_kind, home, alt)
+    return {"day": day, "trav": trav, "route": route, "land": world.route_land[route]}
+
+
+def _intensities(world: PassengerWorld, ctx: dict[str, Any], *, normalised: bool = True) -> Float:
+    """(n, 4) probability of each mechanism for each trip."""
+    p = world.p
+    ttype = world.trav_type[ctx["trav"]]
+    season = np.where(world.pre_tet[ctx["day"]], p["pre_tet_multiplier"], 1.0)
+    lam = np.zeros((len(ttype), len(PASSENGER_MECHANISMS)))
+    for k, m in enumerate(PASSENGER_MECHANISMS):
+        spec = p["mechanisms"][m]
+        tm = np.array([spec["type_multiplier"][t] for t in TRAVELLER_TYPES])[ttype]
+        g = tm * world.route_mult[ctx["route"], k] * season
+        if not normalised:
+            lam[:, k] = g
+            continue
+        base = (p["serious_prevalence"] if m in SERIOUS else p["minor_prevalence"]) * spec["share"]
+        lam[:, k] = base * g / world.z[m] if spec.get("enabled", True) else 0.0
+    if not normalised:
+        return lam
+    total = lam.sum(axis=1, keepdims=True)  # keep P(no violation) >= 0.1
+    return np.asarray(np.where(total > 0.9, lam * 0.9 / np.maximum(total, 1e-300), lam), dtype=np.float64)
+
+
+def _features(world: PassengerWorld, rng: np.random.Generator, ctx: dict[str, Any], h: Int) -> dict[str, Any]:
+    """Draw the trip's declared fields given its hypothesis index h (0 = none)."""
+    size = len(h)
+    air = ~ctx["land"]
+    f: dict[str, Any] = {}
+    f["booked"] = np.where(air, rng.lognormal(np.log(BOOKED_MEDIAN[h]), BOOKED_SIGMA[h]), np.nan)
+    u = rng.random(size)
+    f["payment"] = np.where(air, (u[:, None] >= np.cumsum(PAYMENT_P[h], axis=1)).sum(axis=1), -1).astype(np.int64)
+    u = rng.random(size)
+    f["ticket"] = np.where(air, (u[:, None] >= np.cumsum(TICKET_P[h], axis=1)).sum(axis=1), -1).astype(np.int64)
+    f["duration"] = np.where(air & (f["ticket"] == 0),
+                             rng.lognormal(np.log(DURATION_MEDIAN[h]), DURATION_SIGMA[h]), np.nan)
+    f["bag"] = rng.lognormal(np.log(BAG_MEDIAN[h]), BAG_SIGMA[h])
+    f["party"] = 1 + rng.poisson(PARTY_EXTRA[h])
+    f["transit"] = air & (rng.random(size) < TRANSIT_P[h])
+    declared = rng.random(size) < CURRENCY_DECLARED_P[h]
+    f["currency"] = np.where(declared, rng.lognormal(np.log(CURRENCY_MEDIAN[h]), CURRENCY_SIGMA[h]), 0.0)
+    f["declared_red"] = rng.random(size) < DECLARED_RED_P[h]
+    return f
+
+
+def _loglik(ctx: dict[str, Any], f: dict[str, Any]) -> Float:
+    """(n, 5) log-density of the declared fields under each hypothesis (common factors dropped)."""
+    air = ~ctx["land"]
+    n = len(air)
+    out = np.zeros((n, len(HYPOTHESES)))
+    lb = np.log(np.where(air, f["booked"], 1.0))
+    ld = np.log(np.where(np.isnan(f["duration"]), 1.0, f["duration"]))
+    lbag = np.log(f["bag"])
+    lc = np.log(np.where(f["currency"] > 0, f["currency"], 1.0))
+    pay = f["payment"].clip(0)
+    tic = f["ticket"].clip(0)
+    for k in range(len(HYPOTHESES)):
+        term = norm_logpdf(lbag, np.log(BAG_MEDIAN[k]), BAG_SIGMA[k])
+        term = term + poisson.logpmf(f["party"] - 1, PARTY_EXTRA[k])
+        term = term + np.where(f["currency"] > 0,
+                               np.log(CURRENCY_DECLARED_P[k]) + norm_logpdf(lc, np.log(CURRENCY_MEDIAN[k]),
+                                                                             CURRENCY_SIGMA[k]),
+                               np.log1p(-CURRENCY_DECLARED_P[k]))
+        term = term + np.where(f["declared_red"], np.log(DECLARED_RED_P[k]), np.log1p(-DECLARED_RED_P[k]))
+        air_terms = (
+            norm_logpdf(lb, np.log(BOOKED_MEDIAN[k]), BOOKED_SIGMA[k])
+            + np.log(PAYMENT_P[k, pay])
+            + np.log(TICKET_P[k, tic])
+            + np.where(tic == 0, norm_logpdf(ld, np.log(DURATION_MEDIAN[k]), DURATION_SIGMA[k]), 0.0)
+            + np.where(f["transit"], np.log(TRANSIT_P[k]), np.log1p(-TRANSIT_P[k]))
+        )
+        out[:, k] = term + np.where(air, air_terms, 0.0)
+    return out
+
+
+def _posterior(lam: Float, ll: Float) -> Float:
+    with np.errstate(divide="ignore"):
+        prior = np.column_stack([np.log1p(-lam.sum(axis=1)), np.log(lam)])
+    return normalise_log(prior + ll)
+
+
+def _legacy_points(world: PassengerWorld, ctx: dict[str, Any], f: dict[str, Any]) -> Float:
+    """Rule points of a legacy passenger profile: watch list, cash, one-way, late booking, heavy bags, route."""
+    watch = world.trav_watch[ctx["trav"]]
+    risky_route = world.route_mult[ctx["route"]].max(axis=1) >= 3.0
+    return np.asarray(
+        np.where(watch == 2, 10.0, np.where(watch == 1, 2.0, 0.0))
+        + 1.0 * (f["payment"] == PAYMENTS.index("cash"))
+        + 1.0 * (f["ticket"] == TICKETS.index("one_way"))
+        + 1.0 * (np.nan_to_num(f["booked"], nan=99.0) <= 3.0)
+        + 1.0 * (f["bag"] > 30.0)
+        + 1.0 * risky_route,
+        dtype=np.float64,
+    )
+
+
+def _calibrate(world: PassengerWorld, rng: np.random.Generator) -> None:
+    ctx = _context(world, rng, np.sort(rng.integers(0, world.n, 40_000)))
+    g = _intensities(world, ctx, normalised=False)
+    world.z = {m: float(max(g[:, k].mean(), 1e-12)) for k, m in enumerate(PASSENGER_MECHANISMS)}
+    lam = _intensities(world, ctx)
+    h = _choose(lam, rng.random(len(lam)))
+    f = _features(world, rng, ctx, h)
+    score = _legacy_points(world, ctx, f) + rng.random(len(h))
+    legacy = world.p["legacy"]
+    world.legacy_red = float(np.quantile(score, 1 - max(legacy["red_share"] - legacy["random_red"], 1e-4)))
+    rest = score[score < world.legacy_red]
+    yellow = max(legacy["yellow_share"] - legacy["random_yellow"], 1e-4) - float(np.mean(f["declared_red"]))
+    k = int(np.clip(yellow * len(score), 0, len(rest) - 1))
+    world.legacy_yellow = float(np.sort(rest)[::-1][k])
+
+
+def _choose(lam: Float, u: Float) -> Int:
+    cum = np.cumsum(lam, axis=1)
+    return np.asarray(np.where(u < cum[:, -1], np.argmax(u[:, None] < cum, axis=1) + 1, 0), dtype=np.int64)
+
+
+def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.DataFrame:
+    """Generate trips lo..hi-1 (one fixed block)."""
+    rng = C.block_rng(world.seed, KIND, block)
+    p = world.p
+    ctx = _context(world, rng, np.arange(lo, hi, dtype=np.int64))
+    size = hi - lo
+    lam = _intensities(world, ctx)
+    h = _choose(lam, rng.random(size))
+    f = _features(world, rng, ctx, h)
+    post = _posterior(lam, _loglik(ctx, f))
+    trav, route, air = ctx["trav"], ctx["route"], ~ctx["land"]
+    ttype = world.trav_type[trav]
+
+    night = rng.random(size) < world.routes["night_share"].to_numpy(dtype=np.float64)[route]
+    hours = np.where(night, rng.uniform(22, 30, size) % 24, rng.uniform(6, 22, size))
+    departure = rng.random(size) < p["departure_share"]
+    n_carriers = np.array([max(1, len(c)) for c in world.route_carriers])[route]
+    carrier_slot = np.floor(rng.random(size) * n_carriers).astype(np.int64)
+    carrier_names = sorted({c for cs in world.route_carriers for c in cs})
+    carrier_code = np.array([
+        carrier_names.index(world.route_carriers[r][s]) if world.route_carriers[r] else -1
+        for r, s in zip(route.tolist(), carrier_slot.tolist(), strict=True)
+    ], dtype=np.int64)
+    flight_no = np.where(air, 100 + (route * 37 + carrier_slot * 11 + rng.integers(0, 3, size)) % 900, -1)
+    flight = np.where(air, np.char.add(np.array(carrier_names + ["-"])[carrier_code],
+                                       flight_no.astype(str)), "")
+    crew = world.trav_crew[trav] & air
+    ptype = np.where(crew, 1, np.where(air & (rng.random(size) < 0.03), 2, 0))
+    pnr = PNR_CHARS[rng.integers(0, len(PNR_CHARS), (size, 6))].view("S6").ravel().astype(str)
+    vehicle = np.where(air, 0, categorical(rng, np.cumsum(VEHICLE_P), size))
+    bag_count = np.where(f["bag"] < 3.0, 0, np.ceil(f["bag"] / 23.0)).astype(np.int64)
+    cabin = np.where(air, categorical(rng, np.cumsum([0.85, 0.08, 0.07]), size), -1)
+    booking = np.where(air, categorical(rng, np.cumsum([0.6, 0.3, 0.1]), size), -1)
+    land_doc = np.where(world.trav_pass[trav], 1, 0)
+    doc_type = np.where(air, 0, land_doc)
+
+    mech_names = np.array(HYPOTHESES)
+    serious = np.isin(mech_names[h], list(SERIOUS))
+    value = np.where(h > 0, rng.lognormal(np.log(np.maximum(UNDECLARED_MEDIAN[h], 1.0)), UNDECLARED_SIGMA[h]), 0.0)
+    revenue = value * TAX_RATE[h]
+    p_red = post[:, [HYPOTHESES.index(m) for m in SERIOUS]].sum(axis=1)
+    p_violation = 1.0 - post[:, 0]
+
+    pts = _legacy_points(world, ctx, f)
+    legacy = p["legacy"]
+    score = pts + rng.random(size)
+    rule_red = score >= world.legacy_red
+    declared_goods = f["declared_red"]
+    rule_yellow = ~rule_red & ((score >= world.legacy_yellow) | declared_goods)
+    rand_red = ~rule_red & (rng.random(size) < legacy["random_red"])
+    rand_yellow = ~rule_red & ~rule_yellow & ~rand_red & (rng.random(size) < legacy["random_yellow"])
+    channel = np.where(rule_red | rand_red, 2, np.where(rule_yellow | rand_yellow, 1, 0))
+    reason = np.where(rule_red, "rule", np.where(rand_red | rand_yellow, "random",
+                      np.where(rule_yellow, np.where(declared_goods & (score < world.legacy_yellow), "declared",
+                                                     "rule"), "none")))
+    a = np.clip(pts + 1 - world.legacy_red, 0, 1)
+    b = np.maximum(a, np.where(declared_goods, 1.0, np.clip(pts + 1 - world.legacy_yellow, 0, 1)))
+    rr, ry = legacy["random_red"], legacy["random_yellow"]
+    propensity = b + (1 - b) * (rr + (1 - rr) * ry)
+    inspected = channel > 0
+    sens = np.where(channel == 2, legacy["red_sensitivity"], legacy["yellow_sensitivity"] * YELLOW_SENSITIVITY[h])
+    detected = inspected & (h > 0) & (rng.random(size) < sens)
+    channels = ["green", "yellow", "red"]
+    countries = world.countries
+    frame = pd.DataFrame(
+        {
+            "trip_id": C.format_ids("P", world.seed, lo, hi),
+            "crossed_at": C.timestamps(world.start, ctx["day"], hours * 3600),
+            "traveller_id": C.categorical_codes(trav, world.trav_id),
+            "border_point": C.categorical_codes(world.route_point[route], world.points),
+            "border_type": C.categorical_codes(ctx["land"].astype(np.int64), ["airport", "land_gate"]),
+            "direction": C.categorical_codes(departure.astype(np.int64), ["arrival", "departure"]),
+            "route": C.categorical_codes(route, world.routes["route"].astype(str).tolist()),
+            "route_country": C.categorical_codes(world.route_country[route], countries),
+            "carrier": C.categorical_codes(np.where(air, carrier_code, -1), carrier_names),
+            "flight_number": pd.Series(np.where(air, flight, None), dtype="str"),
+            "transit": f["transit"],
+            "dwell_hours": np.where(f["transit"], np.round(rng.lognormal(np.log(3.0), 0.7, size), 1), np.nan),
+            "passenger_type": C.categorical_codes(ptype, ["passenger", "crew", "transit"]),
+            "nationality": C.categorical_codes(world.trav_nat[trav], countries),
+            "residence_country": C.categorical_codes(world.trav_res[trav], countries),
+            "sex": C.categorical_codes(world.trav_sex[trav], ["F", "M"]),
+            "age": world.trav_age[trav],
+            "doc_type": C.categorical_codes(doc_type, ["passport", "border_pass"]),
+            "doc_issuing_country": C.categorical_codes(world.trav_nat[trav], countries),
+            "doc_days_to_expiry": np.maximum(world.trav_doc_expiry[trav] - ctx["day"], 1).astype(np.int64),
+            "pnr_locator": pd.Series(np.where(air, pnr, None), dtype="str"),
+            "days_booked_before_travel": np.floor(f["booked"]),
+            "booking_channel": C.categorical_codes(booking, list(BOOKING_CHANNELS)),
+            "payment_form": C.categorical_codes(f["payment"], list(PAYMENTS)),
+            "ticket_type": C.categorical_codes(f["ticket"], list(TICKETS)),
+            "trip_duration_days": np.round(f["duration"], 1),
+            "pax_on_pnr": f["party"].astype(np.int64),
+            "travelling_alone": f["party"] == 1,
+            "cabin_class": C.categorical_codes(cabin, list(CABINS)),
+            "frequent_flyer": world.trav_ff[trav] & air,
+            "bag_count": bag_count,
+            "bag_weight_kg": np.round(f["bag"], 1),
+            "vehicle_type": C.categorical_codes(vehicle, list(VEHICLES)),
+            "declared_currency_usd": np.round(f["currency"], 0),
+            "declared_channel": C.categorical_codes(f["declared_red"].astype(np.int64), ["green", "red"]),
+            "watchlist_hit": C.categorical_codes(world.trav_watch[trav], ["none", "partial", "exact"]),
+            "truth_violation": h > 0,
+            "truth_mechanism": pd.Categorical.from_codes(h - 1, categories=pd.Index(PASSENGER_MECHANISMS, dtype="str")),
+            "truth_severity": C.categorical_codes(np.where(h == 0, 0, np.where(serious, 2, 1)),
+                                                  ["none", "minor", "serious"]),
+            "truth_channel": C.categorical_codes(np.where(h == 0, 0, np.where(serious, 2, 1)), channels),
+            "truth_undeclared_value_usd": np.round(value, 2),
+            "truth_revenue_at_stake_usd": np.round(revenue, 2),
+            "truth_traveller_type": C.categorical_codes(ttype, list(TRAVELLER_TYPES)),
+            "oracle_p_violation": p_violation,
+            "oracle_p_yellow": p_violation - p_red,
+            "oracle_p_red": p_red,
+            "legacy_channel": C.categorical_codes(channel, channels),
+            "selection_reason": pd.Categorical(reason, categories=["none", "rule", "declared", "random"]),
+            "selection_propensity": propensity,
+            "inspected": inspected,
+            "observed_label": pd.array(np.where(inspected, detected, False), dtype="boolean"),
+        }
+    )
+    frame.loc[~inspected, "observed_label"] = pd.NA
+    return frame
