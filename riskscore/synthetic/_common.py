@@ -31,6 +31,19 @@ TET_DATES = {
 }
 
 
+def generator_threads() -> int:
+    """Threads used to generate blocks: RISKSCORE_THREADS if set, else the usable cores (at most 4)."""
+    import os
+
+    env = os.environ.get("RISKSCORE_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"RISKSCORE_THREADS must be a whole number >= 1; got {env!r}") from None
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
 def population_rng(seed: int, kind: int) -> np.random.Generator:
     """Random stream for the population (importers, travellers): independent of how rows are chunked."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), kind, 0]))
@@ -85,8 +98,12 @@ def timestamps(start: dt.date, day: NDArray[np.int64], seconds: NDArray[np.float
 
 def format_ids(prefix: str, seed: int, lo: int, hi: int) -> pd.Series:
     """Identifiers like D0007-000000123: unique within a data set, distinct across seeds."""
-    tag = f"{prefix}{int(seed) % 10000:04d}-"
-    return pd.Series([f"{tag}{i:09d}" for i in range(lo, hi)], dtype="str")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    tag = pa.scalar(f"{prefix}{int(seed) % 10000:04d}-")
+    digits = pc.utf8_lpad(pc.cast(pa.array(np.arange(lo, hi, dtype=np.int64)), pa.string()), 9, "0")
+    return pd.Series(pd.array(pc.binary_join_element_wise(tag, digits, ""), dtype="str"))
 
 
 @lru_cache(maxsize=8)
@@ -95,9 +112,13 @@ def read_table(name: str) -> pd.DataFrame:
     return pd.read_csv(data_dir() / name, keep_default_na=False, na_values=[""], dtype_backend="numpy_nullable")
 
 
-def categorical_codes(codes: NDArray[np.intp], categories: list[str] | NDArray[np.str_]) -> pd.Categorical:
-    """A pandas Categorical from integer codes (-1 = missing) without materialising strings per row."""
-    return pd.Categorical.from_codes(codes, categories=pd.Index(list(categories), dtype="str"))
+def categorical_codes(codes: NDArray[np.intp], categories: list[str] | NDArray[np.str_] | pd.Index) -> pd.Categorical:
+    """A pandas Categorical from integer codes (-1 = missing) without materialising strings per row.
+
+    Pass a prebuilt ``pd.Index`` for large category lists (importers, travellers): building it is the cost.
+    """
+    index = categories if isinstance(categories, pd.Index) else pd.Index(list(categories), dtype="str")
+    return pd.Categorical.from_codes(codes, categories=index)
 
 
 def weekday_weights(kind: str) -> NDArray[np.float64]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from riskscore.exceptions import OutputError, ParameterError
@@ -96,17 +97,71 @@ def iter_records(
     step = chunk_rows or C.BLOCK_ROWS
     pending: list[pd.DataFrame] = []
     held = 0
-    for b, lo, hi in C.block_ranges(n):
-        frame = block(world, b, lo, hi)
+    for frame in _blocks_in_order(world, block, n):
         pending.append(frame)
         held += len(frame)
         while held >= step:
-            joined = pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+            joined = _concat(pending)
             yield joined.iloc[:step].reset_index(drop=True)
             rest = joined.iloc[step:]
             pending, held = ([rest] if len(rest) else []), len(rest)
     if held:
-        yield pending[0].reset_index(drop=True) if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+        yield _concat(pending).reset_index(drop=True)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate blocks of one data set: same columns, categoricals sharing their categories.
+
+    pd.concat re-validates every categorical's categories pairwise (slow for 100k importer ids); blocks of
+    one data set share them by construction, so their codes can be joined directly.
+    """
+    if len(frames) == 1:
+        return frames[0]
+    first = frames[0]
+    columns: dict[str, Any] = {}
+    for name in first.columns:
+        col = first[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = col.cat.categories
+            for f in frames[1:]:
+                other = f[name].cat.categories
+                if other is not cats and not other.equals(cats):
+                    raise AssertionError(f"blocks disagree on the categories of {name!r}")
+            codes = np.concatenate([f[name].cat.codes.to_numpy() for f in frames])
+            columns[name] = pd.Categorical.from_codes(codes, dtype=col.dtype)
+        else:
+            columns[name] = pd.concat([f[name] for f in frames], ignore_index=True)
+    return pd.DataFrame(columns)
+
+
+def _blocks_in_order(world: Any, block: Callable[..., pd.DataFrame], n: int) -> Iterator[pd.DataFrame]:
+    """Generate blocks on a small thread pool (numpy releases the GIL), yielding them in order.
+
+    At most ``workers + 1`` blocks are held at once, so memory stays bounded whatever n is. Each block has
+    its own random stream, so the result does not depend on the number of threads.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    ranges = list(C.block_ranges(n))
+    workers = min(C.generator_threads(), len(ranges))
+    if workers <= 1:
+        for b, lo, hi in ranges:
+            yield block(world, b, lo, hi)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="riskscore-gen") as pool:
+        queue: deque[Any] = deque()
+        it = iter(ranges)
+        for b, lo, hi in it:
+            queue.append(pool.submit(block, world, b, lo, hi))
+            if len(queue) > workers:
+                break
+        while queue:
+            frame = queue.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                queue.append(pool.submit(block, world, *nxt))
+            yield frame
 
 
 def generate(
@@ -120,7 +175,7 @@ def generate(
 ) -> pd.DataFrame:
     """Generate a synthetic data set of ``n`` records in one frame (see :func:`iter_records`)."""
     parts = list(iter_records(kind, n, seed=seed, scenario=scenario, start=start, days=days))
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    return _concat(parts)
 
 
 def generate_shipments(

@@ -91,7 +91,7 @@ class PassengerWorld:
     day_cum: Int
     pre_tet: Bool  # per day: Nov-Jan peak season before Tet (DOMAIN 4.4 (d))
     trav_cum: Float
-    trav_id: list[str]
+    trav_id: pd.Index
     trav_type: Int
     trav_route: Int
     trav_crew: Bool
@@ -170,7 +170,7 @@ def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, da
         points=sorted(set(routes["border_point"].astype(str))),
         route_country=np.array([cidx[c] for c in routes["foreign_country"].astype(str)], dtype=np.int64),
         day_cum=day_cum, pre_tet=np.asarray(pre_tet, dtype=bool), trav_cum=np.cumsum(freq / freq.sum()),
-        trav_id=[f"T{int(x):016x}" for x in ids], trav_type=ttype, trav_route=trav_route, trav_crew=crew,
+        trav_id=pd.Index([f"T{int(x):016x}" for x in ids], dtype="str"), trav_type=ttype, trav_route=trav_route, trav_crew=crew,
         trav_nat=nat, trav_res=res, trav_sex=sex, trav_age=age, trav_watch=watch, trav_ff=ff,
         trav_pass=np.asarray(border_pass, dtype=bool), trav_doc_expiry=rng.integers(30, 3650, n_t),
         countries=countries, z={}, legacy_red=0.0, legacy_yellow=0.0,

@@ -88,6 +88,9 @@ class ShipmentWorld:
     hs4_children: Int  # (n_hs4, K) hs6 index per slot
     hs4: pd.DataFrame
     hs4_unit: Int
+    hs4_desc: list[str]
+    true_hs_codes: list[str]  # catalogue codes, then concealed-goods codes not in the catalogue
+    concealed_code: Int  # index of each CONCEALED_GOODS code in true_hs_codes
     units: NDArray[np.str_]
     # countries
     iso: NDArray[np.str_]
@@ -96,6 +99,8 @@ class ShipmentWorld:
     origin_logp: Float  # (n_hs4, n_countries) log P(origin | hs4)
     origin_cum: Float
     s3_source: NDArray[np.str_]
+    s3_code: Int  # 0 not a source, 1 anti-dumping source (CN), 2 no-FTA source
+    cn: int
     s3_hub_logp: Float
     s3_hub_cum: Float
     dep_hub_logp: Float  # (n_countries, n_countries) log P(departure | origin, transhipped)
@@ -107,7 +112,7 @@ class ShipmentWorld:
     office_cum: Float  # (days, n_offices)
     month_of_day: Int
     # importers (regular first, then the monthly new ones)
-    imp_id: list[str]
+    imp_id: pd.Index
     imp_type: Int
     imp_aeo: Bool
     imp_multinational: Bool
@@ -121,10 +126,22 @@ class ShipmentWorld:
     new_slot_start: Int  # (n_months * n_offices + 1) offsets into new_slot_importer
     new_slot_importer: Int
     # brokers
-    broker_id: list[str]
+    broker_id: pd.Index
     broker_complicit: Bool
     office_broker_flat: Float
     office_broker_index: Int
+    # per-HS6 lookups derived from the headings (hot path: no pandas inside block generation)
+    hs6_high: Float
+    hs6_bulk: Bool
+    hs6_cover: Float
+    hs6_divertible: Bool
+    hs6_ad: Bool
+    hs6_gap: Float
+    hs6_hs2: Int
+    hs6_qty_median: Float
+    type_mult: Float
+    # scheduled drift: (first day index, mechanism mix multipliers, per-HS2 and per-origin multipliers)
+    drift: list[tuple[int, dict[str, float], Float, Float]]
     # mechanism normalisers and legacy thresholds
     z: dict[str, float]
     legacy_red: float
@@ -329,25 +346,55 @@ def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, da
         hs4_children=hs4_children, hs4=hs4,
         hs4_unit=np.unique(hs4["unit"].to_numpy(dtype=str), return_inverse=True)[1].astype(np.int64),
         units=np.unique(hs4["unit"].to_numpy(dtype=str)),
+        hs4_desc=hs4["description"].astype(str).tolist(),
+        true_hs_codes=[*hs6, *(c for c, _ in CONCEALED_GOODS if c not in set(hs6))],
+        concealed_code=np.array([[*hs6, *(c for c, _ in CONCEALED_GOODS if c not in set(hs6))].index(c)
+                                 for c, _ in CONCEALED_GOODS], dtype=np.int64),
         iso=iso, level=countries["price_level"].to_numpy(dtype=np.float64),
         has_fta=countries["fta"].notna().to_numpy(dtype=bool),
         origin_logp=origin_logp, origin_cum=np.cumsum(origin_p, axis=1),
         s3_source=countries["s3_source"].fillna("").to_numpy(dtype=str),
+        s3_code=np.array([{"ad": 1, "mfn": 2}.get(c, 0) for c in countries["s3_source"].fillna("")], dtype=np.int64),
+        cn=int(np.flatnonzero(iso == "CN")[0]),
         s3_hub_logp=hub_logp, s3_hub_cum=np.cumsum(hub / hub.sum()),
         dep_hub_logp=dep_hub_logp, dep_hub_cum=np.cumsum(dep_hub, axis=1),
         office_code=offices["code"].to_numpy(dtype=str), office_type=otype, day_cum=day_cum,
         office_cum=office_cum, month_of_day=month_of_day,
-        imp_id=[f"IM{i:06d}" for i in range(n_imp)], imp_type=imp_type, imp_aeo=imp_aeo,
+        imp_id=pd.Index([f"IM{i:06d}" for i in range(n_imp)], dtype="str"), imp_type=imp_type, imp_aeo=imp_aeo,
         imp_multinational=imp_multi, imp_level=imp_level, imp_registered=imp_registered,
         imp_broker=imp_broker.astype(np.int64), imp_hs4=imp_hs4, imp_hs4_cum=imp_hs4_cum,
         office_imp_flat=flat, office_imp_index=office_imp_index,
         new_slot_start=slot_start, new_slot_importer=new_slot_importer,
-        broker_id=[f"BR{i:05d}" for i in range(n_brokers)], broker_complicit=broker_complicit,
+        broker_id=pd.Index([f"BR{i:05d}" for i in range(n_brokers)], dtype="str"), broker_complicit=broker_complicit,
         office_broker_flat=bflat, office_broker_index=border.astype(np.int64),
-        z={}, legacy_red=0.0, legacy_yellow=0.0,
+        hs6_high=hs4["high_risk"].to_numpy(dtype=np.float64)[hs6_hs4],
+        hs6_bulk=np.isin(hs4["unit"].to_numpy(dtype=str), ["KGM", "TNE"])[hs6_hs4],
+        hs6_cover=hs4["cover"].to_numpy(dtype=np.float64)[hs6_hs4],
+        hs6_divertible=hs4["divertible"].to_numpy(dtype=bool)[hs6_hs4],
+        hs6_ad=hs4["ad_cn"].to_numpy(dtype=bool)[hs6_hs4],
+        hs6_gap=np.where(neighbour >= 0, hs6_mfn - hs6_mfn[neighbour.clip(0)], 0.0),
+        hs6_hs2=np.array([int(c[:2]) for c in hs6], dtype=np.int64),
+        hs6_qty_median=hs4["qty_median"].to_numpy(dtype=np.float64)[hs6_hs4],
+        type_mult=np.array([p["type_multiplier"][t] for t in TYPES], dtype=np.float64),
+        drift=_drift_table(p, start, iso), z={}, legacy_red=0.0, legacy_yellow=0.0,
     )
     _calibrate(world, rng)
     return world
+
+
+def _drift_table(p: dict[str, Any], start: dt.date, iso: NDArray[np.str_]) -> list[
+        tuple[int, dict[str, float], Float, Float]]:
+    table = []
+    for d in p.get("drift", []):
+        first = (pd.Timestamp(str(d["start"])).date() - start).days
+        hs2_f = np.ones(100)
+        for code, f in d.get("hs2", {}).items():
+            hs2_f[int(code)] = float(f)
+        origin_f = np.ones(len(iso))
+        for code, f in d.get("origins", {}).items():
+            origin_f[iso == code] = float(f)
+        table.append((first, {k: float(v) for k, v in d.get("mix", {}).items()}, hs2_f, origin_f))
+    return table
 
 
 def _calibrate(world: ShipmentWorld, rng: np.random.Generator) -> None:
@@ -413,7 +460,7 @@ def _draw_context(world: ShipmentWorld, rng: np.random.Generator, rows: Int) -> 
     ).astype(np.int64)
     claim = world.has_fta[origin] & (rng.random(size) < p["preference_claim_share"])
     express = otype == OFFICE_TYPES.index("express")
-    divertible = world.hs4["divertible"].to_numpy(dtype=bool)[hs4]
+    divertible = world.hs6_divertible[hs6]
     p_ti = np.where(express, 0.0, np.where(divertible, p["temporary_import_share"], 0.02))
     u = rng.random(size)
     # non-TI procedures share the rest: consumption / processing / samples, or e-commerce / samples at express
@@ -428,7 +475,7 @@ def _draw_context(world: ShipmentWorld, rng: np.random.Generator, rows: Int) -> 
     # Consignments by air are smaller than by sea or road; DOMAIN 2.1 net weight median ~100 kg (KCS).
     office_scale = np.array([1.0, 0.15, 1.0, 1.0, 1.0])[otype]
     mq = np.where(express, np.log(3.0),
-                  np.log(world.hs4["qty_median"].to_numpy(dtype=np.float64)[hs4] * office_scale / 3.0))
+                  np.log(world.hs6_qty_median[hs6] * office_scale / 3.0))
     sq = np.where(express, 0.8, p["quantity_sigma"])
     lq = rng.normal(mq, sq)
     lp = rng.normal(world.hs6_logp[hs6] + world.level[origin], p["price_sigma"])
@@ -443,14 +490,13 @@ def _draw_context(world: ShipmentWorld, rng: np.random.Generator, rows: Int) -> 
 
 def _duty(world: ShipmentWorld, hs6: Int, origin: Int, claim: Bool) -> Float:
     rate = np.where(claim, world.hs6_fta[hs6], world.hs6_mfn[hs6])
-    ad = world.hs4["ad_cn"].to_numpy(dtype=bool)[world.hs6_hs4[hs6]] & (world.iso[origin] == "CN")
-    return np.asarray(rate + np.where(ad, AD_DUTY, 0.0), dtype=np.float64)
+    ad = world.hs6_ad[hs6] & (origin == world.cn)
+    return np.asarray(rate + AD_DUTY * ad, dtype=np.float64)
 
 
 def _s3_eligible(world: ShipmentWorld, hs6: Int, origin: Int) -> Bool:
-    src = world.s3_source[origin]
-    ad = world.hs4["ad_cn"].to_numpy(dtype=bool)[world.hs6_hs4[hs6]]
-    return np.asarray(((src == "ad") & ad) | ((src == "mfn") & (world.hs6_mfn[hs6] >= 0.10)), dtype=bool)
+    src = world.s3_code[origin]
+    return np.asarray(((src == 1) & world.hs6_ad[hs6]) | ((src == 2) & (world.hs6_mfn[hs6] >= 0.10)), dtype=bool)
 
 
 def _intensity_terms(world: ShipmentWorld, ctx: dict[str, Any], *, hs6: Int | None = None,
@@ -459,51 +505,42 @@ def _intensity_terms(world: ShipmentWorld, ctx: dict[str, Any], *, hs6: Int | No
     p = world.p
     hs6 = ctx["hs6"] if hs6 is None else hs6
     origin = ctx["origin"] if origin is None else origin
-    imp, hs4 = ctx["importer"], world.hs6_hs4[hs6]
+    imp = ctx["importer"]
     itype = world.imp_type[imp]
-    tm = np.array([p["type_multiplier"][t] for t in TYPES])[itype]
-    tm = tm * np.where(world.imp_aeo[imp], p["aeo_multiplier"], 1.0)
+    tm = world.type_mult[itype] * np.where(world.imp_aeo[imp], p["aeo_multiplier"], 1.0)
     complicit = world.broker_complicit[ctx["broker"]]
-    base = tm * np.where(complicit, p["complicit_broker_multiplier"], 1.0)
+    broker_m = np.where(complicit, p["complicit_broker_multiplier"], 1.0)
+    base = tm * broker_m
     duty = _duty(world, hs6, origin, ctx["claim"])
-    high = world.hs4["high_risk"].to_numpy(dtype=np.float64)[hs4]
-    taxw = (duty + 0.05) * (1.0 + high)
-    unit = world.hs4["unit"].to_numpy(dtype=str)[hs4]
+    duty_w = duty + 0.05
     otype = ctx["otype"]
-    nb = world.hs6_neighbour[hs6]
-    gap = np.where(nb >= 0, world.hs6_mfn[hs6] - world.hs6_mfn[nb.clip(0)], 0.0)
-    field_office = np.isin(otype, [OFFICE_TYPES.index(t) for t in ("seaport", "land_gate", "icd")])
-    g = {
-        "S1": base * taxw,
-        "S2": base * gap * 10.0,
+    field_office = (otype == 0) | (otype == 2) | (otype == 4)  # seaport, land gate, ICD
+    return {
+        "S1": base * duty_w * (1.0 + world.hs6_high[hs6]),
+        "S2": base * world.hs6_gap[hs6] * 10.0,
         "S3": base * _s3_eligible(world, hs6, origin),
-        "S4": base * ~np.isin(unit, ["KGM", "TNE"]) * (duty + 0.05),
-        "S5": base * world.hs4["cover"].to_numpy(dtype=np.float64)[hs4],
-        "S6": (itype == PHANTOM) * np.where(complicit, p["complicit_broker_multiplier"], 1.0),
-        "S7": complicit * tm * (duty + 0.05),
-        "S8": base * (world.hs4["divertible"].to_numpy(dtype=bool)[hs4] & field_office),
+        "S4": base * ~world.hs6_bulk[hs6] * duty_w,
+        "S5": base * world.hs6_cover[hs6],
+        "S6": (itype == PHANTOM) * broker_m,
+        "S7": complicit * tm * duty_w,
+        "S8": base * (world.hs6_divertible[hs6] & field_office),
         "S9": base * ctx["express"],
         "S10": base * ctx["related"],
         "S11": base * (duty <= 0.05) * ~ctx["express"],
     }
-    return {k: np.asarray(v, dtype=np.float64) for k, v in g.items()}
 
 
 def _drift(world: ShipmentWorld, day: Int, hs6: Int, origin: Int) -> tuple[dict[str, Float], Float]:
     """Per-mechanism mix multipliers and a prevalence multiplier from scheduled drift (DOMAIN 4.4 (a))."""
-    mix = {m: np.ones(len(day)) for m in SHIPMENT_MECHANISMS}
+    mix: dict[str, Float] = {}
     hot = np.ones(len(day))
-    hs2 = np.array([c[:2] for c in world.hs6])[hs6]
-    for d in world.p.get("drift", []):
-        after = day >= (pd.Timestamp(str(d["start"])).date() - world.start).days
+    for first_day, mix_f, hs2_f, origin_f in world.drift:
+        after = day >= first_day
         if not after.any():
             continue
-        for m, f in d.get("mix", {}).items():
-            mix[m] = np.where(after, mix[m] * f, mix[m])
-        for code, f in d.get("hs2", {}).items():
-            hot = np.where(after & (hs2 == code), hot * f, hot)
-        for iso, f in d.get("origins", {}).items():
-            hot = np.where(after & (world.iso[origin] == iso), hot * f, hot)
+        for m, f in mix_f.items():
+            mix[m] = np.where(after, mix.get(m, 1.0) * f, mix.get(m, 1.0))
+        hot = np.where(after, hot * hs2_f[world.hs6_hs2[hs6]] * origin_f[origin], hot)
     return mix, hot
 
 
@@ -519,7 +556,7 @@ def _intensities(world: ShipmentWorld, ctx: dict[str, Any], *, hs6: Int | None =
     for m in SHIPMENT_MECHANISMS:
         spec = world.p["mechanisms"][m]
         share = spec["share"] if spec.get("enabled", True) else 0.0
-        lam[m] = prev * share * g[m] / world.z.get(m, 1.0) * mix[m] * hot
+        lam[m] = prev * share * g[m] / world.z.get(m, 1.0) * mix.get(m, 1.0) * hot
     total = sum(lam.values())
     scale = np.where(total > 0.9, 0.9 / np.maximum(total, 1e-300), 1.0)  # keep P(compliant) >= 0.1
     return {m: v * scale for m, v in lam.items()}
@@ -535,7 +572,6 @@ def _choose(lam: dict[str, Float], u: Float) -> Int:
 def _apply(world: ShipmentWorld, ctx: dict[str, Any], mech: Int, rng: np.random.Generator) -> dict[str, Any]:
     """Turn true values into declared values according to each record's mechanism."""
     mp = world.p["mechanisms"]
-    size = len(mech)
     lq, lp, luw = ctx["lq"].copy(), ctx["lp"].copy(), ctx["luw"].copy()
     hs6, origin, departure = ctx["hs6"].copy(), ctx["origin"].copy(), ctx["departure"].copy()
     claim, proc = ctx["claim"].copy(), ctx["proc"].copy()
@@ -576,13 +612,12 @@ def _apply(world: ShipmentWorld, ctx: dict[str, Any], mech: Int, rng: np.random.
 def _legacy_points(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> Float:
     """Rule points of the legacy selectivity profile: what a risk unit without a model would use."""
     imp = ctx["importer"]
-    hs4 = world.hs6_hs4[dec["hs6"]]
     level_pts = np.array([0, -2, 0, 1, 2, 3], dtype=np.float64)[world.imp_level[imp]]
     young = (ctx["day"] - world.imp_registered[imp]) < 180
     ref = world.hs6_logp[dec["hs6"]] + world.level[dec["origin"]]
     cheap = dec["lp"] < ref - 0.7  # below half the valuation-database price
     return np.asarray(
-        2.0 * world.hs4["high_risk"].to_numpy(dtype=np.float64)[hs4]
+        2.0 * world.hs6_high[dec["hs6"]]
         + level_pts
         - 3.0 * world.imp_aeo[imp]
         + 1.0 * young
@@ -591,6 +626,11 @@ def _legacy_points(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any
         + 1.0 * cheap,
         dtype=np.float64,
     )
+
+
+def _subset(ctx: dict[str, Any], rows: Int) -> dict[str, Any]:
+    return {k: (v[rows] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == len(ctx["day"]) else v)
+            for k, v in ctx.items()}
 
 
 def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> Float:
@@ -647,34 +687,39 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
     in_band = (lv >= np.log(blo * thr)) & (lv <= np.log(bhi * thr))
     out[:, col("S9")] = np.where(in_band, log_lam["S9"] + common + proc_h0 + n_q + lv - np.log(thr * (bhi - blo)) + n_w,
                                  -np.inf)
-    # S2: the true code is one of the codes whose lower-duty neighbour is the declared one.
-    acc = np.full(n, -np.inf)
+    # S2: the true code is one of the codes whose lower-duty neighbour is the declared one. Only rows whose
+    # declared code has such codes can be S2; evaluate the (costly) full intensities on those rows alone.
     for j in range(world.hs6_pre.shape[1]):
-        h = world.hs6_pre[hs6, j]
-        ok = h >= 0
-        if not ok.any():
+        rows = np.flatnonzero(world.hs6_pre[hs6, j] >= 0)
+        if not len(rows):
             continue
-        hh = np.where(ok, h, hs6)
+        h = world.hs6_pre[hs6[rows], j]
+        sub = _subset(obs_ctx, rows)
         with np.errstate(divide="ignore"):
-            lam_h = np.log(_intensities(world, obs_ctx, hs6=hh)["S2"])
-        term = (lam_h + origin_term + world.hs6_pop_logp[hh] + proc_h0 + n_q
-                + norm_logpdf(lp, world.hs6_logp[hh] + world.level[origin], sp)
-                + norm_logpdf(luw, world.hs6_loguw[hh], sw))
-        acc = np.logaddexp(acc, np.where(ok, term, -np.inf))
-    out[:, col("S2")] = acc
-    # S3: the true origin is one of the source countries; declared origin is a hub, claim always made.
-    acc = np.full(n, -np.inf)
-    with np.errstate(divide="ignore"):
-        dep_s3 = np.where(dec["departure"] == origin, np.log(S3_DEPARTS_FROM_HUB),
-                          np.log1p(-S3_DEPARTS_FROM_HUB) + world.dep_hub_logp[origin, dec["departure"]])
-        s3_obs = world.s3_hub_logp[origin] + dep_s3 + np.where(dec["claim"], 0.0, -np.inf)
-        for g0 in np.flatnonzero(world.s3_source != ""):
-            gg = np.full(n, g0, dtype=np.int64)
-            lam_g = np.log(_intensities(world, obs_ctx, origin=gg)["S3"])
-            term = (lam_g + world.origin_logp[world.hs6_hs4[hs6], g0] + s3_obs + world.hs6_pop_logp[hs6]
-                    + proc_h0 + n_q + norm_logpdf(lp, world.hs6_logp[hs6] + world.level[g0], sp) + n_w)
-            acc = np.logaddexp(acc, term)
-    out[:, col("S3")] = acc
+            lam_h = np.log(_intensities(world, sub, hs6=h)["S2"])
+        term = (lam_h + origin_term[rows] + world.hs6_pop_logp[h] + proc_h0[rows] + n_q[rows]
+                + norm_logpdf(lp[rows], world.hs6_logp[h] + world.level[origin[rows]], sp)
+                + norm_logpdf(luw[rows], world.hs6_loguw[h], sw))
+        out[rows, col("S2")] = np.logaddexp(out[rows, col("S2")], term)
+    # S3: the true origin is a source country; the declared origin is a hub and a preference is claimed.
+    rows = np.flatnonzero(dec["claim"] & np.isfinite(world.s3_hub_logp[origin]))
+    if len(rows):
+        sub = _subset(obs_ctx, rows)
+        o_r, d_r = origin[rows], dec["departure"][rows]
+        with np.errstate(divide="ignore"):
+            dep_s3 = np.where(d_r == o_r, np.log(S3_DEPARTS_FROM_HUB),
+                              np.log1p(-S3_DEPARTS_FROM_HUB) + world.dep_hub_logp[o_r, d_r])
+            s3_obs = world.s3_hub_logp[o_r] + dep_s3
+            acc = np.full(len(rows), -np.inf)
+            for g0 in np.flatnonzero(world.s3_code > 0):
+                gg = np.full(len(rows), g0, dtype=np.int64)
+                lam_g = np.log(_intensities(world, sub, origin=gg)["S3"])
+                h_r = hs6[rows]
+                term = (lam_g + world.origin_logp[world.hs6_hs4[h_r], g0] + s3_obs + world.hs6_pop_logp[h_r]
+                        + proc_h0[rows] + n_q[rows] + norm_logpdf(lp[rows], world.hs6_logp[h_r] + world.level[g0], sp)
+                        + n_w[rows])
+                acc = np.logaddexp(acc, term)
+        out[rows, col("S3")] = acc
     return normalise_log(out)
 
 
@@ -721,8 +766,8 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     mech_names = np.array(["", *SHIPMENT_MECHANISMS])
     serious = np.isin(mech_names[mech], list(SERIOUS))
     truth_channel = np.where(mech == 0, 0, np.where(serious, 2, 1))
-    true_hs_str = world.hs6[true_hs6].astype(object)
-    true_hs_str[is_s5] = np.array([c for c, _ in CONCEALED_GOODS], dtype=object)[concealed[is_s5]]
+    # true HS6: the catalogue code, or for concealment (S5) one of the concealed goods appended after it
+    true_hs_code = np.where(is_s5, world.concealed_code[concealed], true_hs6)
 
     # --- oracle
     cols = ["", *SHIPMENT_MECHANISMS]
@@ -772,7 +817,7 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
             "declarant_id": C.categorical_codes(ctx["broker"], world.broker_id),
             "related_party": ctx["related"],
             "hs_code": C.categorical_codes(dec["hs6"], list(world.hs6)),
-            "goods_description": C.categorical_codes(hs4_idx, world.hs4["description"].astype(str).tolist()),
+            "goods_description": C.categorical_codes(hs4_idx, world.hs4_desc),
             "origin_country": C.categorical_codes(dec["origin"], list(world.iso)),
             "departure_country": C.categorical_codes(dec["departure"], list(world.iso)),
             "preference_claimed": dec["claim"],
@@ -795,7 +840,7 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
             "truth_severity": C.categorical_codes(np.where(mech == 0, 0, np.where(serious, 2, 1)),
                                                   ["none", "minor", "serious"]),
             "truth_channel": C.categorical_codes(truth_channel, channels),
-            "truth_hs_code": pd.Series(true_hs_str, dtype="str"),
+            "truth_hs_code": C.categorical_codes(true_hs_code, world.true_hs_codes),
             "truth_origin_country": C.categorical_codes(true_origin, list(world.iso)),
             "truth_cif_value_usd": np.round(true_cif, 2),
             "truth_quantity": np.round(true_q, 3),

@@ -1,0 +1,179 @@
+"""Write riskscore/specs/{shipment,passenger}.toml from the column tables below.
+
+The TOML files are the source of truth that the library reads; this script only saves typing when a
+column is added. Run: python tools/write_specs.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "riskscore" / "specs"
+
+# name, type, role, extra (dict), description
+SHIPMENT = [
+    ("declaration_id", "string", "id", {}, "Declaration number"),
+    ("declared_at", "datetime", "timestamp", {}, "Time the declaration was lodged"),
+    ("office_code", "category", "category", {"open": True}, "Customs office (branch) code"),
+    ("office_type", "category", "category", {"values": ["seaport", "airport", "land_gate", "express", "icd"]},
+     "Kind of office"),
+    ("transport_mode", "category", "category", {"values": ["sea", "air", "road", "rail", "post"]}, "Mode of transport at the border"),
+    ("procedure", "category", "category",
+     {"values": ["consumption", "processing_export", "temporary_import", "ecommerce", "samples"]},
+     "Customs procedure (VNACCS type code family)"),
+    ("importer_id", "category", "entity", {"open": True}, "Importer (consignee) tax code, hashed"),
+    ("importer_registered_days", "int", "duration", {"min": 0}, "Days since the importer registered with customs"),
+    ("importer_compliance_level", "int", "category", {"min": 1, "max": 5},
+     "Compliance rating 1 (priority) to 5 (non-compliant), Circular 81/2019"),
+    ("aeo", "bool", "flag", {}, "Importer is an Authorised Economic Operator"),
+    ("declarant_id", "category", "entity", {"open": True}, "Customs broker (declarant) code"),
+    ("related_party", "bool", "flag", {}, "Buyer and seller are related (transfer pricing)"),
+    ("hs_code", "category", "entity", {"open": True, "pattern": "^[0-9]{6}$"}, "Declared HS code (6 digits)"),
+    ("goods_description", "category", "text", {"open": True, "nullable": True}, "Goods description"),
+    ("origin_country", "category", "category", {"open": True, "pattern": "^[A-Z]{2}$"}, "Declared country of origin (ISO 3166 alpha-2)"),
+    ("departure_country", "category", "category", {"open": True, "pattern": "^[A-Z]{2}$"},
+     "Country of departure / port of loading (ISO alpha-2)"),
+    ("preference_claimed", "bool", "flag", {}, "A preferential (FTA) tariff rate is claimed"),
+    ("incoterm", "category", "category", {"values": ["EXW", "FCA", "FOB", "CFR", "CIF", "DAP", "DDP"]}, "Delivery terms"),
+    ("quantity", "float", "quantity", {"min": 0}, "Declared quantity in quantity_unit"),
+    ("quantity_unit", "category", "category", {"open": True}, "Unit of quantity (PCE, KGM, LTR, MTR, SET, TNE, MTQ)"),
+    ("net_weight_kg", "float", "weight", {"min": 0}, "Net weight in kg"),
+    ("gross_weight_kg", "float", "weight", {"min": 0}, "Gross weight in kg (>= net weight)"),
+    ("n_packages", "int", "count", {"min": 0}, "Number of packages"),
+    ("fob_value_usd", "float", "amount", {"min": 0}, "FOB value in USD"),
+    ("freight_usd", "float", "amount", {"min": 0}, "Freight in USD"),
+    ("insurance_usd", "float", "amount", {"min": 0}, "Insurance in USD"),
+    ("cif_value_usd", "float", "amount", {"min": 0}, "Customs (CIF) value in USD"),
+    ("duty_rate", "float", "rate", {"min": 0, "max": 5}, "Import duty rate applied to the declared code and origin"),
+    ("vat_rate", "float", "rate", {"min": 0, "max": 1}, "VAT rate"),
+    ("tax_declared_usd", "float", "amount", {"min": 0}, "Duty and VAT declared, USD"),
+    # truth: generator only
+    ("truth_violation", "bool", "truth", {}, "The declaration violates (ground truth)"),
+    ("truth_mechanism", "category", "truth",
+     {"nullable": True, "values": ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11"]},
+     "Planted mechanism; missing for compliant records"),
+    ("truth_severity", "category", "truth", {"values": ["none", "minor", "serious"]}, "Severity of the violation"),
+    ("truth_channel", "category", "truth", {"values": ["green", "yellow", "red"]},
+     "Channel the record deserves: documentary fraud yellow, concealment and serious red"),
+    ("truth_hs_code", "category", "truth", {"open": True}, "True HS code of the goods"),
+    ("truth_origin_country", "category", "truth", {"open": True}, "True country of origin"),
+    ("truth_cif_value_usd", "float", "truth", {"min": 0}, "True customs value"),
+    ("truth_quantity", "float", "truth", {"min": 0}, "True quantity"),
+    ("truth_revenue_at_stake_usd", "float", "truth", {"min": 0}, "Duty and VAT evaded (0 if compliant)"),
+    ("truth_importer_type", "category", "truth",
+     {"values": ["compliant", "careless", "opportunistic", "deliberate", "phantom"]}, "Importer's latent compliance type"),
+    ("truth_broker_complicit", "bool", "truth", {}, "The declarant is complicit (latent)"),
+    ("oracle_p_violation", "float", "oracle", {"min": 0, "max": 1},
+     "Exact P(violation | declared fields, latent traits) from the generator"),
+    ("oracle_p_yellow", "float", "oracle", {"min": 0, "max": 1}, "Oracle probability that the record deserves yellow"),
+    ("oracle_p_red", "float", "oracle", {"min": 0, "max": 1}, "Oracle probability that the record deserves red"),
+    # legacy selection outcome: what a real history table records
+    ("legacy_channel", "category", "outcome", {"values": ["green", "yellow", "red"]}, "Channel the legacy policy assigned"),
+    ("selection_reason", "category", "outcome", {"values": ["none", "rule", "regulatory", "random"]},
+     "Why the legacy policy selected the record"),
+    ("selection_propensity", "float", "outcome", {"min": 0, "max": 1}, "P(the legacy policy inspects this record)"),
+    ("inspected", "bool", "outcome", {}, "The record was inspected (yellow or red)"),
+    ("observed_label", "bool", "label", {"nullable": True}, "Inspection found a violation; missing when not inspected"),
+]
+
+PASSENGER = [
+    ("trip_id", "string", "id", {}, "Crossing (trip) identifier"),
+    ("crossed_at", "datetime", "timestamp", {}, "Time of arrival or departure at the border"),
+    ("traveller_id", "category", "entity", {"open": True}, "Stable hashed traveller identifier"),
+    ("border_point", "category", "category", {"open": True}, "Airport or land gate (customs office code)"),
+    ("border_type", "category", "category", {"values": ["airport", "land_gate", "seaport"]}, "Kind of border point"),
+    ("direction", "category", "category", {"values": ["arrival", "departure"]}, "Arrival or departure"),
+    ("route", "category", "entity", {"open": True}, "Route (foreign port to border point)"),
+    ("route_country", "category", "category", {"open": True, "pattern": "^[A-Z]{2}$"}, "Country at the foreign end of the route"),
+    ("carrier", "category", "category", {"open": True, "nullable": True}, "Airline (missing at land gates)"),
+    ("flight_number", "string", "text", {"nullable": True}, "Flight number (missing at land gates)"),
+    ("transit", "bool", "flag", {}, "The journey has a transit stop"),
+    ("dwell_hours", "float", "duration", {"min": 0, "nullable": True}, "Hours at the transit point"),
+    ("passenger_type", "category", "category", {"values": ["passenger", "crew", "transit"]}, "API passenger type"),
+    ("nationality", "category", "protected", {"open": True, "protected": True}, "Nationality (protected)"),
+    ("residence_country", "category", "protected", {"open": True, "protected": True}, "Country of residence (protected)"),
+    ("sex", "category", "protected", {"values": ["F", "M", "X"], "protected": True}, "Sex (protected)"),
+    ("age", "int", "protected", {"min": 0, "max": 120, "protected": True}, "Age in years (protected)"),
+    ("doc_type", "category", "category", {"values": ["passport", "border_pass", "id_card"]}, "Travel document type"),
+    ("doc_issuing_country", "category", "protected", {"open": True, "protected": True},
+     "Document issuing country (a nationality proxy: protected)"),
+    ("doc_days_to_expiry", "int", "duration", {"min": 0}, "Days until the document expires"),
+    ("pnr_locator", "string", "text", {"nullable": True}, "PNR record locator (missing at land gates)"),
+    ("days_booked_before_travel", "float", "duration", {"min": 0, "nullable": True}, "Booking lead time in days"),
+    ("booking_channel", "category", "category", {"values": ["online", "agency", "airline_office"], "nullable": True},
+     "How the ticket was booked"),
+    ("payment_form", "category", "category", {"values": ["card", "transfer", "cash", "miles"], "nullable": True},
+     "Form of payment"),
+    ("ticket_type", "category", "category", {"values": ["round_trip", "one_way", "multi_city"], "nullable": True},
+     "Ticket type"),
+    ("trip_duration_days", "float", "duration", {"min": 0, "nullable": True}, "Planned stay (round trips)"),
+    ("pax_on_pnr", "int", "count", {"min": 1}, "Passengers travelling together"),
+    ("travelling_alone", "bool", "flag", {}, "Travelling alone"),
+    ("cabin_class", "category", "category", {"values": ["economy", "premium", "business"], "nullable": True}, "Cabin"),
+    ("frequent_flyer", "bool", "flag", {}, "Holds a frequent-flyer account"),
+    ("bag_count", "int", "count", {"min": 0}, "Checked bags"),
+    ("bag_weight_kg", "float", "weight", {"min": 0}, "Total bag weight in kg"),
+    ("vehicle_type", "category", "category",
+     {"values": ["none", "car", "motorbike", "bus", "on_foot", "truck"]}, "Vehicle at a land gate ('none' by air)"),
+    ("declared_currency_usd", "float", "amount", {"min": 0}, "Cash and bearer instruments declared, USD"),
+    ("declared_channel", "category", "category", {"values": ["green", "red"]},
+     "Self-declared channel: red = goods to declare (not the risk channel)"),
+    ("watchlist_hit", "category", "category", {"values": ["none", "partial", "exact"]}, "Watch-list match"),
+    ("truth_violation", "bool", "truth", {}, "The trip violates (ground truth)"),
+    ("truth_mechanism", "category", "truth", {"nullable": True, "values": ["P1", "P2", "P3", "P4"]},
+     "Planted mechanism; missing for compliant trips"),
+    ("truth_severity", "category", "truth", {"values": ["none", "minor", "serious"]}, "Severity"),
+    ("truth_channel", "category", "truth", {"values": ["green", "yellow", "red"]}, "Channel the trip deserves"),
+    ("truth_undeclared_value_usd", "float", "truth", {"min": 0}, "Value of cash, goods, gold or drugs carried undeclared"),
+    ("truth_revenue_at_stake_usd", "float", "truth", {"min": 0}, "Duty and VAT evaded"),
+    ("truth_traveller_type", "category", "truth", {"values": ["ordinary", "shopper", "courier", "mule"]},
+     "Traveller's latent type"),
+    ("oracle_p_violation", "float", "oracle", {"min": 0, "max": 1}, "Exact P(violation | fields, latent type)"),
+    ("oracle_p_yellow", "float", "oracle", {"min": 0, "max": 1}, "Oracle probability the trip deserves yellow"),
+    ("oracle_p_red", "float", "oracle", {"min": 0, "max": 1}, "Oracle probability the trip deserves red"),
+    ("legacy_channel", "category", "outcome", {"values": ["green", "yellow", "red"]}, "Channel the legacy policy assigned"),
+    ("selection_reason", "category", "outcome", {"values": ["none", "rule", "declared", "random"]},
+     "Why the legacy policy selected the trip"),
+    ("selection_propensity", "float", "outcome", {"min": 0, "max": 1}, "P(the legacy policy inspects this trip)"),
+    ("inspected", "bool", "outcome", {}, "The trip was checked (yellow or red)"),
+    ("observed_label", "bool", "label", {"nullable": True}, "The check found a violation; missing when not checked"),
+]
+
+
+def _value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def render(name: str, description: str, id_col: str, time_col: str, columns: list) -> str:
+    lines = [
+        "# Record spec: columns, types and roles. Roles truth/oracle/outcome/label are never model inputs.",
+        "# Written by tools/write_specs.py; edit there and re-run.",
+        "[spec]",
+        f"name = {_value(name)}",
+        "version = 1",
+        f"description = {_value(description)}",
+        f"id = {_value(id_col)}",
+        f"timestamp = {_value(time_col)}",
+    ]
+    for col, typ, role, extra, desc in columns:
+        lines += ["", "[[columns]]", f"name = {_value(col)}", f"type = {_value(typ)}", f"role = {_value(role)}"]
+        lines += [f"{k} = {_value(v)}" for k, v in extra.items()]
+        lines.append(f"description = {_value(desc)}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "shipment.toml").write_text(
+        render("shipment", "Import declarations (one line per declaration), DOMAIN.md 2.1", "declaration_id",
+               "declared_at", SHIPMENT))
+    (OUT / "passenger.toml").write_text(
+        render("passenger", "Passenger trips and land-border crossings (API/PNR), DOMAIN.md 3.1", "trip_id",
+               "crossed_at", PASSENGER))
+    print("wrote", OUT / "shipment.toml", OUT / "passenger.toml")
