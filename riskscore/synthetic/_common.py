@@ -63,7 +63,7 @@ def block_ranges(n: int) -> Iterator[tuple[int, int, int]]:
 def day_offsets(start: dt.date, days: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
     """Calendar helpers for the period: day-of-week (Mon=0), days to the nearest Tet, month index."""
     dates = pd.date_range(pd.Timestamp(start), periods=days, freq="D")
-    dow = dates.dayofweek.to_numpy().astype(np.int64)
+    dow = dates.day_of_week.to_numpy().astype(np.int64)
     tet = np.full(days, 9999.0)
     for year in range(dates[0].year - 1, dates[-1].year + 2):
         if year in TET_DATES:
@@ -109,7 +109,11 @@ def format_ids(prefix: str, seed: int, lo: int, hi: int) -> pd.Series:
 @lru_cache(maxsize=8)
 def read_table(name: str) -> pd.DataFrame:
     """Read a reference table (CSV) from the scenario data folder."""
-    return pd.read_csv(data_dir() / name, keep_default_na=False, na_values=[""], dtype_backend="numpy_nullable")
+    # Codes keep their leading zeros (HS 0805, office 02CI): read every code column as text.
+    codes = {"hs4": "str", "code": "str", "iso2": "str", "foreign_country": "str", "border_point": "str"}
+    return pd.read_csv(
+        data_dir() / name, keep_default_na=False, na_values=[""], dtype=codes, dtype_backend="numpy_nullable"
+    )
 
 
 def categorical_codes(codes: NDArray[np.intp], categories: list[str] | NDArray[np.str_] | pd.Index) -> pd.Categorical:
