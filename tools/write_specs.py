@@ -74,6 +74,8 @@ SHIPMENT = [
     ("selection_propensity", "float", "outcome", {"min": 0, "max": 1}, "P(the legacy policy inspects this record)"),
     ("inspected", "bool", "outcome", {}, "The record was inspected (yellow or red)"),
     ("observed_label", "bool", "label", {"nullable": True}, "Inspection found a violation; missing when not inspected"),
+    ("observed_channel", "category", "label", {"nullable": True, "values": ["green", "yellow", "red"]},
+     "Channel the inspection showed the record deserved (green = nothing found); missing when not inspected"),
 ]
 
 PASSENGER = [
@@ -137,6 +139,8 @@ PASSENGER = [
     ("selection_propensity", "float", "outcome", {"min": 0, "max": 1}, "P(the legacy policy inspects this trip)"),
     ("inspected", "bool", "outcome", {}, "The trip was checked (yellow or red)"),
     ("observed_label", "bool", "label", {"nullable": True}, "The check found a violation; missing when not checked"),
+    ("observed_channel", "category", "label", {"nullable": True, "values": ["green", "yellow", "red"]},
+     "Channel the inspection showed the record deserved (green = nothing found); missing when not inspected"),
 ]
 
 

@@ -368,6 +368,7 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
     sens = np.where(channel == 2, legacy["red_sensitivity"], legacy["yellow_sensitivity"] * YELLOW_SENSITIVITY[h])
     detected = inspected & (h > 0) & (rng.random(size) < sens)
     channels = ["green", "yellow", "red"]
+    truth_channel_code = np.where(h == 0, 0, np.where(serious, 2, 1))
     countries = world.countries
     frame = pd.DataFrame(
         {
@@ -423,6 +424,10 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
             "selection_propensity": propensity,
             "inspected": inspected,
             "observed_label": pd.array(np.where(inspected, detected, False), dtype="boolean"),
+            # what the inspection found: the channel the record deserved, as far as the check could tell
+            "observed_channel": C.categorical_codes(
+                np.where(inspected, np.where(detected, truth_channel_code, 0), -1), channels
+            ),
         }
     )
     frame.loc[~inspected, "observed_label"] = pd.NA

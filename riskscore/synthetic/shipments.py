@@ -763,6 +763,7 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     mech_names = np.array(["", *SHIPMENT_MECHANISMS])
     serious = np.isin(mech_names[mech], list(SERIOUS))
     truth_channel = np.where(mech == 0, 0, np.where(serious, 2, 1))
+    truth_channel_code = truth_channel
     # true HS6: the catalogue code, or for concealment (S5) one of the concealed goods appended after it
     true_hs_code = np.where(is_s5, world.concealed_code[concealed], true_hs6)
 
@@ -853,6 +854,10 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
             "selection_propensity": propensity,
             "inspected": inspected,
             "observed_label": pd.array(np.where(inspected, detected, False), dtype="boolean"),
+            # what the inspection found: the channel the record deserved, as far as the check could tell
+            "observed_channel": C.categorical_codes(
+                np.where(inspected, np.where(detected, truth_channel_code, 0), -1), channels
+            ),
         }
     )
     frame.loc[~inspected, "observed_label"] = pd.NA
