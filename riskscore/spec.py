@@ -58,7 +58,7 @@ from pandas.api.types import (
 
 from riskscore.exceptions import ParameterError, SchemaError, SpecError
 
-__all__ = ["ColumnSpec", "RecordSpec", "load_spec", "schema_summary", "validate_frame"]
+__all__ = ["ColumnSpec", "DerivedFeature", "RecordSpec", "load_spec", "schema_summary", "validate_frame"]
 
 #: The column types a spec may use, in the order they are listed in error messages.
 COLUMN_TYPES: tuple[str, ...] = ("string", "category", "int", "float", "bool", "datetime")
@@ -91,7 +91,19 @@ _NUMERIC_TYPES = frozenset({"int", "float"})
 _TEXT_TYPES = frozenset({"string", "category"})
 _SPEC_KEYS = ("name", "version", "description", "id", "timestamp")
 _REQUIRED_SPEC_KEYS = ("name", "version", "id", "timestamp")
-_TOP_LEVEL_KEYS = ("spec", "columns")
+_TOP_LEVEL_KEYS = ("spec", "columns", "features")
+
+#: Kinds of derived feature a spec may declare in [[features]] (see riskscore.features).
+FEATURE_KINDS: dict[str, tuple[int, int]] = {  # kind -> (min inputs, max inputs)
+    "log_ratio": (2, 2),
+    "ratio": (2, 2),
+    "not_equal": (2, 2),
+    "reference": (1, 1),
+    "group_max_gap": (1, 1),
+    "history": (1, 3),
+    "calendar": (1, 1),
+}
+_FEATURE_KEYS = ("name", "kind", "inputs", "by", "key", "group", "windows", "description")
 _BUILTIN_PACKAGE = "riskscore"
 _BUILTIN_DIR = "specs"
 _INT64_LIMIT = 2.0**63
@@ -341,6 +353,91 @@ class ColumnSpec:
 
 
 @dataclass(frozen=True)
+class DerivedFeature:
+    """A feature computed from columns (or earlier derived features), declared in a spec's [[features]].
+
+    Parameters
+    ----------
+    name : str
+        Identifier; history features produce several columns prefixed with it.
+    kind : str
+        One of ``log_ratio`` (log of a / b), ``ratio`` (a / b), ``not_equal`` (a != b), ``reference``
+        (log value against the training reference of its group, with backoff through ``by``),
+        ``group_max_gap`` (highest typical value of ``key`` codes in ``group`` minus the record's value),
+        ``history`` (prior count, smoothed prior hit rate, days since first seen, window counts of the
+        entity given by the inputs, strictly earlier days only), ``calendar`` (day of week, hour, month).
+    inputs : tuple of str
+        Column names or earlier derived feature names.
+    by : tuple of tuple of str
+        ``reference`` only: grouping levels from finest to coarsest; ``"hs_code:4"`` means the first 4
+        characters of ``hs_code``.
+    key, group : str
+        ``group_max_gap`` only: the code column and its grouping (e.g. ``hs_code`` in ``hs_code:4``).
+    windows : tuple of int
+        ``history`` only: day windows for recent counts (e.g. 7, 30, 90).
+    description : str
+        Free text.
+    """
+
+    name: str
+    kind: str
+    inputs: tuple[str, ...]
+    by: tuple[tuple[str, ...], ...] = ()
+    key: str = ""
+    group: str = ""
+    windows: tuple[int, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise SpecError(f"[[features]] name must be an identifier, got {self.name!r}")
+        where = f"feature {self.name!r}"
+        if self.kind not in FEATURE_KINDS:
+            raise SpecError(
+                f"{where}: unknown kind {self.kind!r}{_did_you_mean(str(self.kind), FEATURE_KINDS)}; "
+                f"allowed kinds: {', '.join(FEATURE_KINDS)}"
+            )
+        object.__setattr__(self, "inputs", tuple(str(i) for i in self.inputs))
+        object.__setattr__(self, "by", tuple(tuple(str(c) for c in level) for level in self.by))
+        object.__setattr__(self, "windows", tuple(int(w) for w in self.windows))
+        lo, hi = FEATURE_KINDS[self.kind]
+        if not lo <= len(self.inputs) <= hi:
+            raise SpecError(f"{where}: kind {self.kind!r} takes {lo}..{hi} inputs, got {list(self.inputs)}")
+        if self.kind == "reference" and not self.by:
+            raise SpecError(f"{where}: a reference feature needs `by`, e.g. by = [[\"hs_code\"], [\"hs_code:4\"]]")
+        if self.kind == "group_max_gap" and not (self.key and self.group):
+            raise SpecError(f"{where}: a group_max_gap feature needs `key` and `group`")
+        if any(w < 1 for w in self.windows):
+            raise SpecError(f"{where}: windows must be whole days >= 1, got {list(self.windows)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (TOML layout); empty optional fields are left out."""
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "inputs": list(self.inputs)}
+        if self.by:
+            out["by"] = [list(level) for level in self.by]
+        for key in ("key", "group", "description"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.windows:
+            out["windows"] = list(self.windows)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DerivedFeature:
+        """Build from the TOML layout; unknown keys are a SpecError."""
+        if not isinstance(data, Mapping):
+            raise SpecError(f"a [[features]] entry must be a table, got {type(data).__name__}")
+        unknown = [k for k in data if k not in _FEATURE_KEYS]
+        if unknown:
+            hints = "".join(_did_you_mean(str(k), _FEATURE_KEYS) for k in unknown)
+            raise SpecError(f"[[features]] {data.get('name')!r}: unknown key(s) {_quote_list(unknown)}{hints}")
+        for required in ("name", "kind", "inputs"):
+            if required not in data:
+                raise SpecError(f"[[features]] entry is missing {required!r}: {dict(data)!r}")
+        return cls(**{k: data[k] for k in data})
+
+
+@dataclass(frozen=True)
 class RecordSpec:
     """The spec of one kind of record: its identity, its id and time columns, and its columns.
 
@@ -372,6 +469,7 @@ class RecordSpec:
     id_column: str
     time_column: str
     columns: tuple[ColumnSpec, ...]
+    features: tuple[DerivedFeature, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -407,6 +505,28 @@ class RecordSpec:
                 raise SpecError(
                     f"{where}: the {key} column {column_name!r} must have role {role!r}, not {actual!r}"
                 )
+        features = tuple(self.features)
+        object.__setattr__(self, "features", features)
+        known = set(names)
+        for feature in features:
+            if not isinstance(feature, DerivedFeature):
+                raise SpecError(f"{where}: features must be DerivedFeature objects, got {feature!r}")
+            referenced = list(feature.inputs) + [c.split(":")[0] for lvl in feature.by for c in lvl]
+            referenced += [c.split(":")[0] for c in (feature.key, feature.group) if c]
+            for ref in referenced:
+                if ref not in known:
+                    raise SpecError(
+                        f"{where}: feature {feature.name!r} uses {ref!r}, which is neither a column nor an "
+                        f"earlier feature{_did_you_mean(ref, known)}"
+                    )
+                if ref in names and columns[names.index(ref)].role in UNDECLARED_ROLES:
+                    raise SpecError(
+                        f"{where}: feature {feature.name!r} uses {ref!r}, a {columns[names.index(ref)].role} "
+                        "column; features may only use declared columns"
+                    )
+            if feature.name in known:
+                raise SpecError(f"{where}: feature name {feature.name!r} repeats a column or feature name")
+            known.add(feature.name)
 
     # -- lookup ---------------------------------------------------------------------------------------
 
@@ -501,7 +621,7 @@ class RecordSpec:
                 "timestamp": self.time_column,
             },
             "columns": [c.to_dict() for c in self.columns],
-        }
+        } | ({"features": [f.to_dict() for f in self.features]} if self.features else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RecordSpec:
@@ -527,8 +647,8 @@ class RecordSpec:
         if unknown:
             hints = "".join(_did_you_mean(str(k), _TOP_LEVEL_KEYS) for k in unknown)
             raise SpecError(
-                f"unknown top-level key(s) {_quote_list(unknown)}{hints}; a spec has only [spec] and "
-                f"[[columns]]"
+                f"unknown top-level key(s) {_quote_list(unknown)}{hints}; a spec has only [spec], "
+                f"[[columns]] and [[features]]"
             )
         head = data.get("spec")
         if not isinstance(head, Mapping):
@@ -561,6 +681,7 @@ class RecordSpec:
             id_column=head["id"],
             time_column=head["timestamp"],
             columns=tuple(columns),
+            features=tuple(DerivedFeature.from_dict(f) for f in data.get("features", ())),
         )
 
     def fingerprint(self) -> str:

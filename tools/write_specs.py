@@ -78,6 +78,43 @@ SHIPMENT = [
      "Channel the inspection showed the record deserved (green = nothing found); missing when not inspected"),
 ]
 
+# Derived features (riskscore.features), DOMAIN.md 2.1 "Derived risk features" and 4.2.
+SHIPMENT_FEATURES = [
+    {"name": "unit_value", "kind": "log_ratio", "inputs": ["cif_value_usd", "quantity"]},
+    {"name": "value_per_kg", "kind": "log_ratio", "inputs": ["cif_value_usd", "net_weight_kg"]},
+    {"name": "weight_per_unit", "kind": "log_ratio", "inputs": ["net_weight_kg", "quantity"]},
+    {"name": "tax_ratio", "kind": "ratio", "inputs": ["tax_declared_usd", "cif_value_usd"]},
+    {"name": "fob_cif_ratio", "kind": "ratio", "inputs": ["fob_value_usd", "cif_value_usd"]},
+    {"name": "net_gross_ratio", "kind": "ratio", "inputs": ["net_weight_kg", "gross_weight_kg"]},
+    {"name": "unit_value_vs_ref", "kind": "reference", "inputs": ["unit_value"],
+     "by": [["hs_code", "origin_country"], ["hs_code"], ["hs_code:4"], ["hs_code:2"]],
+     "description": "Declared unit value against the reference for HS6 x origin (log), backing off to HS4, HS2"},
+    {"name": "value_per_kg_vs_ref", "kind": "reference", "inputs": ["value_per_kg"],
+     "by": [["hs_code", "origin_country"], ["hs_code"], ["hs_code:4"]]},
+    {"name": "weight_per_unit_vs_ref", "kind": "reference", "inputs": ["weight_per_unit"],
+     "by": [["hs_code"], ["hs_code:4"]]},
+    {"name": "quantity_vs_ref", "kind": "reference", "inputs": ["quantity"],
+     "by": [["hs_code", "office_type"], ["hs_code"], ["hs_code:4"]]},
+    {"name": "duty_gap", "kind": "group_max_gap", "inputs": ["duty_rate"], "key": "hs_code", "group": "hs_code:4",
+     "description": "Highest typical duty rate in the same HS4 minus the declared rate (misclassification)"},
+    {"name": "origin_ne_departure", "kind": "not_equal", "inputs": ["origin_country", "departure_country"]},
+    {"name": "importer", "kind": "history", "inputs": ["importer_id"], "windows": [7, 90]},
+    {"name": "declarant", "kind": "history", "inputs": ["declarant_id"]},
+    {"name": "hs", "kind": "history", "inputs": ["hs_code"]},
+    {"name": "origin", "kind": "history", "inputs": ["origin_country"]},
+    {"name": "importer_hs", "kind": "history", "inputs": ["importer_id", "hs_code"],
+     "description": "Novelty: first time this importer declares this HS code"},
+    {"name": "calendar", "kind": "calendar", "inputs": ["declared_at"]},
+]
+
+PASSENGER_FEATURES = [
+    {"name": "traveller", "kind": "history", "inputs": ["traveller_id"], "windows": [30, 90]},
+    {"name": "traveller_route", "kind": "history", "inputs": ["traveller_id", "route"], "windows": [30, 90]},
+    {"name": "route_hist", "kind": "history", "inputs": ["route"]},
+    {"name": "bag_weight_vs_ref", "kind": "reference", "inputs": ["bag_weight_kg"], "by": [["route"], ["border_type"]]},
+    {"name": "calendar", "kind": "calendar", "inputs": ["crossed_at"]},
+]
+
 PASSENGER = [
     ("trip_id", "string", "id", {}, "Crossing (trip) identifier"),
     ("crossed_at", "datetime", "timestamp", {}, "Time of arrival or departure at the border"),
@@ -154,7 +191,7 @@ def _value(v: object) -> str:
     return repr(v)
 
 
-def render(name: str, description: str, id_col: str, time_col: str, columns: list) -> str:
+def render(name: str, description: str, id_col: str, time_col: str, columns: list, features: list) -> str:
     lines = [
         "# Record spec: columns, types and roles. Roles truth/oracle/outcome/label are never model inputs.",
         "# Written by tools/write_specs.py; edit there and re-run.",
@@ -169,6 +206,8 @@ def render(name: str, description: str, id_col: str, time_col: str, columns: lis
         lines += ["", "[[columns]]", f"name = {_value(col)}", f"type = {_value(typ)}", f"role = {_value(role)}"]
         lines += [f"{k} = {_value(v)}" for k, v in extra.items()]
         lines.append(f"description = {_value(desc)}")
+    for feature in features:
+        lines += ["", "[[features]]"] + [f"{k} = {_value(v)}" for k, v in feature.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -176,8 +215,8 @@ if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "shipment.toml").write_text(
         render("shipment", "Import declarations (one line per declaration), DOMAIN.md 2.1", "declaration_id",
-               "declared_at", SHIPMENT))
+               "declared_at", SHIPMENT, SHIPMENT_FEATURES))
     (OUT / "passenger.toml").write_text(
         render("passenger", "Passenger trips and land-border crossings (API/PNR), DOMAIN.md 3.1", "trip_id",
-               "crossed_at", PASSENGER))
+               "crossed_at", PASSENGER, PASSENGER_FEATURES))
     print("wrote", OUT / "shipment.toml", OUT / "passenger.toml")

@@ -1,0 +1,593 @@
+"""The model file format: one safe, self-describing file per model.
+
+A model file is a zip archive holding ``manifest.json`` and a few flat *members* (``model.txt`` with
+LightGBM's native text model, ``features.json``, ``history.json``...). The manifest names the format and its
+version, the riskscore that wrote it, and the SHA-256 and size of every member, next to whatever the caller
+stores there (spec, feature parameters, policy, metrics, training data fingerprint)::
+
+    {
+     "created_by": "riskscore 0.1.0",
+     "format": "riskscore-model",
+     "format_version": 1,
+     "members": {"model.txt": {"sha256": "...", "size": 123456}},
+     ...
+    }
+
+Loading never unpickles or executes anything: only ``.json`` and ``.txt`` members may appear, every member
+must be listed in the manifest with a matching hash, and sizes and compression ratios are checked before
+anything is decompressed. The same content always gives byte-identical files (sorted entries, fixed
+timestamps, canonical manifest bytes), and files are written atomically (temporary file, fsync, rename).
+
+:func:`write_artifact` writes a model file, :func:`read_artifact` loads and verifies one, and
+:func:`artifact_info` returns a verified manifest only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import re
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+from riskscore.exceptions import ArtifactError
+
+__all__ = ["FORMAT_VERSION", "SUPPORTED_VERSIONS", "artifact_info", "read_artifact", "write_artifact"]
+
+#: The format version :func:`write_artifact` writes.
+FORMAT_VERSION = 1
+
+#: The format versions :func:`read_artifact` can load.
+SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
+
+#: Default limit on the uncompressed size of one member (manifest included), in bytes.
+MAX_MEMBER_BYTES = 512 * 2**20
+
+#: Default limit on the uncompressed size of all members together, in bytes.
+MAX_TOTAL_BYTES = 1 * 2**30
+
+#: Largest uncompressed/compressed ratio accepted for a member above :data:`_RATIO_CHECK_BYTES`.
+MAX_COMPRESSION_RATIO = 200
+
+_FORMAT_NAME = "riskscore-model"
+_MANIFEST_NAME = "manifest.json"
+_RESERVED_KEYS = ("created_by", "format", "format_version", "members")
+_MEMBER_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+_MEMBER_NAME = re.compile(_MEMBER_PATTERN)
+_MEMBER_SUFFIXES = (".json", ".txt")
+_MEMBER_RULE = (
+    "member names must match ^[a-z0-9][a-z0-9_.-]{0,63}$ (lowercase letters, digits, '_', '.', '-'; "
+    "no folders, no '..') and end in .json or .txt"
+)
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_RATIO_CHECK_BYTES = 2**20  # members above 1 MiB must not compress more than MAX_COMPRESSION_RATIO:1
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_ALLOWED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_ENCRYPTED_FLAG = 0x1
+_DEFAULT_MODE = 0o644
+_TAMPERED = "do not use this file: it was not written by riskscore or was tampered with"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Helpers shared by reading and writing
+# --------------------------------------------------------------------------------------------------------
+
+
+def _is_member_name(name: object) -> bool:
+    """Whether `name` is an allowed member name (``manifest.json`` passes too; callers reserve it)."""
+    return (
+        isinstance(name, str)
+        and _MEMBER_NAME.fullmatch(name) is not None
+        and ".." not in name
+        and name.endswith(_MEMBER_SUFFIXES)
+    )
+
+
+def _too_compressed(info: zipfile.ZipInfo) -> bool:
+    """Whether a zip entry above 1 MiB expands more than ``MAX_COMPRESSION_RATIO`` times (a zip bomb)."""
+    return info.file_size > _RATIO_CHECK_BYTES and info.file_size > MAX_COMPRESSION_RATIO * info.compress_size
+
+
+def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    """Return the canonical bytes of a manifest: sorted keys, indent 1, UTF-8, strict JSON, final newline.
+
+    These exact bytes are what is stored as ``manifest.json``; a later signing feature can add an HMAC over
+    them (stored as its own member) without changing anything else in the format.
+
+    Raises
+    ------
+    ArtifactError
+        If the manifest holds something JSON cannot represent exactly (NaN, infinity, a set, an object).
+    """
+    try:
+        text = json.dumps(dict(manifest), sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ArtifactError(
+            f"the model manifest cannot be written as JSON ({exc}); store only strings, finite numbers, "
+            "booleans, None, lists and dicts with string keys"
+        ) from exc
+    return text.encode("utf-8") + b"\n"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------------------
+
+
+def _encode_members(members: Mapping[str, bytes | str]) -> dict[str, bytes]:
+    """Validate member names and return the members as bytes (``str`` encoded as UTF-8)."""
+    if not isinstance(members, Mapping):
+        raise ArtifactError(
+            f"members must be a mapping of name -> bytes or str, got {type(members).__name__}"
+        )
+    encoded: dict[str, bytes] = {}
+    for name, content in members.items():
+        if name == _MANIFEST_NAME:
+            raise ArtifactError(
+                f"member name {name!r} is not allowed: it is reserved for the manifest; pick another name"
+            )
+        if not _is_member_name(name):
+            raise ArtifactError(f"member name {name!r} is not allowed: {_MEMBER_RULE}")
+        if isinstance(content, str):
+            encoded[name] = content.encode("utf-8")
+        elif isinstance(content, bytes | bytearray | memoryview):
+            encoded[name] = bytes(content)
+        else:
+            raise ArtifactError(f"member {name!r} must be bytes or str, got {type(content).__name__}")
+    return encoded
+
+
+def _full_manifest(manifest: Mapping[str, Any], payloads: Mapping[str, bytes]) -> dict[str, Any]:
+    """Return the caller's manifest plus the format fields and the member hashes."""
+    from riskscore import __version__  # lazy: riskscore/__init__ may one day import this module
+
+    if not isinstance(manifest, Mapping):
+        raise ArtifactError(f"manifest must be a mapping, got {type(manifest).__name__}")
+    bad_keys = [key for key in manifest if not isinstance(key, str)]
+    if bad_keys:
+        raise ArtifactError(f"manifest keys must be strings, got {bad_keys[0]!r}")
+    reserved = sorted(key for key in manifest if key in _RESERVED_KEYS)
+    if reserved:
+        raise ArtifactError(
+            f"manifest key(s) {', '.join(repr(k) for k in reserved)} are reserved: riskscore fills in "
+            f"{', '.join(_RESERVED_KEYS)} itself; rename or drop them"
+        )
+    full = dict(manifest)
+    full["format"] = _FORMAT_NAME
+    full["format_version"] = FORMAT_VERSION
+    full["created_by"] = f"riskscore {__version__}"
+    full["members"] = {
+        name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        for name, data in sorted(payloads.items())
+    }
+    return full
+
+
+def _write_zip(fh: IO[bytes], entries: Mapping[str, bytes], stored: frozenset[str]) -> frozenset[str]:
+    """Write `entries` as a deterministic zip to `fh`; return the names that compressed too well.
+
+    Entries named in `stored` are written uncompressed (ZIP_STORED); all others are deflated.
+    """
+    too_compressed: set[str] = set()
+    with zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_STORED if name in stored else zipfile.ZIP_DEFLATED
+            info.create_system = 3  # "unix" on every platform, so bytes do not depend on the writer's OS
+            info.external_attr = (0o100000 | _DEFAULT_MODE) << 16  # a regular file, rw-r--r--
+            zf.writestr(info, entries[name])
+            if _too_compressed(info):
+                too_compressed.add(name)
+    return frozenset(too_compressed)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable where the platform allows it (best effort)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_artifact(
+    path: str | os.PathLike[str], *, manifest: Mapping[str, Any], members: Mapping[str, bytes | str]
+) -> Path:
+    """Write a model file atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where to write. An existing file there is replaced only once the new file is complete.
+    manifest : Mapping[str, Any]
+        Caller fields stored in ``manifest.json`` (spec, feature parameters, policy, metrics...). Must be
+        JSON-serialisable with string keys and finite numbers, and must not use the reserved keys
+        ``format``, ``format_version``, ``members`` and ``created_by``, which riskscore fills in.
+    members : Mapping[str, bytes or str]
+        The member files, e.g. ``{"model.txt": booster.model_to_string(), "features.json": ...}``. Names
+        must match ``^[a-z0-9][a-z0-9_.-]{0,63}$`` and end in ``.json`` or ``.txt``; ``str`` content is
+        stored as UTF-8.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ArtifactError
+        For a bad member name, a reserved or non-JSON manifest field, content over the size limits, a
+        missing or unwritable folder, or any write failure. On failure no temporary file is left behind and
+        an existing file at `path` is untouched.
+
+    Notes
+    -----
+    The file is a zip archive with entries in sorted order, fixed timestamps (1980-01-01) and a canonical
+    manifest, so the same content always gives the same bytes. Members are deflated, except a member above
+    1 MiB that would compress more than ``MAX_COMPRESSION_RATIO``:1, which is stored uncompressed so that
+    :func:`read_artifact` does not take it for a zip bomb.
+    """
+    target = Path(path)
+    payloads = _encode_members(members)
+    manifest_raw = _manifest_bytes(_full_manifest(manifest, payloads))
+    entries = {**payloads, _MANIFEST_NAME: manifest_raw}
+    for name, data in entries.items():
+        if len(data) > MAX_MEMBER_BYTES:
+            raise ArtifactError(
+                f"cannot write model {target}: {name!r} is {len(data)} bytes, over the "
+                f"{MAX_MEMBER_BYTES}-byte limit per member that read_artifact applies; make it smaller"
+            )
+    total = sum(len(data) for data in entries.values())
+    if total > MAX_TOTAL_BYTES:
+        raise ArtifactError(
+            f"cannot write model {target}: members total {total} bytes, over the "
+            f"{MAX_TOTAL_BYTES}-byte limit that read_artifact applies; make them smaller"
+        )
+
+    folder = target.parent
+    if not folder.is_dir():
+        raise ArtifactError(
+            f"cannot write model {target}: folder {folder} does not exist; create it first "
+            f"(mkdir -p {folder}) or choose another path"
+        )
+    if target.is_dir():
+        raise ArtifactError(
+            f"cannot write model {target}: it is a folder; give a file path such as {target}/model.rsm"
+        )
+    try:
+        existing_mode = target.stat().st_mode & 0o777
+    except OSError:
+        existing_mode = _DEFAULT_MODE
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name[:80]}.", suffix=".part")
+    except OSError as exc:
+        raise ArtifactError(
+            f"cannot write model {target}: folder {folder} is not writable ({exc}); fix its permissions or "
+            "choose a writable folder"
+        ) from exc
+
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            stored = _write_zip(fh, entries, frozenset())
+            if stored:  # rare: a huge, highly repetitive member; keep the file loadable
+                fh.seek(0)
+                fh.truncate()
+                _write_zip(fh, entries, stored)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, existing_mode)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, ArtifactError):
+            raise ArtifactError(
+                f"cannot write model {target}: {exc}; nothing was changed at that path. Check free disk "
+                "space and permissions, then retry"
+            ) from exc
+        raise
+    _fsync_folder(folder)
+    return target
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------------------
+
+
+def _reject(path: Path, problem: str, todo: str) -> NoReturn:
+    raise ArtifactError(f"cannot load model {path}: {problem}; {todo}")
+
+
+def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: Path) -> bytes:
+    """Decompress one entry, never producing more than ``min(declared size, limit) + 1`` bytes."""
+    bound = min(info.file_size, limit)
+    try:
+        with zf.open(info) as fh:
+            data = fh.read(bound + 1)
+    except (zipfile.BadZipFile, EOFError, zlib.error, ValueError, NotImplementedError, RuntimeError) as exc:
+        _reject(path, f"member {info.filename!r} is corrupt ({exc})", "re-copy or re-save the model file")
+    if len(data) > bound:
+        _reject(
+            path,
+            f"member {info.filename!r} decompresses to more than its declared size or the {limit}-byte limit "
+            "(possible zip bomb); nothing was loaded",
+            _TAMPERED,
+        )
+    return data
+
+
+def _reject_json_constant(token: str) -> NoReturn:
+    raise ValueError(f"{token} is not valid JSON")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _parse_manifest(raw: bytes, path: Path) -> dict[str, Any]:
+    """Parse and check ``manifest.json``: strict JSON object, known format, supported version."""
+    todo = "the file is damaged; re-copy or re-save the model"
+    try:
+        manifest = json.loads(
+            raw.decode("utf-8"), parse_constant=_reject_json_constant, object_pairs_hook=_no_duplicate_keys
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        _reject(path, f"manifest.json is not valid JSON ({exc})", todo)
+    if not isinstance(manifest, dict):
+        _reject(path, f"manifest.json is not a JSON object (got {type(manifest).__name__})", todo)
+    fmt = manifest.get("format")
+    if fmt != _FORMAT_NAME:
+        _reject(
+            path,
+            f"manifest format is {fmt!r}, not {_FORMAT_NAME!r}, so this is not a riskscore model",
+            "pass a model file written by riskscore",
+        )
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        _reject(path, f"format_version {version!r} is not an integer", todo)
+    if version not in SUPPORTED_VERSIONS:
+        if version > max(SUPPORTED_VERSIONS):
+            _reject(path, f"written by a newer riskscore (format {version})", "upgrade riskscore to load it")
+        _reject(
+            path,
+            f"unsupported format {version} (this riskscore reads format "
+            f"{', '.join(str(v) for v in SUPPORTED_VERSIONS)})",
+            "retrain and save the model with this riskscore",
+        )
+    return manifest
+
+
+def _declared_members(manifest: Mapping[str, Any], path: Path) -> dict[str, tuple[str, int]]:
+    """Return ``{name: (sha256, size)}`` from a parsed manifest, checking its structure."""
+    members = manifest.get("members")
+    todo = "the file is damaged or was tampered with; re-save the model"
+    if not isinstance(members, dict):
+        _reject(path, "manifest.json has no 'members' table", todo)
+    declared: dict[str, tuple[str, int]] = {}
+    for name, entry in members.items():
+        if name == _MANIFEST_NAME or not _is_member_name(name):
+            _reject(
+                path,
+                f"manifest lists member {name!r}, which is not allowed "
+                "(only .json/.txt members are allowed); nothing was loaded",
+                _TAMPERED,
+            )
+        sha = entry.get("sha256") if isinstance(entry, dict) else None
+        size = entry.get("size") if isinstance(entry, dict) else None
+        if not isinstance(sha, str) or _SHA256_HEX.fullmatch(sha) is None:
+            _reject(path, f"manifest entry of member {name!r} has no valid sha256", todo)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            _reject(path, f"manifest entry of member {name!r} has no valid size", todo)
+        declared[name] = (sha, size)
+    return declared
+
+
+def _check_entries(infos: list[zipfile.ZipInfo], path: Path) -> dict[str, zipfile.ZipInfo]:
+    """Check every zip entry's name, encryption and compression method; return entries by name."""
+    by_name: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        name = info.filename
+        if not _is_member_name(name):
+            _reject(
+                path,
+                f"entry {name!r} is not allowed: only flat .json/.txt members (like 'model.txt') may appear; "
+                "nothing was loaded",
+                _TAMPERED,
+            )
+        if name in by_name:
+            _reject(path, f"entry {name!r} appears more than once; nothing was loaded", _TAMPERED)
+        if info.flag_bits & _ENCRYPTED_FLAG:
+            _reject(
+                path,
+                f"member {name!r} is encrypted, which riskscore never does; nothing was loaded",
+                _TAMPERED,
+            )
+        if info.compress_type not in _ALLOWED_COMPRESSION:
+            _reject(
+                path,
+                f"member {name!r} uses compression method {info.compress_type}, "
+                "which riskscore never writes; nothing was loaded",
+                _TAMPERED,
+            )
+        by_name[name] = info
+    return by_name
+
+
+def _check_sizes(
+    infos: list[zipfile.ZipInfo], max_member_bytes: int, max_total_bytes: int, path: Path
+) -> None:
+    """Refuse oversized or over-compressed entries from their declared sizes, before decompressing."""
+    larger = "nothing was loaded; if you trust this file, pass a larger {0} to read_artifact"
+    total = 0
+    for info in infos:
+        if info.file_size > max_member_bytes:
+            _reject(
+                path,
+                f"member {info.filename!r} declares {info.file_size} bytes, over the limit of "
+                f"{max_member_bytes} bytes",
+                larger.format("max_member_bytes"),
+            )
+        if _too_compressed(info):
+            ratio = info.file_size / max(info.compress_size, 1)
+            _reject(
+                path,
+                f"member {info.filename!r} expands {ratio:.0f}:1 ({info.compress_size} -> {info.file_size} "
+                f"bytes), over the {MAX_COMPRESSION_RATIO}:1 limit (possible zip bomb); nothing was loaded",
+                _TAMPERED,
+            )
+        total += info.file_size
+    if total > max_total_bytes:
+        _reject(
+            path,
+            f"members declare {total} bytes in total, over the limit of {max_total_bytes} bytes",
+            larger.format("max_total_bytes"),
+        )
+
+
+def _load(
+    zf: zipfile.ZipFile, path: Path, max_member_bytes: int, max_total_bytes: int
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    infos = zf.infolist()
+    # The manifest comes first, so that a file from a newer riskscore (which may allow other members) is
+    # reported as such; only the manifest entry is read before every entry has been checked.
+    manifest_infos = [info for info in infos if info.filename == _MANIFEST_NAME]
+    if not manifest_infos:
+        _reject(
+            path,
+            "it has no manifest.json, so it is not a riskscore model",
+            "pass a model file written by riskscore",
+        )
+    _check_entries(manifest_infos, path)  # also refuses a duplicated manifest.json
+    _check_sizes(manifest_infos, max_member_bytes, max_total_bytes, path)
+    manifest_raw = _read_entry(zf, manifest_infos[0], max_member_bytes, path)
+    # A later signing feature verifies an HMAC over `manifest_raw` here, before trusting any field of it.
+    manifest = _parse_manifest(manifest_raw, path)
+
+    by_name = _check_entries(infos, path)
+    declared = _declared_members(manifest, path)
+
+    for name in sorted(declared):
+        if name not in by_name:
+            _reject(
+                path,
+                f"member {name!r} listed in manifest.json is missing from the file",
+                "the file is damaged; re-copy or re-save the model",
+            )
+    for name in sorted(by_name):
+        if name != _MANIFEST_NAME and name not in declared:
+            _reject(
+                path, f"unexpected member {name!r} not listed in manifest.json; nothing was loaded", _TAMPERED
+            )
+    _check_sizes(infos, max_member_bytes, max_total_bytes, path)
+
+    members: dict[str, bytes] = {}
+    for name in sorted(declared):
+        expected_sha, expected_size = declared[name]
+        data = _read_entry(zf, by_name[name], max_member_bytes, path)
+        todo = "do not use it; re-copy or re-save the model"
+        if len(data) != expected_size:
+            _reject(path, f"member {name} was modified: size {len(data)} expected {expected_size}", todo)
+        actual_sha = hashlib.sha256(data).hexdigest()
+        if not hmac.compare_digest(actual_sha, expected_sha):
+            _reject(path, f"member {name} was modified: sha256 {actual_sha} expected {expected_sha}", todo)
+        members[name] = data
+    return manifest, members
+
+
+def read_artifact(
+    path: str | os.PathLike[str],
+    *,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Load and verify a model file.
+
+    Nothing is unpickled or executed: the file may only hold ``manifest.json`` and the ``.json``/``.txt``
+    members the manifest lists, each with a matching SHA-256 and size. Declared sizes and compression
+    ratios are checked before anything is decompressed, and decompression is bounded as well.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+    max_member_bytes : int, default MAX_MEMBER_BYTES (512 MiB)
+        Largest uncompressed size accepted for one member, manifest included.
+    max_total_bytes : int, default MAX_TOTAL_BYTES (1 GiB)
+        Largest uncompressed size accepted for all members together.
+
+    Returns
+    -------
+    manifest : dict
+        The parsed ``manifest.json``: the caller's fields plus ``format``, ``format_version``,
+        ``created_by`` and ``members``.
+    members : dict of str to bytes
+        The member contents by name, in sorted order.
+
+    Raises
+    ------
+    ArtifactError
+        If the file is missing or unreadable, truncated or not a zip, has no valid manifest, is of another
+        format or an unsupported format version, holds a disallowed, unlisted, missing, encrypted,
+        oversized or over-compressed member, or a member whose size or SHA-256 does not match the manifest.
+        The message says what is wrong, names the file and says what to do.
+    """
+    source = Path(path)
+    if not source.exists():
+        raise ArtifactError(
+            f"cannot load model {source}: the file does not exist; "
+            "check the path, or train and save a model first"
+        )
+    if source.is_dir():
+        _reject(source, "it is a folder, not a model file", "pass the path of a model file")
+    try:
+        with zipfile.ZipFile(source) as zf:
+            return _load(zf, source, max_member_bytes, max_total_bytes)
+    except ArtifactError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, ValueError) as exc:
+        _reject(
+            source, f"file is truncated or not a riskscore model ({exc})", "re-copy or re-save the model file"
+        )
+    except OSError as exc:
+        _reject(source, f"the file cannot be read ({exc})", "check that it exists and is readable")
+
+
+def artifact_info(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Return the manifest of a model file, after verifying the whole file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+
+    Returns
+    -------
+    dict
+        The parsed ``manifest.json`` (see :func:`read_artifact`).
+
+    Raises
+    ------
+    ArtifactError
+        For any problem :func:`read_artifact` reports.
+    """
+    manifest, _ = read_artifact(path)
+    return manifest
