@@ -128,12 +128,17 @@ class EventTable:
     @classmethod
     def build(cls, key: U64, day: NDArray[np.int64], inspected: NDArray[np.bool_], hit: NDArray[np.bool_]) -> EventTable:
         """Aggregate records into the daily table."""
+        counts = np.column_stack([np.ones(len(key), np.int64), inspected.astype(np.int64), hit.astype(np.int64)])
+        return cls.from_counts(key, day, counts)
+
+    @classmethod
+    def from_counts(cls, key: U64, day: NDArray[np.int64], counts: NDArray[np.int64]) -> EventTable:
+        """Aggregate (entity, day, [records, inspected, hits]) rows into the daily table."""
         if len(key) == 0:
             return cls(np.zeros(0, np.uint64), np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64))
         order = np.lexsort((day, key))
         k, d = key[order], day[order]
-        vals = np.column_stack([np.ones(len(k), np.int64), inspected[order].astype(np.int64),
-                                hit[order].astype(np.int64)])
+        vals = counts[order].astype(np.int64)
         new = np.ones(len(k), dtype=bool)
         new[1:] = (k[1:] != k[:-1]) | (d[1:] != d[:-1])
         starts = np.flatnonzero(new)
@@ -146,6 +151,21 @@ class EventTable:
         base = np.repeat(np.vstack([np.zeros((1, 3), np.int64), cum[key_start[1:] - 1]]),
                          np.diff(np.append(key_start, len(rk))), axis=0)
         return cls(rk[key_start], np.append(key_start, len(rk)).astype(np.int64), rd.astype(np.int64), cum - base)
+
+    def increments(self) -> tuple[U64, NDArray[np.int64], NDArray[np.int64]]:
+        """The table as (entity, day, counts) rows: the inverse of :meth:`from_counts`."""
+        ent = np.repeat(np.arange(len(self.keys)), np.diff(self.start))
+        prev = np.vstack([np.zeros((1, 3), np.int64), self.cum[:-1]])
+        first = np.zeros(len(ent), dtype=bool)
+        first[self.start[:-1][np.diff(self.start) > 0]] = True
+        prev[first] = 0
+        return self.keys[ent], self.day, self.cum - prev
+
+    def merge(self, other: EventTable) -> EventTable:
+        """The table of both tables' events."""
+        k1, d1, c1 = self.increments()
+        k2, d2, c2 = other.increments()
+        return EventTable.from_counts(np.concatenate([k1, k2]), np.concatenate([d1, d2]), np.vstack([c1, c2]))
 
     def compact(self, as_of_day: int, keep_days: int) -> EventTable:
         """Collapse each entity's days older than ``as_of_day - keep_days`` into one row at its first day.
@@ -319,6 +339,30 @@ class FeatureBuilder:
         for name, table in self.histories_.items():
             self.histories_[name] = table.compact(self.last_day_ + 1, self.history_keep_days)
         return out
+
+    def extend_history(self, frame: pd.DataFrame, *, inspected: np.ndarray | None = None,
+                       hits: np.ndarray | None = None) -> None:
+        """Add later records (and their inspection outcomes, when known) to the stored history.
+
+        Only history changes: categories, references and gaps stay as fitted. Use it to bring a model's
+        history up to date (e.g. with the validation window, or with each day's lodged declarations).
+        """
+        if not self.fitted_:
+            raise RuntimeError("FeatureBuilder is not fitted; call fit_transform on training history first")
+        assert isinstance(self.spec, RecordSpec)
+        n = len(frame)
+        insp = np.zeros(n, bool) if inspected is None else np.asarray(inspected, dtype=bool)
+        hit = np.zeros(n, bool) if hits is None else np.asarray(hits, dtype=bool) & insp
+        day = _days(frame[self.spec.time_column])
+        for feat in self.spec.features:
+            if feat.kind != "history":
+                continue
+            new = EventTable.build(_hash_key(frame, feat.inputs), day, insp, hit)
+            self.histories_[feat.name] = self.histories_[feat.name].merge(new)
+        if n:
+            self.last_day_ = max(self.last_day_, int(day.max()))
+        for name, table in self.histories_.items():
+            self.histories_[name] = table.compact(self.last_day_ + 1, self.history_keep_days)
 
     def transform(self, frame: pd.DataFrame) -> Float:
         """Features of new records from the stored state; each row depends only on itself."""

@@ -1,0 +1,355 @@
+"""The channel estimator (scikit-learn compatible) and the RiskModel facade used to predict.
+
+``ChannelModel`` is a LightGBM classifier over a numeric feature matrix that follows the scikit-learn
+estimator contract (``fit``/``predict_proba``/``predict``, ``get_params``, ``clone``). ``RiskModel``
+ties a record spec, a fitted :class:`~riskscore.features.FeatureBuilder`, a ``ChannelModel``, a
+calibration of the risk score and a :class:`~riskscore.policy.ChannelPolicy` together: it is what
+``riskscore.load`` returns and what ``riskscore train`` writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+
+from riskscore.exceptions import ArtifactError, ParameterError, SchemaError
+from riskscore.features import FeatureBuilder
+from riskscore.policy import CHANNELS, ChannelPolicy
+from riskscore.spec import RecordSpec, load_spec, validate_frame
+
+__all__ = ["OUTPUT_COLUMNS", "ChannelModel", "RiskModel", "load"]
+
+#: The prediction frame's columns, in order: the stable contract of RiskModel.predict.
+OUTPUT_COLUMNS = ("record_id", "channel", "risk_score", "p_green", "p_yellow", "p_red", "selection_reason",
+                  "model_version")
+
+
+class ChannelModel(ClassifierMixin, BaseEstimator):
+    """LightGBM classifier with deterministic training, early stopping and class weights.
+
+    Parameters
+    ----------
+    n_estimators : int
+        Maximum boosting rounds.
+    learning_rate, num_leaves, min_child_samples, feature_fraction, bagging_fraction, lambda_l2
+        LightGBM parameters.
+    class_weight : {"balanced", None} or dict
+        Per-class weight multiplied into the sample weights.
+    early_stopping_rounds : int
+        Rounds without improvement on ``eval_set`` before stopping (only with an eval set).
+    categorical_features : tuple of int
+        Column indices holding integer category codes.
+    num_threads : int
+        OpenMP threads for training (prediction threads are chosen per call by the caller).
+    random_state : int
+        Seed; training is deterministic for a given seed, data and thread count.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 600,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 40,
+        feature_fraction: float = 0.8,
+        bagging_fraction: float = 1.0,
+        lambda_l2: float = 1.0,
+        class_weight: str | Mapping[Any, float] | None = None,
+        early_stopping_rounds: int = 50,
+        categorical_features: tuple[int, ...] = (),
+        num_threads: int = 2,
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.feature_fraction = feature_fraction
+        self.bagging_fraction = bagging_fraction
+        self.lambda_l2 = lambda_l2
+        self.class_weight = class_weight
+        self.early_stopping_rounds = early_stopping_rounds
+        self.categorical_features = categorical_features
+        self.num_threads = num_threads
+        self.random_state = random_state
+
+    def _params(self, n_classes: int) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1 if self.bagging_fraction < 1 else 0,
+            "lambda_l2": self.lambda_l2,
+            "num_threads": self.num_threads,
+            "seed": self.random_state,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbose": -1,
+            "max_cat_to_onehot": 8,
+            "cat_smooth": 10.0,
+        }
+        if n_classes > 2:
+            params.update(objective="multiclass", num_class=n_classes, metric="multi_logloss")
+        else:
+            params.update(objective="binary", metric="binary_logloss")
+        return params
+
+    def _weights(self, y_idx: NDArray[np.intp], sample_weight: NDArray[np.float64] | None) -> NDArray[np.float64]:
+        w = np.ones(len(y_idx)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if self.class_weight is None:
+            return w
+        if self.class_weight == "balanced":
+            counts = np.bincount(y_idx, weights=w, minlength=len(self.classes_))
+            per = counts.sum() / (len(self.classes_) * np.maximum(counts, 1e-12))
+        elif isinstance(self.class_weight, Mapping):
+            per = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
+        else:
+            raise ParameterError(f"class_weight must be 'balanced', a dict or None; got {self.class_weight!r}")
+        return w * per[y_idx]
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, *, eval_set: tuple[Any, Any, Any] | None = None
+            ) -> ChannelModel:
+        """Fit on a numeric matrix; ``eval_set=(X, y, weight)`` enables early stopping."""
+        X, y = check_X_y(X, y, dtype=np.float64, ensure_all_finite="allow-nan")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"ChannelModel needs at least 2 classes in y; got {list(self.classes_)}")
+        self.n_features_in_ = X.shape[1]
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            if sample_weight.shape != (len(y),):
+                raise ValueError(f"sample_weight must have shape ({len(y)},); got {sample_weight.shape}")
+        params = self._params(len(self.classes_))
+        train = lgb.Dataset(X, y_idx, weight=self._weights(y_idx, sample_weight),
+                            categorical_feature=list(self.categorical_features) or "auto", free_raw_data=True,
+                            params={"verbose": -1})
+        callbacks = []
+        valid_sets = []
+        if eval_set is not None:
+            Xv, yv, wv = eval_set
+            Xv = check_array(Xv, dtype=np.float64, ensure_all_finite="allow-nan")
+            yv_idx = np.searchsorted(self.classes_, np.asarray(yv))
+            valid_sets = [lgb.Dataset(Xv, yv_idx, weight=None if wv is None else self._weights(yv_idx, wv),
+                                      reference=train)]
+            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        self.booster_ = lgb.train(params, train, num_boost_round=self.n_estimators, valid_sets=valid_sets,
+                                  callbacks=callbacks)
+        self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
+        return self
+
+    def predict_proba(self, X: Any, *, num_threads: int | None = None) -> NDArray[np.float64]:
+        """Class probabilities, columns in ``classes_`` order."""
+        check_is_fitted(self, "booster_")
+        X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but ChannelModel is expecting {self.n_features_in_} "
+                             "features as input")
+        raw = self.booster_.predict(X, num_iteration=self.best_iteration_,
+                                    num_threads=num_threads or self.num_threads)
+        if len(self.classes_) == 2:
+            raw = np.column_stack([1 - raw, raw])
+        return np.asarray(raw, dtype=np.float64)
+
+    def predict(self, X: Any) -> NDArray[Any]:
+        """Most probable class."""
+        return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
+
+
+def _as_frame(records: Any) -> pd.DataFrame:
+    if isinstance(records, pd.DataFrame):
+        return records
+    if isinstance(records, Mapping):
+        return pd.DataFrame([dict(records)])
+    if isinstance(records, Sequence) and not isinstance(records, str | bytes):
+        if not all(isinstance(r, Mapping) for r in records):
+            raise SchemaError("records must be a DataFrame, a dict or a list of dicts; the list holds "
+                              f"{sorted({type(r).__name__ for r in records if not isinstance(r, Mapping)})}")
+        return pd.DataFrame([dict(r) for r in records])
+    raise SchemaError(f"records must be a DataFrame, a dict or a list of dicts; got {type(records).__name__}")
+
+
+@dataclass
+class RiskModel:
+    """A trained channel model for one record spec: features, estimator, calibration and policy.
+
+    Use :func:`riskscore.load` to get one and :meth:`predict` to score records.
+    """
+
+    spec: RecordSpec
+    features: FeatureBuilder
+    estimator: ChannelModel
+    policy: ChannelPolicy
+    calibration: tuple[NDArray[np.float64], NDArray[np.float64]]  # isotonic knots: score -> probability
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """Model version string (name, training date and data fingerprint)."""
+        return str(self.info.get("model_version", "unversioned"))
+
+    # -- scoring ---------------------------------------------------------------------------------------
+
+    def _probabilities(self, frame: pd.DataFrame, *, num_threads: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        X = self.features.transform(frame)
+        proba = self.estimator.predict_proba(X, num_threads=num_threads) if len(X) else np.zeros((0, 3))
+        full = np.zeros((len(X), len(CHANNELS)))
+        for j, c in enumerate(self.estimator.classes_):
+            full[:, CHANNELS.index(str(c))] = proba[:, j]
+        raw = full[:, 1] + full[:, 2]
+        knots_x, knots_y = self.calibration
+        risk = np.interp(raw, knots_x, knots_y) if len(knots_x) else raw
+        return full, risk
+
+    def predict(self, records: Any, *, num_threads: int | None = None) -> pd.DataFrame:
+        """Score records: channel, calibrated risk score, class probabilities and why.
+
+        Parameters
+        ----------
+        records
+            A DataFrame, a list of dicts or one dict with the spec's declared columns (extra columns are
+            ignored). Categories may come as strings or pandas categoricals in any order.
+        num_threads
+            LightGBM threads; default 1 for fewer than 10,000 records, else 2.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per record, columns :data:`OUTPUT_COLUMNS` in that order.
+
+        Raises
+        ------
+        SchemaError
+            A required column is missing or a value is impossible (the message names column, row, fix).
+        """
+        frame = validate_frame(_as_frame(records), self.spec, columns="declared", extra="drop")
+        threads = num_threads or (1 if len(frame) < 10_000 else 2)
+        proba, risk = self._probabilities(frame, num_threads=threads)
+        ids = frame[self.spec.id_column]
+        channel, reason = self.policy.assign(frame, ids, proba[:, 2], risk)
+        return pd.DataFrame(
+            {
+                "record_id": ids.astype(str).to_numpy(dtype=object),
+                "channel": pd.Categorical(channel, categories=list(CHANNELS)),
+                "risk_score": risk,
+                "p_green": proba[:, 0],
+                "p_yellow": proba[:, 1],
+                "p_red": proba[:, 2],
+                "selection_reason": reason.astype(object),
+                "model_version": self.version,
+            },
+            columns=list(OUTPUT_COLUMNS),
+        )
+
+    # -- persistence -----------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model to one file atomically (see :mod:`riskscore.artifact`)."""
+        from riskscore.artifact import write_artifact
+
+        manifest = {
+            "kind": "riskscore.RiskModel",
+            "spec": self.spec.to_dict(),
+            "policy": self.policy.to_dict(),
+            "estimator": {"params": _jsonable(self.estimator.get_params()),
+                          "classes": [str(c) for c in self.estimator.classes_],
+                          "n_features": int(self.estimator.n_features_in_),
+                          "best_iteration": int(self.estimator.best_iteration_)},
+            "calibration": [list(map(float, self.calibration[0])), list(map(float, self.calibration[1]))],
+            "info": _jsonable(self.info),
+        }
+        members = {
+            "model.txt": self.estimator.booster_.model_to_string(num_iteration=self.estimator.best_iteration_),
+            "features.json": json.dumps(self.features.to_dict(), sort_keys=True),
+        }
+        return write_artifact(path, manifest=manifest, members=members)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> RiskModel:
+        """Read a model file; every member's hash and the format version are verified first."""
+        from riskscore.artifact import read_artifact
+
+        manifest, members = read_artifact(path)
+        if manifest.get("kind") != "riskscore.RiskModel":
+            raise ArtifactError(f"{path}: not a riskscore RiskModel file (kind {manifest.get('kind')!r})")
+        for name in ("model.txt", "features.json"):
+            if name not in members:
+                raise ArtifactError(f"{path}: model file lacks member {name!r}; re-save the model")
+        try:
+            spec = RecordSpec.from_dict(manifest["spec"])
+            features = FeatureBuilder.from_dict(spec, json.loads(members["features.json"]))
+            est_info = manifest["estimator"]
+            params = dict(est_info["params"])
+            params["categorical_features"] = tuple(params.get("categorical_features", ()))
+            estimator = ChannelModel(**params)
+            estimator.booster_ = lgb.Booster(model_str=members["model.txt"].decode("utf-8"))
+            estimator.classes_ = np.array(est_info["classes"], dtype=object)
+            estimator.n_features_in_ = int(est_info["n_features"])
+            estimator.best_iteration_ = int(est_info["best_iteration"])
+            policy = ChannelPolicy.from_dict(manifest["policy"])
+            knots = (np.asarray(manifest["calibration"][0], dtype=np.float64),
+                     np.asarray(manifest["calibration"][1], dtype=np.float64))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"{path}: model file content is inconsistent ({exc}); re-save or retrain") from exc
+        if estimator.booster_.num_feature() != len(features.feature_names_):
+            raise ArtifactError(f"{path}: the LightGBM model expects {estimator.booster_.num_feature()} features "
+                                f"but the feature builder makes {len(features.feature_names_)}; retrain")
+        return cls(spec, features, estimator, policy, knots, dict(manifest.get("info", {})))
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dt.date | dt.datetime):
+        return obj.isoformat()
+    return obj
+
+
+def _models_dir() -> Path:
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_data" / "models", package.parent / "models"):
+        if candidate.is_dir():
+            return candidate
+    return package.parent / "models"
+
+
+def load(model: str | os.PathLike[str] = "shipment") -> RiskModel:
+    """Load a model: a shipped default by name (``"shipment"``, ``"passenger"``) or a model file path.
+
+    Examples
+    --------
+    >>> model = load("shipment")            # doctest: +SKIP
+    >>> model.predict(records)              # doctest: +SKIP
+    """
+    text = os.fspath(model)
+    if text in ("shipment", "passenger"):
+        path = _models_dir() / f"{text}.rsk"
+        if not path.exists():
+            raise ArtifactError(f"the shipped {text} model is missing at {path}; rebuild it with "
+                                "`riskscore build-models` or pass the path of a model file")
+        return RiskModel.from_file(path)
+    return RiskModel.from_file(text)
+
+
+def _spec_of(kind: str | RecordSpec) -> RecordSpec:
+    return load_spec(kind)

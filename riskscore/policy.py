@@ -1,0 +1,217 @@
+"""Capacity-constrained channel assignment: the stored, reviewable decision layer on top of the model.
+
+DOMAIN.md 1.1 (ASYCUDA selectivity): target rates per lane filled in precedence red -> yellow -> green,
+mandatory criteria, exemptions for trusted traders, and a minimum random rate "to check transactions
+that may not otherwise come to Customs attention". Every decision records why it was taken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from riskscore.exceptions import ParameterError, SchemaError
+
+__all__ = ["CHANNELS", "REASONS", "ChannelPolicy", "Rule"]
+
+CHANNELS = ("green", "yellow", "red")
+REASONS = ("none", "model", "rule", "random", "exempt")
+_OPS = ("==", "!=", ">=", "<=", ">", "<", "in", "not_in", "prefix_in")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A criterion on one declared field: ``column op value`` sends the record to ``channel``.
+
+    ``channel`` is ``"red"`` or ``"yellow"`` for a mandatory selection, or ``"exempt"`` for a
+    trusted-trader exemption from model selection (rules and random selection still apply).
+
+    Examples
+    --------
+    >>> Rule("watchlist_hit", "==", "exact", "red", "watch-list hit").matches(pd.DataFrame({"watchlist_hit": ["exact", "none"]}))
+    array([ True, False])
+    """
+
+    column: str
+    op: str
+    value: Any
+    channel: str
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ParameterError(f"rule on {self.column!r}: unknown operator {self.op!r}; use one of {_OPS}")
+        if self.channel not in ("red", "yellow", "exempt"):
+            raise ParameterError(f"rule on {self.column!r}: channel must be red, yellow or exempt; got {self.channel!r}")
+        if self.op in ("in", "not_in", "prefix_in"):
+            object.__setattr__(self, "value", tuple(self.value))
+
+    def matches(self, frame: pd.DataFrame) -> NDArray[np.bool_]:
+        """Which records meet the criterion (missing values never match)."""
+        if self.column not in frame.columns:
+            raise SchemaError(f"policy rule needs column {self.column!r}, which the records do not have; "
+                              "add the column or remove the rule from the policy")
+        col = frame[self.column]
+        present = col.notna().to_numpy()
+        if self.op in ("in", "not_in"):
+            hit = col.astype(str).isin([str(v) for v in self.value]).to_numpy()
+            hit = hit if self.op == "in" else ~hit
+        elif self.op == "prefix_in":
+            text = col.astype(str)
+            hit = np.zeros(len(col), dtype=bool)
+            for prefix in self.value:
+                hit |= text.str.startswith(str(prefix)).to_numpy(dtype=bool, na_value=False)
+        elif isinstance(self.value, str) or col.dtype == object or isinstance(col.dtype, pd.CategoricalDtype):
+            left = col.astype(str).to_numpy(dtype=object)
+            right = str(self.value)
+            hit = {"==": left == right, "!=": left != right}.get(self.op)
+            if hit is None:
+                raise ParameterError(f"rule on {self.column!r}: operator {self.op!r} needs a number")
+        else:
+            left = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            right = float(self.value)
+            with np.errstate(invalid="ignore"):
+                hit = {"==": left == right, "!=": left != right, ">=": left >= right, "<=": left <= right,
+                       ">": left > right, "<": left < right}[self.op]
+        return np.asarray(hit, dtype=bool) & present
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return {"column": self.column, "op": self.op, "value": value, "channel": self.channel, "note": self.note}
+
+
+def _uniform_from_ids(ids: pd.Series, seed: int) -> NDArray[np.float64]:
+    """A uniform number per record id, the same on every run and machine (SHA-256 of seed and id)."""
+    salt = str(seed).encode()
+    values = ids.astype(str).to_numpy(dtype=object)
+    out = np.empty(len(values))
+    for i, v in enumerate(values):
+        digest = hashlib.sha256(salt + b"\x00" + v.encode("utf-8", "surrogatepass")).digest()
+        out[i] = int.from_bytes(digest[:8], "big") / 2.0**64
+    return out
+
+
+@dataclass
+class ChannelPolicy:
+    """Turn risk scores into channels under capacity.
+
+    Parameters
+    ----------
+    red_share, yellow_share
+        Target shares of model-selected red and yellow (DOMAIN.md 1.3, 4.1: 5% / 15% for shipments).
+    random_red, random_yellow
+        Shares selected at random for exploration and unbiased labels (DOMAIN.md 4.1: ~0.5% red);
+        reproducible per record id.
+    rules
+        Mandatory criteria and exemptions, applied in order; mandatory red wins over everything.
+    seed
+        Salt of the per-record random draw.
+    """
+
+    red_share: float = 0.05
+    yellow_share: float = 0.15
+    random_red: float = 0.005
+    random_yellow: float = 0.01
+    rules: list[Rule] = field(default_factory=list)
+    seed: int = 0
+    red_threshold_: float = np.inf
+    yellow_threshold_: float = np.inf
+
+    def __post_init__(self) -> None:
+        for name in ("red_share", "yellow_share", "random_red", "random_yellow"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ParameterError(f"policy {name} is a share and must be between 0 and 1; got {value!r}")
+        if self.red_share + self.yellow_share + self.random_red + self.random_yellow > 1.0:
+            raise ParameterError("policy shares (red + yellow + random) must not exceed 1")
+
+    def fit(self, p_red: NDArray[np.float64], risk: NDArray[np.float64]) -> ChannelPolicy:
+        """Set thresholds on validation scores so that the target shares are met."""
+        if len(risk) == 0:
+            raise ParameterError("cannot set policy thresholds on an empty validation set")
+        self.red_threshold_ = float(np.quantile(p_red, 1 - self.red_share)) if self.red_share > 0 else np.inf
+        not_red = p_red < self.red_threshold_
+        share_left = self.yellow_share / max(float(not_red.mean()), 1e-12)
+        self.yellow_threshold_ = (
+            float(np.quantile(risk[not_red], 1 - min(share_left, 1.0))) if self.yellow_share > 0 and not_red.any()
+            else np.inf
+        )
+        return self
+
+    def assign(self, frame: pd.DataFrame, ids: pd.Series, p_red: NDArray[np.float64],
+               risk: NDArray[np.float64]) -> tuple[NDArray[np.str_], NDArray[np.str_]]:
+        """Channel and selection reason per record. Each record depends only on itself."""
+        n = len(risk)
+        channel = np.zeros(n, dtype=np.int64)
+        reason = np.zeros(n, dtype=np.int64)  # index into REASONS
+        model_red = p_red >= self.red_threshold_
+        model_yellow = ~model_red & (risk >= self.yellow_threshold_)
+        exempt = np.zeros(n, dtype=bool)
+        rule_red = np.zeros(n, dtype=bool)
+        rule_yellow = np.zeros(n, dtype=bool)
+        for rule in self.rules:
+            hit = rule.matches(frame)
+            if rule.channel == "red":
+                rule_red |= hit
+            elif rule.channel == "yellow":
+                rule_yellow |= hit
+            else:
+                exempt |= hit
+        channel[model_yellow & ~exempt] = 1
+        reason[model_yellow & ~exempt] = 1
+        channel[model_red & ~exempt] = 2
+        reason[model_red & ~exempt] = 1
+        reason[exempt & (channel == 0)] = 4
+        up = rule_yellow & (channel < 1)
+        channel[up], reason[up] = 1, 2
+        channel[rule_red], reason[rule_red] = 2, 2
+        if self.random_red or self.random_yellow:
+            u = _uniform_from_ids(ids, self.seed)
+            rand_red = (u < self.random_red) & (channel < 2)
+            rand_yellow = (u >= self.random_red) & (u < self.random_red + self.random_yellow) & (channel < 1)
+            channel[rand_red], reason[rand_red] = 2, 3
+            channel[rand_yellow], reason[rand_yellow] = 1, 3
+        return np.array(CHANNELS)[channel], np.array(REASONS)[reason]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, thresholds included."""
+        return {
+            "red_share": self.red_share, "yellow_share": self.yellow_share, "random_red": self.random_red,
+            "random_yellow": self.random_yellow, "seed": self.seed, "rules": [r.to_dict() for r in self.rules],
+            "red_threshold": _finite_or_none(self.red_threshold_),
+            "yellow_threshold": _finite_or_none(self.yellow_threshold_),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChannelPolicy:
+        """Inverse of :meth:`to_dict`."""
+        policy = cls(red_share=d["red_share"], yellow_share=d["yellow_share"], random_red=d["random_red"],
+                     random_yellow=d["random_yellow"], seed=d["seed"], rules=[Rule(**r) for r in d["rules"]])
+        policy.red_threshold_ = np.inf if d["red_threshold"] is None else float(d["red_threshold"])
+        policy.yellow_threshold_ = np.inf if d["yellow_threshold"] is None else float(d["yellow_threshold"])
+        return policy
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def default_policy(kind: str) -> ChannelPolicy:
+    """The shipped policy per record kind (DOMAIN.md 1.3 channel shares, 4.1/4.2 random shares)."""
+    if kind == "passenger":
+        return ChannelPolicy(
+            red_share=0.01, yellow_share=0.03, random_red=0.001, random_yellow=0.002,
+            rules=[Rule("watchlist_hit", "==", "exact", "red", "exact watch-list match"),
+                   Rule("declared_channel", "==", "red", "yellow", "goods declared by the traveller")],
+        )
+    return ChannelPolicy(
+        red_share=0.045, yellow_share=0.14, random_red=0.005, random_yellow=0.01,
+        rules=[Rule("aeo", "==", 1, "exempt", "authorised economic operator"),
+               Rule("importer_compliance_level", ">=", 5, "yellow", "non-compliant enterprise (level 5)")],
+    )
