@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from riskscore import __version__
-from riskscore.exceptions import RiskscoreError
+from riskscore.exceptions import OutputError, RiskscoreError
 
 __all__ = ["main"]
 
@@ -42,24 +43,147 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_report(report: dict) -> None:
+    titles = {
+        "truth": "selection quality on the truth (precision = hit rate, recall = detection, revenue share):",
+        "observed": "the same seen through inspection outcomes only (IPW hit rate among inspected):",
+        "mechanisms": "recall at 5% inspection, per planted mechanism:",
+        "channels": "assigned channels and their truth hit rate:",
+        "groups": "selection and hit rate per protected group (outcome test, DOMAIN.md 3.5):",
+    }
+    for name, title in titles.items():
+        if name in report and len(report[name]):
+            print(f"\n{title}")
+            table = report[name]
+            if name == "truth":
+                table = table[[c for c in table.columns if c != "inspected"]]
+            print(table.to_string(index=name != "truth" and name != "observed" and name != "mechanisms"
+                                  and name != "groups"))
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import numpy as np
     import pandas as pd
 
-    from riskscore.synthetic import generate
-    from riskscore.synthetic.summary import summarize
+    from riskscore.defaults import DEFAULT_DATA, default_frames
+    from riskscore.evaluate import evaluate_scores
+    from riskscore.model import load
 
-    with pd.option_context("display.width", 140, "display.max_columns", 20, "display.precision", 4):
-        for kind in ("shipments", "passengers"):
-            frame = generate(kind, args.rows, seed=args.seed, scenario=args.scenario)
-            parts = summarize(frame)
-            print(f"\n=== {kind}: {len(frame):,} synthetic records (seed {args.seed}, scenario {args.scenario}) ===")
-            print(parts["overview"].to_string(index=False))
-            print("\nplanted mechanisms:")
-            print(parts["mechanisms"].to_string())
-            print("\nlegacy selection (share of records, truth hit rate):")
-            print(parts["legacy"].to_string())
-            print("\nselection quality at fixed inspection rates (oracle = best possible ranking):")
-            print(parts["oracle"].to_string(index=False))
+    with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 3):
+        for kind in ("shipment", "passenger"):
+            model = load(kind)
+            history, fresh = default_frames(kind)
+            d = DEFAULT_DATA[kind]
+            print(f"\n=== {kind}s: shipped model {model.version} scores {len(fresh):,} fresh records "
+                  f"(from {d.cutoff}; {len(history):,} records of history before it) ===")
+            pred = model.predict(fresh)
+            counts = pred["channel"].value_counts().reindex(["green", "yellow", "red"])
+            reasons = pd.crosstab(pred["channel"], pred["selection_reason"])
+            print("\nchannels (count, share) and why:")
+            print(pd.concat([counts.rename("records"), (counts / len(pred)).rename("share"), reasons], axis=1)
+                  .to_string())
+            scores = {"model": pred["risk_score"].to_numpy(), "oracle": fresh["oracle_p_violation"].to_numpy(),
+                      "random": np.random.default_rng(0).random(len(fresh)),
+                      "legacy rules": fresh["selection_propensity"].to_numpy()}
+            _print_report(evaluate_scores(fresh, scores, channels=pred["channel"].to_numpy(),
+                                          protected=model.spec.protected_columns))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from riskscore._io import atomic_write_text, check_output, read_table
+    from riskscore.card import model_card
+    from riskscore.model import load
+    from riskscore.train import train
+
+    out = check_output(args.out, (".rsk",))
+    champion = load(args.champion) if args.champion else None
+    frame = read_table(args.data)
+    print(f"training a {args.kind} model on {len(frame):,} records from {args.data} ...", flush=True)
+    result = train(frame, kind=args.kind, label=args.label, allow_truth=args.allow_truth, num_threads=args.threads,
+                   seed=args.seed, baselines=True)
+    report = result.report()
+    with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 3):
+        _print_report(report)
+    if champion is not None and len(result.test):
+        from riskscore.evaluate import evaluate_scores
+
+        test = result.test.reset_index(drop=True)
+        new = evaluate_scores(test, {"new": result.model.predict(test)["risk_score"].to_numpy(),
+                                     "champion": champion.predict(test)["risk_score"].to_numpy()},
+                              rates=(0.05,))["observed"].set_index("scorer")["ipw_hit_rate"]
+        print(f"\nlatest window, hit rate at 5% (IPW, inspected records): new {new['new']:.4f}, "
+              f"champion {new['champion']:.4f}")
+        if not new["new"] > new["champion"] and not args.force:
+            print(f"riskscore: the new model does not beat the champion {args.champion} on the latest window; "
+                  "nothing written (use --force to replace it anyway)", file=sys.stderr)
+            return 3
+    result.model.save(out)
+    card = atomic_write_text(out.with_suffix(".md"), model_card(result.model, report))
+    print(f"\nwrote {out} ({result.model.version}) and its model card {card}")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm.auto import tqdm
+
+    from riskscore._io import check_output, iter_table, publish, temp_beside
+    from riskscore.model import load
+
+    out = check_output(args.out, (".parquet", ".csv"))
+    model = load(args.model)
+    tmp = temp_beside(out)
+    total = 0
+    try:
+        writer = None
+        with tqdm(unit="rows", disable=args.no_progress or not sys.stderr.isatty(), desc="score") as bar:
+            for i, chunk in enumerate(iter_table(args.data, args.chunk_rows)):
+                pred = model.predict(chunk)
+                if out.suffix.lower() == ".parquet":
+                    table = pa.Table.from_pandas(pred, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                    writer.write_table(table.cast(writer.schema))
+                else:
+                    pred.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False)
+                total += len(pred)
+                bar.update(len(pred))
+        if writer is not None:
+            writer.close()
+        publish(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    print(f"scored {total:,} records with {model.version} -> {out}")
+    return 0
+
+
+def _cmd_build_models(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from riskscore._io import atomic_write_text
+    from riskscore.card import model_card
+    from riskscore.defaults import DEFAULT_DATA, default_frames
+    from riskscore.train import train
+
+    out_dir = Path(args.out)
+    if not out_dir.is_dir():
+        raise OutputError(f"output folder {str(out_dir)!r} does not exist; create it first")
+    for kind in args.kinds:
+        d = DEFAULT_DATA[kind]
+        print(f"building the default {kind} model from {d.rows:,} generated records (seed {d.seed}) ...", flush=True)
+        history, _ = default_frames(kind)
+        result = train(history, kind=kind, num_threads=args.threads, seed=0, baselines=True)
+        report = result.report()
+        with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 3):
+            _print_report(report)
+        path = result.model.save(out_dir / f"{kind}.rsk")
+        atomic_write_text(out_dir / f"{kind}.md", model_card(result.model, report))
+        print(f"wrote {path}")
     return 0
 
 
@@ -84,11 +208,34 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("scenarios", help="list the shipped scenarios")
     sc.set_defaults(func=_cmd_scenarios)
 
-    demo = sub.add_parser("demo", help="the main job end to end on the shipped defaults")
-    demo.add_argument("--rows", type=int, default=200_000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--scenario", default="default")
+    demo = sub.add_parser("demo", help="the main job: generate, score a fresh batch with the shipped models, evaluate")
     demo.set_defaults(func=_cmd_demo)
+
+    tr = sub.add_parser("train", help="train a channel model on a table of past records")
+    tr.add_argument("--kind", default="shipment", help="record spec: shipment, passenger or a spec TOML path")
+    tr.add_argument("--data", required=True, help="records (.parquet or .csv) with inspection outcomes")
+    tr.add_argument("--out", required=True, help="model file to write (.rsk); a model card (.md) is written beside it")
+    tr.add_argument("--champion", default=None, help="current model: refuse to replace it unless the new one is better")
+    tr.add_argument("--force", action="store_true", help="write even if the champion is better")
+    tr.add_argument("--label", choices=["observed", "truth"], default="observed")
+    tr.add_argument("--allow-truth", action="store_true", help="permit --label truth (synthetic studies only)")
+    tr.add_argument("--threads", type=int, default=2, help="LightGBM threads (match the free cores)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.set_defaults(func=_cmd_train)
+
+    sc2 = sub.add_parser("score", help="score a table of records with a model, chunk by chunk")
+    sc2.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
+    sc2.add_argument("--data", required=True, help="records (.parquet or .csv)")
+    sc2.add_argument("--out", required=True, help="predictions (.parquet or .csv)")
+    sc2.add_argument("--chunk-rows", type=int, default=200_000)
+    sc2.add_argument("--no-progress", action="store_true")
+    sc2.set_defaults(func=_cmd_score)
+
+    bm = sub.add_parser("build-models", help="rebuild the shipped default models from the default scenario")
+    bm.add_argument("--out", default="models", help="folder for <kind>.rsk and <kind>.md")
+    bm.add_argument("--kinds", nargs="+", choices=["shipment", "passenger"], default=["shipment", "passenger"])
+    bm.add_argument("--threads", type=int, default=2)
+    bm.set_defaults(func=_cmd_build_models)
     return parser
 
 

@@ -16,8 +16,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+from riskscore.evaluate import INSPECTION_RATES, evaluate_scores
 from riskscore.exceptions import ParameterError, SchemaError
 from riskscore.features import FeatureBuilder
 from riskscore.model import ChannelModel, RiskModel
@@ -35,12 +40,34 @@ MAX_WEIGHT = 5.0
 
 @dataclass
 class TrainResult:
-    """A trained model, the sizes of the windows it saw, and its held-out latest window."""
+    """A trained model, the sizes of the windows it saw, its held-out latest window and baselines."""
 
     model: RiskModel
     train_rows: int
     valid_rows: int
     test: pd.DataFrame
+    baseline: Pipeline | None = None
+
+    def report(self, *, rates: tuple[float, ...] = INSPECTION_RATES) -> dict[str, pd.DataFrame]:
+        """Evaluate on the held-out latest window: model against oracle, random, legacy and logistic.
+
+        Returns the tables of :func:`riskscore.evaluate.evaluate_scores`; empty when there is no test window.
+        """
+        test = self.test
+        if len(test) == 0:
+            return {}
+        pred = self.model.predict(test)
+        scores: dict[str, NDArray[np.float64]] = {"model": pred["risk_score"].to_numpy()}
+        if "oracle_p_violation" in test.columns:
+            scores["oracle"] = test["oracle_p_violation"].to_numpy(dtype=np.float64)
+        scores["random"] = np.random.default_rng(0).random(len(test))
+        if "selection_propensity" in test.columns:  # the legacy rule policy's ranking
+            scores["legacy rules"] = test["selection_propensity"].to_numpy(dtype=np.float64)
+        if self.baseline is not None:
+            X = self.model.features.transform(test)
+            scores["logistic"] = self.baseline.predict_proba(X)[:, 1]
+        return evaluate_scores(test.reset_index(drop=True), scores, rates=rates, channels=pred["channel"].to_numpy(),
+                               protected=self.model.spec.protected_columns)
 
 
 def time_split(frame: pd.DataFrame, time_column: str, valid: float, test: float
@@ -117,6 +144,7 @@ def train(
     estimator: ChannelModel | None = None,
     num_threads: int = 2,
     seed: int = 0,
+    baselines: bool = False,
 ) -> TrainResult:
     """Train a channel model on a history of records.
 
@@ -144,6 +172,8 @@ def train(
         Training threads (set it explicitly: oversubscribed OpenMP threads collapse).
     seed
         Seed of LightGBM and of the policy's random selection.
+    baselines
+        Also fit a logistic regression on the same features and labels (for :meth:`TrainResult.report`).
 
     Returns
     -------
@@ -201,4 +231,9 @@ def train(
         "features": builder.feature_names_,
     }
     log.info("trained %s on %d records (%d labelled)", model.version, len(train_f), int(has_l.sum()))
-    return TrainResult(model, len(train_f), len(valid_f), test_f)
+    baseline = None
+    if baselines:
+        baseline = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+                                 LogisticRegression(max_iter=300))
+        baseline.fit(X[has_l], (y[has_l] != "green").astype(int), logisticregression__sample_weight=w[has_l])
+    return TrainResult(model, len(train_f), len(valid_f), test_f, baseline)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from riskscore._io import publish
 from riskscore.exceptions import OutputError, ParameterError
 from riskscore.synthetic import _common as C
 from riskscore.synthetic.scenario import Scenario, load_scenario
@@ -313,7 +314,7 @@ def write_records(
                     for i, chunk in enumerate(chunks):
                         chunk.to_csv(fh, header=(i == 0), index=False, date_format="%Y-%m-%dT%H:%M:%S")
                         bar.update(len(chunk))
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
