@@ -185,17 +185,24 @@ def _as_frame(records: Any) -> pd.DataFrame:
 
 @dataclass
 class RiskModel:
-    """A trained channel model for one record spec: features, estimator, calibration and policy.
+    """A trained channel model for one record spec: features, estimators, calibration and policy.
+
+    Two binary LightGBM models share the features: ``estimator`` gives the log-odds that an inspection
+    finds a violation (the risk, explained exactly by TreeSHAP), ``severity`` the log-odds that a found
+    violation warrants red rather than yellow. Channel probabilities follow:
+    ``p_green = 1 - p``, ``p_yellow = p (1 - s)``, ``p_red = p s``.
 
     Use :func:`riskscore.load` to get one and :meth:`predict` to score records.
     """
 
     spec: RecordSpec
     features: FeatureBuilder
-    estimator: ChannelModel
+    estimator: ChannelModel  # risk: P(an inspection finds a violation), binary, classes [0, 1]
     policy: ChannelPolicy
     calibration: tuple[NDArray[np.float64], NDArray[np.float64]]  # isotonic knots: score -> probability
     info: dict[str, Any] = field(default_factory=dict)
+    severity: ChannelModel | None = None  # P(red | violation), binary; None -> severity_prior
+    severity_prior: float = 0.0
 
     @property
     def version(self) -> str:
@@ -206,11 +213,16 @@ class RiskModel:
 
     def _probabilities(self, frame: pd.DataFrame, *, num_threads: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         X = self.features.transform(frame)
-        proba = self.estimator.predict_proba(X, num_threads=num_threads) if len(X) else np.zeros((0, 3))
-        full = np.zeros((len(X), len(CHANNELS)))
-        for j, c in enumerate(self.estimator.classes_):
-            full[:, CHANNELS.index(str(c))] = proba[:, j]
-        raw = full[:, 1] + full[:, 2]
+        return self._probabilities_from_matrix(X, num_threads=num_threads)
+
+    def _probabilities_from_matrix(self, X: NDArray[np.float64], *, num_threads: int
+                                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        if len(X) == 0:
+            return np.zeros((0, 3)), np.zeros(0)
+        raw = self.estimator.predict_proba(X, num_threads=num_threads)[:, 1]
+        sev = (self.severity.predict_proba(X, num_threads=num_threads)[:, 1] if self.severity is not None
+               else np.full(len(X), self.severity_prior))
+        full = np.column_stack([1.0 - raw, raw * (1.0 - sev), raw * sev])
         knots_x, knots_y = self.calibration
         risk = np.interp(raw, knots_x, knots_y) if len(knots_x) else raw
         return full, risk
@@ -265,10 +277,9 @@ class RiskModel:
             "kind": "riskscore.RiskModel",
             "spec": self.spec.to_dict(),
             "policy": self.policy.to_dict(),
-            "estimator": {"params": _jsonable(self.estimator.get_params()),
-                          "classes": [str(c) for c in self.estimator.classes_],
-                          "n_features": int(self.estimator.n_features_in_),
-                          "best_iteration": int(self.estimator.best_iteration_)},
+            "estimator": _estimator_info(self.estimator),
+            "severity": None if self.severity is None else _estimator_info(self.severity),
+            "severity_prior": float(self.severity_prior),
             "calibration": [list(map(float, self.calibration[0])), list(map(float, self.calibration[1]))],
             "info": _jsonable(self.info),
         }
@@ -276,6 +287,9 @@ class RiskModel:
             "model.txt": self.estimator.booster_.model_to_string(num_iteration=self.estimator.best_iteration_),
             "features.json": json.dumps(self.features.to_dict(), sort_keys=True),
         }
+        if self.severity is not None:
+            members["severity.txt"] = self.severity.booster_.model_to_string(
+                num_iteration=self.severity.best_iteration_)
         return write_artifact(path, manifest=manifest, members=members)
 
     @classmethod
@@ -292,14 +306,12 @@ class RiskModel:
         try:
             spec = RecordSpec.from_dict(manifest["spec"])
             features = FeatureBuilder.from_dict(spec, json.loads(members["features.json"]))
-            est_info = manifest["estimator"]
-            params = dict(est_info["params"])
-            params["categorical_features"] = tuple(params.get("categorical_features", ()))
-            estimator = ChannelModel(**params)
-            estimator.booster_ = lgb.Booster(model_str=members["model.txt"].decode("utf-8"))
-            estimator.classes_ = np.array(est_info["classes"], dtype=object)
-            estimator.n_features_in_ = int(est_info["n_features"])
-            estimator.best_iteration_ = int(est_info["best_iteration"])
+            estimator = _estimator_from(manifest["estimator"], members["model.txt"])
+            severity = None
+            if manifest.get("severity") is not None:
+                if "severity.txt" not in members:
+                    raise ArtifactError(f"{path}: model file lacks member 'severity.txt'; re-save the model")
+                severity = _estimator_from(manifest["severity"], members["severity.txt"])
             policy = ChannelPolicy.from_dict(manifest["policy"])
             knots = (np.asarray(manifest["calibration"][0], dtype=np.float64),
                      np.asarray(manifest["calibration"][1], dtype=np.float64))
@@ -308,7 +320,24 @@ class RiskModel:
         if estimator.booster_.num_feature() != len(features.feature_names_):
             raise ArtifactError(f"{path}: the LightGBM model expects {estimator.booster_.num_feature()} features "
                                 f"but the feature builder makes {len(features.feature_names_)}; retrain")
-        return cls(spec, features, estimator, policy, knots, dict(manifest.get("info", {})))
+        return cls(spec, features, estimator, policy, knots, dict(manifest.get("info", {})), severity,
+                   float(manifest.get("severity_prior", 0.0)))
+
+
+def _estimator_info(est: ChannelModel) -> dict[str, Any]:
+    return {"params": _jsonable(est.get_params()), "classes": [_jsonable(c) for c in est.classes_],
+            "n_features": int(est.n_features_in_), "best_iteration": int(est.best_iteration_)}
+
+
+def _estimator_from(info: Mapping[str, Any], model_text: bytes) -> ChannelModel:
+    params = dict(info["params"])
+    params["categorical_features"] = tuple(params.get("categorical_features", ()))
+    est = ChannelModel(**params)
+    est.booster_ = lgb.Booster(model_str=model_text.decode("utf-8"))
+    est.classes_ = np.array(info["classes"])
+    est.n_features_in_ = int(info["n_features"])
+    est.best_iteration_ = int(info["best_iteration"])
+    return est
 
 
 def _jsonable(obj: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from sklearn.base import clone
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -36,6 +37,7 @@ log = logging.getLogger("riskscore")
 # otherwise weigh 66x and make the fit and early stopping chase noise. Measured on the default scenario,
 # 300k shipments: uncapped precision@5% 0.39, cap 5 0.43, no weights 0.43 (docs/benchmarks.md).
 MAX_WEIGHT = 5.0
+MIN_SEVERE = 20  # found red and yellow violations needed to fit the severity head (else its prior)
 
 
 @dataclass
@@ -199,15 +201,30 @@ def train(
     Xv = builder.transform(valid_f)
     v_has, v_y, v_w = _labels(valid_f, label)
     cat_idx = tuple(builder.feature_names_.index(c) for c in builder.categorical_features)
-    est = estimator if estimator is not None else ChannelModel(class_weight=None)
-    est.set_params(categorical_features=cat_idx, num_threads=num_threads, random_state=seed)
-    eval_set = (Xv[v_has], v_y[v_has], v_w[v_has]) if v_has.sum() >= 50 and len(set(v_y[v_has])) > 1 else None
-    est.fit(X[has_l], y[has_l], sample_weight=w[has_l], eval_set=eval_set)
-    unknown = sorted(set(map(str, est.classes_)) - set(CHANNELS))
+    unknown = sorted(set(y[has_l]) - set(CHANNELS)) + sorted(set(v_y[v_has]) - set(CHANNELS))
     if unknown:
-        raise SchemaError(f"labels must be channels {CHANNELS}; found {unknown}")
+        raise SchemaError(f"labels must be channels {CHANNELS}; found {sorted(set(unknown))}")
+    # risk head: did an inspection find a violation?
+    est = estimator if estimator is not None else ChannelModel()
+    est.set_params(categorical_features=cat_idx, num_threads=num_threads, random_state=seed)
+    found, v_found = (y != "green"), (v_y != "green")
+    eval_set = ((Xv[v_has], v_found[v_has].astype(int), v_w[v_has])
+                if v_has.sum() >= 50 and len(set(v_found[v_has])) > 1 else None)
+    est.fit(X[has_l], found[has_l].astype(int), sample_weight=w[has_l], eval_set=eval_set)
+    # severity head: among found violations, does it warrant red (DOMAIN.md 2.2: concealment, serious)?
+    sev_rows = has_l & found
+    red = y == "red"
+    severity, severity_prior = None, float(red[sev_rows].mean()) if sev_rows.any() else 0.0
+    if red[sev_rows].sum() >= MIN_SEVERE and (~red[sev_rows]).sum() >= MIN_SEVERE:
+        severity = clone(est).set_params(n_estimators=min(est.n_estimators, 300), num_leaves=15,
+                                         min_child_samples=20)
+        v_sev = v_has & v_found
+        sev_eval = ((Xv[v_sev], (v_y[v_sev] == "red").astype(int), None)
+                    if (v_y[v_sev] == "red").sum() >= 5 and (v_y[v_sev] != "red").sum() >= 5 else None)
+        severity.fit(X[sev_rows], red[sev_rows].astype(int), eval_set=sev_eval)
 
-    model = RiskModel(spec, builder, est, policy or default_policy(spec.name), (np.zeros(0), np.zeros(0)))
+    model = RiskModel(spec, builder, est, policy or default_policy(spec.name), (np.zeros(0), np.zeros(0)),
+                      severity=severity, severity_prior=severity_prior)
     proba_v, raw_v = model._probabilities(valid_f, num_threads=num_threads)
     model.calibration = _calibrate(raw_v[v_has], v_y[v_has] != "green", v_w[v_has])
     risk_v = np.interp(raw_v, *model.calibration) if len(model.calibration[0]) else raw_v
@@ -227,6 +244,8 @@ def train(
         "training_period": [str(train_f[spec.time_column].min()), str(train_f[spec.time_column].max())],
         "training_data_sha256": fingerprint,
         "best_iteration": est.best_iteration_,
+        "severity_best_iteration": None if severity is None else severity.best_iteration_,
+        "severity_prior": severity_prior,
         "include_protected": list(include_protected),
         "features": builder.feature_names_,
     }
