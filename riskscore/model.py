@@ -227,7 +227,14 @@ class RiskModel:
         risk = np.interp(raw, knots_x, knots_y) if len(knots_x) else raw
         return full, risk
 
-    def predict(self, records: Any, *, num_threads: int | None = None) -> pd.DataFrame:
+    def explain(self, records: Any, *, top_k: int = 5, num_threads: int | None = None) -> Any:
+        """Why each record scores as it does: see :func:`riskscore.explain.explain`."""
+        from riskscore.explain import explain
+
+        return explain(self, records, top_k=top_k, num_threads=num_threads)
+
+    def predict(self, records: Any, *, explain: bool = False, top_k: int = 3,
+                num_threads: int | None = None) -> pd.DataFrame:
         """Score records: channel, calibrated risk score, class probabilities and why.
 
         Parameters
@@ -235,13 +242,18 @@ class RiskModel:
         records
             A DataFrame, a list of dicts or one dict with the spec's declared columns (extra columns are
             ignored). Categories may come as strings or pandas categoricals in any order.
+        explain
+            Add ``reason_codes`` and ``reasons`` (the ``top_k`` strongest reasons, ``;`` and newline
+            separated) after the standard columns.
+        top_k
+            Number of reasons with ``explain=True``.
         num_threads
             LightGBM threads; default 1 for fewer than 10,000 records, else 2.
 
         Returns
         -------
         pandas.DataFrame
-            One row per record, columns :data:`OUTPUT_COLUMNS` in that order.
+            One row per record, columns :data:`OUTPUT_COLUMNS` in that order (then the reasons).
 
         Raises
         ------
@@ -253,7 +265,7 @@ class RiskModel:
         proba, risk = self._probabilities(frame, num_threads=threads)
         ids = frame[self.spec.id_column]
         channel, reason = self.policy.assign(frame, ids, proba[:, 2], risk)
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {
                 "record_id": ids.astype(str).to_numpy(dtype=object),
                 "channel": pd.Categorical(channel, categories=list(CHANNELS)),
@@ -266,6 +278,13 @@ class RiskModel:
             },
             columns=list(OUTPUT_COLUMNS),
         )
+        if explain:
+            from riskscore.explain import explain as _explain
+
+            ex = _explain(self, frame, top_k=top_k, num_threads=threads)
+            out["reason_codes"] = [";".join(r.code for r in rs) for rs in ex.reasons]
+            out["reasons"] = ["\n".join(r.text for r in rs) for rs in ex.reasons]
+        return out
 
     # -- persistence -----------------------------------------------------------------------------------
 
