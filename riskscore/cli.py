@@ -162,6 +162,20 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_review(args: argparse.Namespace) -> int:
+    from riskscore._io import read_table
+    from riskscore.model import load
+    from riskscore.report import build_review
+
+    model = load(args.model)  # fail on a bad model before reading data
+    frame = read_table(args.data)
+    result = build_review(model, frame, args.out, max_cases=args.max_cases)
+    note = f" ({result.flagged - result.shown:,} more in flagged.csv)" if result.flagged > result.shown else ""
+    print(f"review of {result.records:,} records: {result.flagged:,} flagged, {result.shown:,} shown{note} -> "
+          f"{result.index}")
+    return 0
+
+
 def _cmd_build_models(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -230,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     sc2.add_argument("--chunk-rows", type=int, default=200_000)
     sc2.add_argument("--no-progress", action="store_true")
     sc2.set_defaults(func=_cmd_score)
+
+    rv = sub.add_parser("review", help="write an HTML review report of the flagged cases in a batch")
+    rv.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
+    rv.add_argument("--data", required=True, help="records (.parquet or .csv)")
+    rv.add_argument("--out", required=True, help="folder for index.html and flagged.csv")
+    rv.add_argument("--max-cases", type=int, default=1000, help="flagged cases shown in full")
+    rv.set_defaults(func=_cmd_review)
 
     bm = sub.add_parser("build-models", help="rebuild the shipped default models from the default scenario")
     bm.add_argument("--out", default="models", help="folder for <kind>.rsk and <kind>.md")

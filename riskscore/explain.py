@@ -100,8 +100,14 @@ def _fmt(value: Any) -> str:
 
 
 class _Values(dict):  # type: ignore[type-arg]
+    """Template values: computed ones set up front, record fields formatted only when a text uses them."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__()
+        self.record = record
+
     def __missing__(self, key: str) -> str:
-        return "?"
+        return _fmt(self.record[key]) if key in self.record else "?"
 
 
 def _sentence(entry: dict[str, str] | None, feature: str, value: float, record: dict[str, Any],
@@ -111,7 +117,7 @@ def _sentence(entry: dict[str, str] | None, feature: str, value: float, record: 
         label = spec.column(col).description if col else feature.replace("_", " ")
         shown = record.get(col) if col else value
         return f"FEATURE_{feature.upper()}", f"{label or feature}: {_fmt(shown)}"
-    values = _Values({k: _fmt(v) for k, v in record.items()})
+    values = _Values(record)
     finite = value is not None and np.isfinite(value)
     values["value"] = _fmt(value)
     values["value_int"] = _fmt(round(value)) if finite else "unknown"
@@ -182,8 +188,22 @@ def _contrib(est: ChannelModel, X: NDArray[np.float64], num_threads: int) -> NDA
     return np.asarray(out, dtype=np.float64)
 
 
-def explain(model: RiskModel, records: Any, *, top_k: int = 5, num_threads: int | None = None) -> Explanation:
+def explain(model: RiskModel, records: Any, *, top_k: int = 5, severity: bool = False,
+            num_threads: int | None = None) -> Explanation:
     """Explain the risk of each record (see :class:`Explanation`).
+
+    Parameters
+    ----------
+    model
+        The RiskModel.
+    records
+        DataFrame, list of dicts or one dict.
+    top_k
+        Reasons per record.
+    severity
+        Also compute contributions to the severity log-odds (why red rather than yellow).
+    num_threads
+        LightGBM threads; default 1 below 1,000 records, else 2.
 
     Raises
     ------
@@ -195,7 +215,7 @@ def explain(model: RiskModel, records: Any, *, top_k: int = 5, num_threads: int 
 
     spec = model.spec
     frame = validate_frame(_as_frame(records), spec, columns="declared", extra="drop")
-    threads = num_threads or (1 if len(frame) < 10_000 else 2)
+    threads = num_threads or (1 if len(frame) < 1_000 else 2)
     X = model.features.transform(frame)
     names = model.features.feature_names_
     est = model.estimator
@@ -231,10 +251,10 @@ def explain(model: RiskModel, records: Any, *, top_k: int = 5, num_threads: int 
             seen.add(code)
             picked.append(Reason(code, text, mapping[name], contribution))
         reasons.append(picked)
-    severity = None
-    if model.severity is not None and len(X):
+    severity_contrib = None
+    if severity and model.severity is not None and len(X):
         s = _contrib(model.severity, X, threads)
-        severity = pd.DataFrame(s[:, :-1], columns=names)
+        severity_contrib = pd.DataFrame(s[:, :-1], columns=names)
     return Explanation(
         record_ids=frame[spec.id_column].astype(str).reset_index(drop=True),
         contributions=contributions,
@@ -243,7 +263,7 @@ def explain(model: RiskModel, records: Any, *, top_k: int = 5, num_threads: int 
         fields=pd.DataFrame(fields, columns=field_order),
         values=pd.DataFrame(X, columns=names),
         reasons=reasons,
-        severity=severity,
+        severity=severity_contrib,
     )
 
 

@@ -227,11 +227,11 @@ class RiskModel:
         risk = np.interp(raw, knots_x, knots_y) if len(knots_x) else raw
         return full, risk
 
-    def explain(self, records: Any, *, top_k: int = 5, num_threads: int | None = None) -> Any:
+    def explain(self, records: Any, *, top_k: int = 5, severity: bool = False, num_threads: int | None = None) -> Any:
         """Why each record scores as it does: see :func:`riskscore.explain.explain`."""
         from riskscore.explain import explain
 
-        return explain(self, records, top_k=top_k, num_threads=num_threads)
+        return explain(self, records, top_k=top_k, severity=severity, num_threads=num_threads)
 
     def predict(self, records: Any, *, explain: bool = False, top_k: int = 3,
                 num_threads: int | None = None) -> pd.DataFrame:
@@ -336,6 +336,9 @@ class RiskModel:
                      np.asarray(manifest["calibration"][1], dtype=np.float64))
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"{path}: model file content is inconsistent ({exc}); re-save or retrain") from exc
+        if len(estimator.classes_) != 2:
+            raise ArtifactError(f"{path}: the risk model must be binary (found classes {list(estimator.classes_)}); "
+                                "this file comes from a pre-release build of riskscore: retrain it")
         if estimator.booster_.num_feature() != len(features.feature_names_):
             raise ArtifactError(f"{path}: the LightGBM model expects {estimator.booster_.num_feature()} features "
                                 f"but the feature builder makes {len(features.feature_names_)}; retrain")
