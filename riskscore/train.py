@@ -18,7 +18,6 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.base import clone
 from sklearn.impute import SimpleImputer
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -120,10 +119,24 @@ def _labels(frame: pd.DataFrame, label: str) -> tuple[NDArray[np.bool_], NDArray
 
 def _calibrate(raw: NDArray[np.float64], y: NDArray[np.bool_], w: NDArray[np.float64]
                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Strictly increasing calibration curve, as knots for np.interp (empty = identity).
+
+    Platt scaling on the logit of the raw score, weighted like training: a strictly increasing map,
+    so the calibrated risk ranks records exactly as the model does (an isotonic fit would create ties
+    and blur the ranking at the top, where inspections are decided).
+    """
     if len(raw) < 20 or y.all() or not y.any():
         return np.zeros(0), np.zeros(0)
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y.astype(float), sample_weight=w)
-    return np.asarray(iso.X_thresholds_, dtype=np.float64), np.asarray(iso.y_thresholds_, dtype=np.float64)
+    eps = 1e-6
+    z = np.log(np.clip(raw, eps, 1 - eps) / (1 - np.clip(raw, eps, 1 - eps)))
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(z[:, None], y.astype(int), sample_weight=w)
+    a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    if not a > 0:
+        return np.zeros(0), np.zeros(0)
+    grid_z = np.linspace(-14.0, 14.0, 1025)
+    knots_x = 1.0 / (1.0 + np.exp(-grid_z))
+    knots_y = 1.0 / (1.0 + np.exp(-(a * grid_z + b)))
+    return np.asarray(knots_x, dtype=np.float64), np.asarray(knots_y, dtype=np.float64)
 
 
 def _fingerprint(frame: pd.DataFrame, spec: RecordSpec) -> str:

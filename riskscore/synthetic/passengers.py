@@ -143,6 +143,14 @@ def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, da
         trav_route[sel] = categorical(rng, np.cumsum(rw / rw.sum()), len(sel))
     freq = 1.0 / rng.permutation(np.arange(1, n_t + 1)) ** p["zipf_exponent"]
     freq *= np.array([1.0, 3.0, 12.0, 4.0])[ttype]  # couriers shuttle on their corridor
+    # Nobody crosses more than about 150 times a year (crew, couriers, border residents): cap a traveller's
+    # expected trips, then renormalise, a few rounds so the cap holds after renormalising.
+    cap_trips = max(3.0, 150.0 * days / 365.0)
+    for _ in range(20):
+        expected = n * freq / freq.sum()
+        if expected.max() <= cap_trips * 1.001:
+            break
+        freq = np.minimum(freq, cap_trips / n * freq.sum())
     countries = sorted(set(routes["foreign_country"].astype(str)) | {"VN", "US", "FR", "AU", "CN", "KR"})
     cidx = {c: i for i, c in enumerate(countries)}
     foreign = np.array([cidx[c] for c in routes["foreign_country"].astype(str)])[trav_route]

@@ -138,6 +138,7 @@ def load_scenario(scenario: str | Path | Mapping[str, Any] | Scenario = "default
             source = str(data_dir() / "scenarios" / f"{text}.toml")
         params = copy.deepcopy(_read_toml(source))
         name = str(params.get("scenario", {}).get("name", Path(source).stem))
+    _unknown_keys(params, _read_toml(str(data_dir() / "scenarios" / "default.toml")))
     _validate(params)
     return Scenario(name=name, source=source, params=params)
 
@@ -227,6 +228,33 @@ def _validate_legacy(section: Mapping[str, Any], where: str) -> None:
         _number(legacy, key, w, hi=1.0)
     if legacy["red_share"] + legacy["yellow_share"] > 1.0:
         raise ScenarioError(f"scenario fields '{w}.red_share' + '{w}.yellow_share' must not exceed 1")
+
+
+def _unknown_keys(params: Mapping[str, Any], reference: Mapping[str, Any], where: str = "") -> None:
+    """Refuse keys the default scenario does not know: a typo must not be silently ignored."""
+    for key, value in params.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in reference:
+            # mechanism tables and drift entries are checked by their own validators
+            if where.endswith("mechanisms") or where.endswith("drift"):
+                continue
+            close = difflib.get_close_matches(str(key), [str(k) for k in reference], n=1)
+            hint = f"; did you mean {'.'.join([*where.split('.'), close[0]]).lstrip('.')!r}?" if close else ""
+            raise ScenarioError(f"scenario field {path!r} is not a known setting{hint} "
+                                "(see synthetic/scenarios/default.toml for the settings)")
+        ref = reference[key]
+        if isinstance(value, Mapping) and isinstance(ref, Mapping) and not key.endswith(("_types", "_multiplier",
+                                                                                           "_share")):
+            if where.endswith("mechanisms"):
+                # every mechanism table shares one set of keys: compare with the same mechanism's defaults
+                allowed = set(ref) | {"factor", "weight_factor", "value_factor", "value_band", "type_multiplier"}
+                unknown = sorted(set(value) - allowed)
+                if unknown:
+                    close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise ScenarioError(f"scenario field '{path}.{unknown[0]}' is not a known mechanism setting{hint}")
+                continue
+            _unknown_keys(value, ref, path)
 
 
 def _validate(params: Mapping[str, Any]) -> None:
