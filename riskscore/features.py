@@ -124,6 +124,15 @@ class EventTable:
     start: NDArray[np.int64]  # offsets of each entity's rows, len(keys) + 1
     day: NDArray[np.int64]
     cum: NDArray[np.int64]  # (rows, 3): records, inspected, hits
+    _comp: NDArray[np.int64] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def comp(self) -> NDArray[np.int64]:
+        """Sorted search key per row: entity rank in the high 32 bits, day in the low (built once)."""
+        if self._comp is None:
+            ent = np.repeat(np.arange(len(self.keys), dtype=np.int64), np.diff(self.start))
+            self._comp = (ent << 32) | self.day
+        return self._comp
 
     @classmethod
     def build(cls, key: U64, day: NDArray[np.int64], inspected: NDArray[np.bool_], hit: NDArray[np.bool_]) -> EventTable:
@@ -194,8 +203,7 @@ class EventTable:
         kidx, found = _lookup_sorted(self.keys, key)
         lo = np.where(found, self.start[kidx], 0)
         hi = np.where(found, self.start[kidx + 1], 0)
-        ent = np.repeat(np.arange(len(self.keys), dtype=np.int64), np.diff(self.start))
-        comp = (ent << 32) | self.day
+        comp = self.comp
         qbase = kidx.astype(np.int64) << 32
 
         def before(d: NDArray[np.int64]) -> NDArray[np.int64]:
