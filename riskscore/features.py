@@ -103,6 +103,10 @@ def _numeric(series: pd.Series) -> Float:
     return pd.to_numeric(series, errors="coerce").astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _num_one(value: Any) -> float:
+    return np.nan if value is None else float(value)
+
+
 def _lookup_sorted(keys: U64, query: U64) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
     idx = np.searchsorted(keys, query).clip(0, max(len(keys) - 1, 0))
     found = (keys[idx] == query) if len(keys) else np.zeros(len(query), dtype=bool)
@@ -200,31 +204,31 @@ class EventTable:
     def lookup(self, key: U64, day: NDArray[np.int64], windows: tuple[int, ...] = ()) -> dict[str, Float]:
         """History strictly before ``day`` for each query: counts, first day, recent-window counts."""
         n = len(key)
+        if len(self.day) == 0:  # no history at all
+            zeros = np.zeros(n)
+            out = {"count": zeros, "inspected": zeros.copy(), "hits": zeros.copy(), "days_since_first": np.full(n, np.nan)}
+            out.update({f"count_{w}d": zeros.copy() for w in windows})
+            return out
         kidx, found = _lookup_sorted(self.keys, key)
         lo = np.where(found, self.start[kidx], 0)
-        hi = np.where(found, self.start[kidx + 1], 0)
         comp = self.comp
         qbase = kidx.astype(np.int64) << 32
-
-        def before(d: NDArray[np.int64]) -> NDArray[np.int64]:
-            p = np.searchsorted(comp, qbase | np.clip(d, 0, None), side="left")
-            return np.clip(p, lo, hi)
-
-        def cum_at(p: NDArray[np.int64], col: int) -> Float:
-            prev = np.clip(p - 1, 0, max(len(self.day) - 1, 0))
-            return np.where(found & (p > lo), self.cum[prev, col] if len(self.day) else 0, 0).astype(np.float64)
-
-        p = before(day)
+        # position of the first row of this entity on or after a day: rows before it are strictly earlier
+        p = np.searchsorted(comp, qbase | np.maximum(day, 0), side="left")
+        has = found & (p > lo)
+        prev = np.where(has, p - 1, 0)
+        cum = self.cum[prev]
         out = {
-            "count": cum_at(p, 0),
-            "inspected": cum_at(p, 1),
-            "hits": cum_at(p, 2),
+            "count": np.where(has, cum[:, 0], 0).astype(np.float64),
+            "inspected": np.where(has, cum[:, 1], 0).astype(np.float64),
+            "hits": np.where(has, cum[:, 2], 0).astype(np.float64),
+            "days_since_first": np.where(has, day - self.day[lo], np.nan).astype(np.float64),
         }
-        first = np.where(found & (p > lo), self.day[np.clip(lo, 0, max(len(self.day) - 1, 0))] if len(self.day) else 0, -1)
-        out["days_since_first"] = np.where(first >= 0, (day - first).astype(np.float64), np.nan)
         for w in windows:
-            out[f"count_{w}d"] = out["count"] - cum_at(before(day - w), 0)
-        assert all(len(v) == n for v in out.values())
+            pw = np.searchsorted(comp, qbase | np.maximum(day - w, 0), side="left")
+            has_w = found & (pw > lo)
+            before_w = np.where(has_w, self.cum[np.where(has_w, pw - 1, 0), 0], 0)
+            out[f"count_{w}d"] = out["count"] - before_w
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -491,6 +495,115 @@ class FeatureBuilder:
         idx, found = _lookup_sorted(keys, group)
         top = np.where(found, gmax[idx] if len(gmax) else 0.0, value)
         return np.maximum(top - value, 0.0)
+
+    # -- one record, without pandas ----------------------------------------------------------------------
+
+    def _one_caches(self) -> dict[str, Any]:
+        cache = getattr(self, "_one", None)
+        if cache is None:
+            cache = {
+                "codes": {name: {v: i for i, v in enumerate(kept)} for name, kept in self.categorical_.items()},
+                "hash": {},
+                "refs": {name: [dict(zip(u.tolist(), range(len(u)), strict=True)) for u, _, _ in r.levels]
+                         for name, r in self.references_.items()},
+                "gaps": {name: dict(zip(k.tolist(), g.tolist(), strict=True)) for name, (k, g) in self.gaps_.items()},
+                "hist": {name: dict(zip(t.keys.tolist(), range(len(t.keys)), strict=True))
+                         for name, t in self.histories_.items()},
+            }
+            object.__setattr__(self, "_one", cache)
+        return cache
+
+    def _hash_one(self, record: dict[str, Any], columns: tuple[str, ...], cache: dict[str, Any]) -> np.uint64:
+        out: np.uint64 | None = None
+        hashes = cache["hash"]
+        for spec_col in columns:
+            name, _, cut = spec_col.partition(":")
+            value = record.get(name)
+            if value is None:
+                h = _MISSING
+            else:
+                text = str(value)[: int(cut)] if cut else str(value)
+                h = hashes.get(text)
+                if h is None:
+                    h = pd.util.hash_array(np.array([text], dtype=object))[0]
+                    if len(hashes) < 1_000_000:
+                        hashes[text] = h
+            out = h if out is None else np.uint64((int(out) * int(_MIX) + int(h)) & 0xFFFFFFFFFFFFFFFF)
+        assert out is not None
+        return np.uint64(out)
+
+    def transform_one(self, record: dict[str, Any]) -> Float:
+        """Features of one record given as already-coerced Python values, without pandas.
+
+        Same arithmetic as :meth:`transform`, so the result is identical bit for bit (tested); the
+        caller (``RiskModel.predict_one``) is responsible for type checks. Values: floats and ints for
+        numbers, ``bool`` for flags, ``str`` for categories, ``numpy.datetime64`` for the time column,
+        ``None`` for missing.
+        """
+        if not self.fitted_:
+            raise RuntimeError("FeatureBuilder is not fitted; call fit_transform on training history first")
+        assert isinstance(self.spec, RecordSpec)
+        cache = self._one_caches()
+        cols: dict[str, float] = {}
+        for name, codes in cache["codes"].items():
+            value = record.get(name)
+            cols[name] = np.nan if value is None else float(codes.get(str(value), len(codes)))
+        for name in self.raw_numeric_:
+            value = record.get(name)
+            cols[name] = np.nan if value is None else float(value)
+        derived: dict[str, float] = {}
+        ts = record[self.spec.time_column]
+        day = int(np.datetime64(ts, "D").astype(np.int64))
+        for feat in self.spec.features:
+            kind = feat.kind
+            if kind in ("log_ratio", "ratio"):
+                a, b = (derived[i] if i in derived else _num_one(record.get(i)) for i in feat.inputs)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    v = (np.log(np.float64(a + _EPS) / np.float64(b + _EPS)) if kind == "log_ratio"
+                         else (np.float64(a) / np.float64(b) if b > 0 else np.nan))
+                derived[feat.name] = cols[feat.name] = float(v) if np.isfinite(v) else np.nan
+            elif kind == "not_equal":
+                a_s, b_s = ("nan" if record.get(i) is None else str(record.get(i)) for i in feat.inputs)
+                derived[feat.name] = cols[feat.name] = float(a_s != b_s)
+            elif kind == "reference":
+                x = derived[feat.inputs[0]] if feat.inputs[0] in derived else _num_one(record.get(feat.inputs[0]))
+                if feat.inputs[0] not in derived:
+                    x = float(np.log(np.float64(x))) if x > 0 else np.nan
+                ref_state = self.references_[feat.name]
+                ref = ref_state.global_mean
+                for (uniq, sums, counts), index, level in zip(reversed(ref_state.levels),
+                                                              reversed(cache["refs"][feat.name]),
+                                                              reversed(feat.by), strict=True):
+                    pos = index.get(int(self._hash_one(record, level, cache)))
+                    if pos is not None and counts[pos] > 0:
+                        n = counts[pos]
+                        mean = sums[pos] / max(n, 1.0)
+                        ref = (n * mean + self.reference_shrink * ref) / (n + self.reference_shrink)
+                derived[feat.name] = cols[feat.name] = x - ref if np.isfinite(x) else np.nan
+            elif kind == "group_max_gap":
+                value = _num_one(record.get(feat.inputs[0]))
+                top = cache["gaps"][feat.name].get(int(self._hash_one(record, (feat.group,), cache)), value)
+                derived[feat.name] = cols[feat.name] = max(top - value, 0.0)
+            elif kind == "history":
+                key = self._hash_one(record, feat.inputs, cache)
+                table = self.histories_[feat.name]
+                h = table.lookup(np.array([key], dtype=np.uint64), np.array([day], dtype=np.int64), feat.windows)
+                a = self.smoothing
+                cols[f"{feat.name}_count"] = float(h["count"][0])
+                cols[f"{feat.name}_hit_rate"] = float((h["hits"][0] + a * self.hit_rate_) / (h["inspected"][0] + a))
+                cols[f"{feat.name}_days_since_first"] = float(h["days_since_first"][0])
+                for w in feat.windows:
+                    cols[f"{feat.name}_count_{w}d"] = float(h[f"count_{w}d"][0])
+                if len(feat.windows) >= 2:
+                    short, long_ = feat.windows[0], feat.windows[-1]
+                    cols[f"{feat.name}_spike"] = float(
+                        h[f"count_{short}d"][0] / (h[f"count_{long_}d"][0] * short / long_ + 1.0))
+            elif kind == "calendar":
+                t = pd.Timestamp(ts)
+                cols[f"{feat.name}_day_of_week"] = float(t.dayofweek)
+                cols[f"{feat.name}_hour"] = float(t.hour)
+                cols[f"{feat.name}_month"] = float(t.month)
+        return np.array([[cols[c] for c in self.feature_names_]], dtype=np.float64)
 
     # -- persistence -----------------------------------------------------------------------------------
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from riskscore.exceptions import ArtifactError, ParameterError, SchemaError
@@ -126,6 +129,7 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
             ) -> ChannelModel:
         """Fit on a numeric matrix; ``eval_set=(X, y, weight)`` enables early stopping."""
         X, y = check_X_y(X, y, dtype=np.float64, ensure_all_finite="allow-nan")
+        check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"ChannelModel needs at least 2 classes in y; got {list(self.classes_)}")
@@ -134,6 +138,10 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
             if sample_weight.shape != (len(y),):
                 raise ValueError(f"sample_weight must have shape ({len(y)},); got {sample_weight.shape}")
+            if not np.all(np.isfinite(sample_weight)) or (sample_weight < 0).any():
+                raise ValueError("sample_weight must be finite and non-negative")
+            if not (sample_weight > 0).any():
+                raise ValueError("sample_weight is zero for every sample; nothing to learn from")
         params = self._params(len(self.classes_))
         train = lgb.Dataset(X, y_idx, weight=self._weights(y_idx, sample_weight),
                             categorical_feature=list(self.categorical_features) or "auto", free_raw_data=True,
@@ -167,7 +175,13 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> NDArray[Any]:
         """Most probable class."""
+        check_is_fitted(self, "booster_")
         return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
+
+
+@lru_cache(maxsize=256)
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text)
 
 
 def _as_frame(records: Any) -> pd.DataFrame:
@@ -226,6 +240,106 @@ class RiskModel:
         knots_x, knots_y = self.calibration
         risk = np.interp(raw, knots_x, knots_y) if len(knots_x) else raw
         return full, risk
+
+    def _coerce_one(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Plain, clean values of one record, or None when anything needs the batch path's handling.
+
+        Only canonical Python values are accepted here (floats/ints for numbers, bool for flags, str for
+        categories, naive datetimes for times); everything else - strings for numbers, tz-aware times,
+        values out of range, a missing required field - goes to the batch path, which either coerces it
+        or raises the SchemaError that names the column, the row and the fix.
+        """
+        out: dict[str, Any] = {}
+        for col in self.spec.columns:
+            if not col.declared:
+                continue
+            v = record.get(col.name)
+            if v is None or (isinstance(v, float) and v != v):
+                if not col.nullable:
+                    return None
+                out[col.name] = None
+                continue
+            t = col.type
+            if t == "float" or t == "int":
+                if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+                    return None
+                f = float(v)
+                if not np.isfinite(f) or (col.min is not None and f < col.min) or (col.max is not None and f > col.max):
+                    return None
+                if t == "int":
+                    if f != int(f) or abs(f) >= 2**53:
+                        return None
+                    out[col.name] = int(f)
+                else:
+                    out[col.name] = f
+            elif t == "bool":
+                if not isinstance(v, bool | np.bool_):
+                    return None
+                out[col.name] = bool(v)
+            elif t in ("category", "string"):
+                if not isinstance(v, str):
+                    return None
+                if col.values is not None and not col.open and v not in col.values:
+                    return None
+                if col.pattern is not None and not _pattern(col.pattern).fullmatch(v):
+                    return None
+                out[col.name] = v
+            elif t == "datetime":
+                if isinstance(v, str | dt.datetime | np.datetime64):
+                    try:
+                        ts = pd.Timestamp(v)
+                    except (ValueError, TypeError):
+                        return None
+                    if ts is pd.NaT or ts.tzinfo is not None:
+                        return None
+                    out[col.name] = ts.to_datetime64().astype("datetime64[ns]")
+                else:
+                    return None
+            else:  # pragma: no cover - the spec validates types
+                return None
+        return out
+
+    def predict_one(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Score one record given as a dict, without building a pandas frame; same answer as :meth:`predict`.
+
+        Returns a dict with the keys of :data:`OUTPUT_COLUMNS`. Records needing coercion or rejection
+        take the batch path, so the answer (or the SchemaError) is always the batch path's.
+        """
+        if not isinstance(record, Mapping):
+            raise SchemaError(f"predict_one takes one record as a dict; got {type(record).__name__}")
+        values = self._coerce_one(record)
+        if values is None:
+            row = self.predict(pd.DataFrame([dict(record)]), num_threads=1).iloc[0]
+            return {c: (str(row[c]) if c in ("channel", "record_id") else row[c]) for c in OUTPUT_COLUMNS}
+        X = self.features.transform_one(values)
+        proba, risk = self._probabilities_from_matrix(X, num_threads=1)
+        record_id = str(values[self.spec.id_column])
+        channel, reason = self.policy.assign_one(values, record_id, float(proba[0, 2]), float(risk[0]),
+                                                 self._text_columns)
+        return {"record_id": record_id, "channel": channel, "risk_score": float(risk[0]),
+                "p_green": float(proba[0, 0]), "p_yellow": float(proba[0, 1]), "p_red": float(proba[0, 2]),
+                "selection_reason": reason, "model_version": self.version}
+
+    @property
+    def _text_columns(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.spec.columns if c.type in ("category", "string"))
+
+    def describe(self) -> dict[str, Any]:
+        """What the model expects and what it was trained on: spec, inputs, outputs, policy, training info."""
+        required = [c.name for c in self.spec.columns if c.declared and not c.nullable]
+        return {
+            "model_version": self.version,
+            "spec": {"name": self.spec.name, "version": self.spec.version, "fingerprint": self.spec.fingerprint()},
+            "required_columns": required,
+            "optional_columns": [c.name for c in self.spec.columns if c.declared and c.nullable],
+            "id_column": self.spec.id_column,
+            "time_column": self.spec.time_column,
+            "outputs": list(OUTPUT_COLUMNS),
+            "features": list(self.features.feature_names_),
+            "protected_attributes_used": list(self.features.include_protected),
+            "policy": self.policy.to_dict(),
+            "training": {k: v for k, v in self.info.items() if k != "features"},
+        }
 
     def explain(self, records: Any, *, top_k: int = 5, severity: bool = False, num_threads: int | None = None) -> Any:
         """Why each record scores as it does: see :func:`riskscore.explain.explain`."""

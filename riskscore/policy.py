@@ -66,7 +66,8 @@ class Rule:
             hit = np.zeros(len(col), dtype=bool)
             for prefix in self.value:
                 hit |= text.str.startswith(str(prefix)).to_numpy(dtype=bool, na_value=False)
-        elif isinstance(self.value, str) or col.dtype == object or isinstance(col.dtype, pd.CategoricalDtype):
+        elif self._textual(self.value, pd.api.types.is_string_dtype(col.dtype)
+                           or isinstance(col.dtype, pd.CategoricalDtype)):
             left = col.astype(str).to_numpy(dtype=object)
             right = str(self.value)
             hit = {"==": left == right, "!=": left != right}.get(self.op)
@@ -80,20 +81,45 @@ class Rule:
                        ">": left > right, "<": left < right}[self.op]
         return np.asarray(hit, dtype=bool) & present
 
+    @staticmethod
+    def _textual(value: Any, text_column: bool) -> bool:
+        return isinstance(value, str) or text_column
+
+    def matches_one(self, value: Any, text_column: bool) -> bool:
+        """:meth:`matches` for one already-coerced value (None = missing); same semantics."""
+        if value is None or (isinstance(value, float) and value != value):
+            return False
+        if self.op in ("in", "not_in"):
+            hit = str(value) in {str(v) for v in self.value}
+            return hit if self.op == "in" else not hit
+        if self.op == "prefix_in":
+            return any(str(value).startswith(str(p)) for p in self.value)
+        if self._textual(self.value, text_column):
+            if self.op not in ("==", "!="):
+                raise ParameterError(f"rule on {self.column!r}: operator {self.op!r} needs a number")
+            return (str(value) == str(self.value)) == (self.op == "==")
+        try:
+            left = float(value)
+        except (TypeError, ValueError):
+            return False
+        right = float(self.value)
+        return bool({"==": left == right, "!=": left != right, ">=": left >= right, "<=": left <= right,
+                     ">": left > right, "<": left < right}[self.op])
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
         value = list(self.value) if isinstance(self.value, tuple) else self.value
         return {"column": self.column, "op": self.op, "value": value, "channel": self.channel, "note": self.note}
 
 
-def _uniform_from_ids(ids: pd.Series, seed: int) -> NDArray[np.float64]:
+def _uniform_from_ids(ids: pd.Series | NDArray[np.object_], seed: int) -> NDArray[np.float64]:
     """A uniform number per record id, the same on every run, machine and batch.
 
     SipHash-2-4 of the id (pandas' hash_array) keyed by the policy seed: vectorised, platform independent,
     and unpredictable to a declarant who does not know the seed.
     """
     key = hashlib.sha256(f"riskscore-policy-{seed}".encode()).hexdigest()[:16]
-    values = ids.astype(str).to_numpy(dtype=object)
+    values = ids.astype(str).to_numpy(dtype=object) if isinstance(ids, pd.Series) else np.asarray(ids, dtype=object)
     hashed = pd.util.hash_array(values, hash_key=key, categorize=False)
     return np.asarray((hashed >> np.uint64(11)).astype(np.float64) / 2.0**53, dtype=np.float64)
 
@@ -179,6 +205,42 @@ class ChannelPolicy:
             channel[rand_red], reason[rand_red] = 2, 3
             channel[rand_yellow], reason[rand_yellow] = 1, 3
         return np.array(CHANNELS)[channel], np.array(REASONS)[reason]
+
+    def assign_one(self, record: dict[str, Any], record_id: str, p_red: float, risk: float,
+                   text_columns: frozenset[str]) -> tuple[str, str]:
+        """:meth:`assign` for one record of already-coerced values; identical decisions."""
+        model_red = p_red >= self.red_threshold_
+        model_yellow = not model_red and risk >= self.yellow_threshold_
+        exempt = rule_red = rule_yellow = False
+        for rule in self.rules:
+            if rule.column not in record:
+                raise SchemaError(f"policy rule needs column {rule.column!r}, which the record does not have; "
+                                  "add the column or remove the rule from the policy")
+            hit = rule.matches_one(record[rule.column], rule.column in text_columns)
+            if rule.channel == "red":
+                rule_red |= hit
+            elif rule.channel == "yellow":
+                rule_yellow |= hit
+            else:
+                exempt |= hit
+        channel, reason = 0, 0
+        if model_yellow and not exempt:
+            channel, reason = 1, 1
+        if model_red and not exempt:
+            channel, reason = 2, 1
+        if exempt and channel == 0:
+            reason = 4
+        if rule_yellow and channel < 1:
+            channel, reason = 1, 2
+        if rule_red:
+            channel, reason = 2, 2
+        if self.random_red or self.random_yellow:
+            u = float(_uniform_from_ids(np.array([record_id], dtype=object), self.seed)[0])
+            if u < self.random_red and channel < 2:
+                channel, reason = 2, 3
+            elif self.random_red <= u < self.random_red + self.random_yellow and channel < 1:
+                channel, reason = 1, 3
+        return CHANNELS[channel], REASONS[reason]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form, thresholds included."""

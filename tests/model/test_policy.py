@@ -1,0 +1,193 @@
+"""ChannelPolicy: capacity thresholds, rules, exemptions, reproducible random selection, reasons."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskscore.exceptions import ParameterError, SchemaError
+from riskscore.policy import CHANNELS, REASONS, ChannelPolicy, Rule, default_policy
+
+GREEN_REASONS = {"none", "exempt"}
+SELECTED_REASONS = {"model", "rule", "random"}
+
+
+def _ids(n, prefix="D"):
+    return pd.Series([f"{prefix}{i:07d}" for i in range(n)])
+
+
+def _scores(n, seed=0):
+    rng = np.random.default_rng(seed)
+    risk = rng.beta(0.5, 8, n)
+    p_red = risk * rng.uniform(0.1, 0.6, n)
+    return p_red, risk
+
+
+def _assert_reasons_consistent(channel, reason):
+    channel, reason = np.asarray(channel).astype(str), np.asarray(reason).astype(str)
+    assert set(channel) <= set(CHANNELS)
+    assert set(reason) <= set(REASONS)
+    assert set(reason[channel == "green"]) <= GREEN_REASONS
+    assert set(reason[channel != "green"]) <= SELECTED_REASONS
+
+
+@pytest.mark.parametrize(("red", "yellow"), [(0.05, 0.15), (0.01, 0.03), (0.10, 0.30)])
+def test_thresholds_hit_target_shares_on_the_fitted_data(red, yellow):
+    p_red, risk = _scores(50_000)
+    policy = ChannelPolicy(red_share=red, yellow_share=yellow, random_red=0, random_yellow=0).fit(p_red, risk)
+    channel, reason = policy.assign(pd.DataFrame(index=range(len(risk))), _ids(len(risk)), p_red, risk)
+    assert np.mean(channel == "red") == pytest.approx(red, abs=0.01)
+    assert np.mean(channel == "yellow") == pytest.approx(yellow, abs=0.01)
+    assert set(reason[channel != "green"]) == {"model"}
+
+
+def test_thresholds_hit_target_shares_on_calibrated_model_scores(world):
+    """The same on the model's own outputs: calibrated (isotonic, so step-shaped) risk and p_red."""
+    test = world.shipment_result.test
+    pred = world.shipment_model.predict(test)
+    p_red, risk = pred["p_red"].to_numpy(), pred["risk_score"].to_numpy()
+    policy = ChannelPolicy(red_share=0.05, yellow_share=0.15, random_red=0, random_yellow=0).fit(p_red, risk)
+    channel, _ = policy.assign(test, test["declaration_id"], p_red, risk)
+    shares = pd.Series(channel).value_counts(normalize=True).to_dict()
+    assert np.mean(channel == "red") == pytest.approx(0.05, abs=0.01), shares
+    assert np.mean(channel == "yellow") == pytest.approx(0.15, abs=0.01), shares
+
+
+def test_mandatory_red_rule_wins_over_exemption():
+    frame = pd.DataFrame({"aeo": [True, True, False], "watch": ["exact", "none", "exact"]})
+    policy = ChannelPolicy(
+        random_red=0,
+        random_yellow=0,
+        rules=[Rule("aeo", "==", 1, "exempt", "trusted"), Rule("watch", "==", "exact", "red", "watch-list")],
+    )
+    channel, reason = policy.assign(frame, _ids(3), np.zeros(3), np.zeros(3))
+    assert channel.tolist() == ["red", "green", "red"]
+    assert reason.tolist() == ["rule", "exempt", "rule"]
+
+
+def test_exempt_records_are_green_unless_a_rule_or_random_selects_them():
+    n = 4_000
+    ids = _ids(n)
+    rng = np.random.default_rng(3)
+    risk = np.ones(n)  # every record is model-red and model-yellow material
+    p_red = np.ones(n)
+    frame = pd.DataFrame({"aeo": np.ones(n, bool), "level": rng.integers(1, 6, n)})
+    policy = ChannelPolicy(
+        red_share=0.05,
+        yellow_share=0.15,
+        random_red=0.01,
+        random_yellow=0.02,
+        seed=5,
+        rules=[Rule("aeo", "==", 1, "exempt"), Rule("level", ">=", 5, "yellow")],
+    )
+    policy.red_threshold_, policy.yellow_threshold_ = 0.5, 0.2
+    channel, reason = policy.assign(frame, ids, p_red, risk)
+    _assert_reasons_consistent(channel, reason)
+    assert "model" not in set(reason)  # the model never selects an exempt record
+    by_rule = frame["level"].to_numpy() >= 5
+    random_pick = reason == "random"
+    assert random_pick.any() and (channel[by_rule & ~random_pick] == "yellow").all()
+    assert set(reason[by_rule & ~random_pick]) == {"rule"}
+    rest = ~by_rule & ~random_pick
+    assert (channel[rest] == "green").all() and set(reason[rest]) == {"exempt"}
+    # the random picks are the ids the same policy picks without any exemption (random overrides it)
+    plain = ChannelPolicy(red_share=0.05, yellow_share=0.15, random_red=0.01, random_yellow=0.02, seed=5)
+    _, plain_reason = plain.assign(frame, ids, np.zeros(n), np.zeros(n))
+    np.testing.assert_array_equal(random_pick & ~by_rule, (plain_reason == "random") & ~by_rule)
+
+
+def test_random_selection_is_reproducible_per_id_and_near_its_share():
+    n = 200_000
+    ids = _ids(n)
+    zeros = np.zeros(n)
+    frame = pd.DataFrame(index=range(n))
+    policy = ChannelPolicy(random_red=0.005, random_yellow=0.01, seed=11)  # unfitted: no model picks
+    channel, reason = policy.assign(frame, ids, zeros, zeros)
+    assert set(reason) == {"none", "random"}
+    assert np.mean(channel == "red") == pytest.approx(0.005, abs=0.001)
+    assert np.mean(channel == "yellow") == pytest.approx(0.01, abs=0.0015)
+    # another order, other batches: the same ids get the same picks
+    order = np.random.default_rng(0).permutation(n)
+    pieces = np.array_split(order, 7)
+    again = np.empty(n, dtype=object)
+    for part in pieces:
+        ch, _ = policy.assign(
+            frame.iloc[part], ids.iloc[part].reset_index(drop=True), zeros[part], zeros[part]
+        )
+        again[part] = ch
+    np.testing.assert_array_equal(again.astype(str), channel)
+    # the draw depends on the seed, not on position
+    other, _ = ChannelPolicy(random_red=0.005, random_yellow=0.01, seed=12).assign(frame, ids, zeros, zeros)
+    assert not np.array_equal(other, channel)
+
+
+def test_every_model_decision_has_a_consistent_reason(world):
+    for result, id_col in ((world.shipment_result, "declaration_id"), (world.passenger_result, "trip_id")):
+        pred = result.model.predict(result.test)
+        _assert_reasons_consistent(pred["channel"], pred["selection_reason"])
+        assert {"model", "random"} <= set(pred["selection_reason"])
+        assert pred["record_id"].tolist() == result.test[id_col].astype(str).tolist()
+
+
+def test_every_policy_decision_has_a_consistent_reason():
+    n = 20_000
+    p_red, risk = _scores(n, seed=2)
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "aeo": rng.random(n) < 0.1,
+            "level": rng.integers(1, 6, n),
+            "watch": rng.choice(["none", "exact"], n, p=[0.99, 0.01]),
+        }
+    )
+    policy = ChannelPolicy(
+        rules=[
+            Rule("aeo", "==", 1, "exempt"),
+            Rule("level", ">=", 5, "yellow"),
+            Rule("watch", "==", "exact", "red"),
+        ],
+    ).fit(p_red, risk)
+    channel, reason = policy.assign(frame, _ids(n), p_red, risk)
+    _assert_reasons_consistent(channel, reason)
+    assert set(reason) == set(REASONS)
+
+
+def test_rule_validation_errors():
+    with pytest.raises(ParameterError, match="unknown operator '=~'"):
+        Rule("aeo", "=~", 1, "red")
+    with pytest.raises(ParameterError, match="channel must be red, yellow or exempt; got 'green'"):
+        Rule("aeo", "==", 1, "green")
+    with pytest.raises(ParameterError, match="needs a number"):
+        Rule("office", ">=", "X", "red").matches(pd.DataFrame({"office": ["A", "B"]}))
+    with pytest.raises(ParameterError, match="red_share is a share"):
+        ChannelPolicy(red_share=1.5)
+
+
+def test_rule_on_a_missing_column_is_a_schema_error():
+    policy = ChannelPolicy(rules=[Rule("watchlist_hit", "==", "exact", "red")])
+    with pytest.raises(SchemaError, match="policy rule needs column 'watchlist_hit'"):
+        policy.assign(pd.DataFrame({"aeo": [True]}), _ids(1), np.zeros(1), np.zeros(1))
+
+
+def test_to_dict_from_dict_round_trip():
+    n = 5_000
+    p_red, risk = _scores(n, seed=4)
+    policy = default_policy("shipment")
+    policy.seed = 9
+    policy.fit(p_red, risk)
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"aeo": rng.random(n) < 0.1, "importer_compliance_level": rng.integers(1, 6, n)})
+    again = ChannelPolicy.from_dict(json.loads(json.dumps(policy.to_dict())))
+    assert again.to_dict() == policy.to_dict()
+    assert again == policy
+    ids = _ids(n)
+    for a, b in zip(
+        policy.assign(frame, ids, p_red, risk), again.assign(frame, ids, p_red, risk), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    # an unfitted policy (infinite thresholds) survives the trip too
+    fresh = ChannelPolicy.from_dict(json.loads(json.dumps(default_policy("passenger").to_dict())))
+    assert fresh.red_threshold_ == np.inf and fresh.rules == default_policy("passenger").rules
