@@ -85,7 +85,7 @@ def _hash_key(frame: pd.DataFrame, columns: tuple[str, ...]) -> U64:
     for spec in columns:
         name, _, cut = spec.partition(":")
         cats, codes = _text(frame[name], int(cut) if cut else None)
-        cat_h = pd.util.hash_array(cats) if len(cats) else np.zeros(0, dtype=np.uint64)
+        cat_h = pd.util.hash_array(cats, categorize=False) if len(cats) else np.zeros(0, dtype=np.uint64)
         h = np.where(codes >= 0, cat_h[codes.clip(0)] if len(cats) else _MISSING, _MISSING).astype(np.uint64)
         out = h if out is None else (out * _MIX + h) & np.uint64(0xFFFFFFFFFFFFFFFF)
     assert out is not None
@@ -229,6 +229,26 @@ class EventTable:
             has_w = found & (pw > lo)
             before_w = np.where(has_w, self.cum[np.where(has_w, pw - 1, 0), 0], 0)
             out[f"count_{w}d"] = out["count"] - before_w
+        return out
+
+    def lookup_one(self, position: int | None, day: int, windows: tuple[int, ...] = ()) -> dict[str, float]:
+        """:meth:`lookup` for one query, given the entity's position in ``keys`` (None = unseen)."""
+        if position is None or len(self.day) == 0:
+            out = {"count": 0.0, "inspected": 0.0, "hits": 0.0, "days_since_first": float("nan")}
+            out.update({f"count_{w}d": 0.0 for w in windows})
+            return out
+        lo, hi = int(self.start[position]), int(self.start[position + 1])
+        days = self.day[lo:hi]
+        p = lo + int(np.searchsorted(days, max(day, 0), side="left"))
+        if p > lo:
+            c = self.cum[p - 1]
+            out = {"count": float(c[0]), "inspected": float(c[1]), "hits": float(c[2]),
+                   "days_since_first": float(day - int(days[0]))}
+        else:
+            out = {"count": 0.0, "inspected": 0.0, "hits": 0.0, "days_since_first": float("nan")}
+        for w in windows:
+            pw = lo + int(np.searchsorted(days, max(day - w, 0), side="left"))
+            out[f"count_{w}d"] = out["count"] - (float(self.cum[pw - 1, 0]) if pw > lo else 0.0)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -525,7 +545,7 @@ class FeatureBuilder:
                 text = str(value)[: int(cut)] if cut else str(value)
                 h = hashes.get(text)
                 if h is None:
-                    h = pd.util.hash_array(np.array([text], dtype=object))[0]
+                    h = pd.util.hash_array(np.array([text], dtype=object), categorize=False)[0]
                     if len(hashes) < 1_000_000:
                         hashes[text] = h
             out = h if out is None else np.uint64((int(out) * int(_MIX) + int(h)) & 0xFFFFFFFFFFFFFFFF)
@@ -585,19 +605,19 @@ class FeatureBuilder:
                 top = cache["gaps"][feat.name].get(int(self._hash_one(record, (feat.group,), cache)), value)
                 derived[feat.name] = cols[feat.name] = max(top - value, 0.0)
             elif kind == "history":
-                key = self._hash_one(record, feat.inputs, cache)
-                table = self.histories_[feat.name]
-                h = table.lookup(np.array([key], dtype=np.uint64), np.array([day], dtype=np.int64), feat.windows)
+                key = int(self._hash_one(record, feat.inputs, cache))
+                h1 = self.histories_[feat.name].lookup_one(cache["hist"][feat.name].get(key), day, feat.windows)
                 a = self.smoothing
-                cols[f"{feat.name}_count"] = float(h["count"][0])
-                cols[f"{feat.name}_hit_rate"] = float((h["hits"][0] + a * self.hit_rate_) / (h["inspected"][0] + a))
-                cols[f"{feat.name}_days_since_first"] = float(h["days_since_first"][0])
+                cols[f"{feat.name}_count"] = h1["count"]
+                cols[f"{feat.name}_hit_rate"] = float(
+                    (np.float64(h1["hits"]) + a * self.hit_rate_) / (np.float64(h1["inspected"]) + a))
+                cols[f"{feat.name}_days_since_first"] = h1["days_since_first"]
                 for w in feat.windows:
-                    cols[f"{feat.name}_count_{w}d"] = float(h[f"count_{w}d"][0])
+                    cols[f"{feat.name}_count_{w}d"] = h1[f"count_{w}d"]
                 if len(feat.windows) >= 2:
                     short, long_ = feat.windows[0], feat.windows[-1]
                     cols[f"{feat.name}_spike"] = float(
-                        h[f"count_{short}d"][0] / (h[f"count_{long_}d"][0] * short / long_ + 1.0))
+                        np.float64(h1[f"count_{short}d"]) / (np.float64(h1[f"count_{long_}d"]) * short / long_ + 1.0))
             elif kind == "calendar":
                 t = pd.Timestamp(ts)
                 cols[f"{feat.name}_day_of_week"] = float(t.dayofweek)

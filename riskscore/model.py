@@ -233,9 +233,16 @@ class RiskModel:
                                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         if len(X) == 0:
             return np.zeros((0, 3)), np.zeros(0)
-        raw = self.estimator.predict_proba(X, num_threads=num_threads)[:, 1]
-        sev = (self.severity.predict_proba(X, num_threads=num_threads)[:, 1] if self.severity is not None
-               else np.full(len(X), self.severity_prior))
+        # X comes from our own feature builder (float64, right width): call the boosters directly rather
+        # than through predict_proba's input checks, which cost more than the trees on one record.
+        est = self.estimator
+        raw = np.asarray(est.booster_.predict(X, num_iteration=est.best_iteration_, num_threads=num_threads))
+        if self.severity is not None:
+            sev_est = self.severity
+            sev = np.asarray(sev_est.booster_.predict(X, num_iteration=sev_est.best_iteration_,
+                                                      num_threads=num_threads))
+        else:
+            sev = np.full(len(X), self.severity_prior)
         full = np.column_stack([1.0 - raw, raw * (1.0 - sev), raw * sev])
         knots_x, knots_y = self.calibration
         risk = np.interp(raw, knots_x, knots_y) if len(knots_x) else raw
