@@ -39,7 +39,15 @@ from typing import IO, Any, NoReturn
 
 from riskscore.exceptions import ArtifactError
 
-__all__ = ["FORMAT_VERSION", "SUPPORTED_VERSIONS", "artifact_info", "read_artifact", "write_artifact"]
+__all__ = [
+    "FORMAT_VERSION",
+    "SUPPORTED_VERSIONS",
+    "artifact_info",
+    "read_artifact",
+    "sign_artifact",
+    "signing_keys",
+    "write_artifact",
+]
 
 #: The format version :func:`write_artifact` writes.
 FORMAT_VERSION = 1
@@ -58,6 +66,9 @@ MAX_COMPRESSION_RATIO = 200
 
 _FORMAT_NAME = "riskscore-model"
 _MANIFEST_NAME = "manifest.json"
+_SIGNATURE_NAME = "signature.json"  # optional: HMAC-SHA256 over the manifest bytes (which hash every member)
+SIGNING_KEY_ENV = "RISKSCORE_SIGNING_KEY"  # the secret itself, as text
+KEYRING_ENV = "RISKSCORE_KEYRING"  # path to a JSON file {"key id": "secret", ...}
 _RESERVED_KEYS = ("created_by", "format", "format_version", "members")
 _MEMBER_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _MEMBER_NAME = re.compile(_MEMBER_PATTERN)
@@ -202,8 +213,48 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def signing_keys(key: bytes | str | Mapping[str, bytes | str] | None = None) -> dict[str, bytes]:
+    """The signing keys available, by key id.
+
+    An explicit ``key`` wins (a secret, id ``"default"``, or a mapping of id to secret); otherwise the
+    secret in the ``RISKSCORE_SIGNING_KEY`` environment variable (id ``"env"``) and the keys of the JSON
+    keyring file named by ``RISKSCORE_KEYRING``.
+    """
+
+    def as_bytes(v: bytes | str) -> bytes:
+        return v if isinstance(v, bytes) else v.encode("utf-8")
+
+    if key is not None:
+        if isinstance(key, Mapping):
+            return {str(k): as_bytes(v) for k, v in key.items()}
+        return {"default": as_bytes(key)}
+    keys: dict[str, bytes] = {}
+    if os.environ.get(SIGNING_KEY_ENV):
+        keys["env"] = as_bytes(os.environ[SIGNING_KEY_ENV])
+    ring = os.environ.get(KEYRING_ENV)
+    if ring:
+        try:
+            data = json.loads(Path(ring).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"keyring {ring} (from {KEYRING_ENV}) cannot be read as JSON ({exc}); "
+                                'it must hold {"key id": "secret", ...}') from exc
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise ArtifactError(f'keyring {ring} must be a JSON object {{"key id": "secret", ...}}')
+        keys.update({str(k): as_bytes(v) for k, v in data.items()})
+    return keys
+
+
+def _mac(secret: bytes, manifest_raw: bytes) -> str:
+    return hmac.new(secret, manifest_raw, hashlib.sha256).hexdigest()
+
+
 def write_artifact(
-    path: str | os.PathLike[str], *, manifest: Mapping[str, Any], members: Mapping[str, bytes | str]
+    path: str | os.PathLike[str],
+    *,
+    manifest: Mapping[str, Any],
+    members: Mapping[str, bytes | str],
+    signing_key: bytes | str | None = None,
+    key_id: str = "default",
 ) -> Path:
     """Write a model file atomically.
 
@@ -243,6 +294,12 @@ def write_artifact(
     payloads = _encode_members(members)
     manifest_raw = _manifest_bytes(_full_manifest(manifest, payloads))
     entries = {**payloads, _MANIFEST_NAME: manifest_raw}
+    if signing_key is not None:
+        secret = signing_key if isinstance(signing_key, bytes) else signing_key.encode("utf-8")
+        if not secret:
+            raise ArtifactError("the signing key is empty; pass a secret of at least 16 bytes")
+        signature = {"alg": "HMAC-SHA256", "key_id": str(key_id), "mac": _mac(secret, manifest_raw)}
+        entries[_SIGNATURE_NAME] = _manifest_bytes(signature)
     for name, data in entries.items():
         if len(data) > MAX_MEMBER_BYTES:
             raise ArtifactError(
@@ -463,9 +520,42 @@ def _check_sizes(
         )
 
 
+def _verify_signature(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], manifest_raw: bytes, path: Path,
+                      require: bool, keys: Mapping[str, bytes]) -> None:
+    """Check the HMAC over the manifest bytes, before any manifest field is trusted."""
+    sig_infos = [i for i in infos if i.filename == _SIGNATURE_NAME]
+    how = (f"sign it with `riskscore sign --model {path}` (key from {SIGNING_KEY_ENV} or {KEYRING_ENV}), or load it "
+           "with require_signature=False if you trust its origin")
+    if not sig_infos:
+        if require:
+            _reject(path, "it is not signed, and a signature is required (require_signature=True); nothing was "
+                          "loaded", how)
+        return
+    _check_entries(sig_infos, path)
+    _check_sizes(sig_infos, 1 << 16, 1 << 16, path)
+    try:
+        sig = json.loads(_read_entry(zf, sig_infos[0], 1 << 16, path))
+        alg, key_id, mac = sig["alg"], str(sig["key_id"]), str(sig["mac"])
+    except (ValueError, KeyError, TypeError):
+        _reject(path, "its signature.json is malformed; nothing was loaded", _TAMPERED)
+    if alg != "HMAC-SHA256":
+        _reject(path, f"its signature uses {alg!r}, which riskscore does not write; nothing was loaded", _TAMPERED)
+    secret = keys.get(key_id) if key_id in keys else (next(iter(keys.values())) if len(keys) == 1 else None)
+    if secret is None:
+        if require:
+            _reject(path, f"it is signed with key {key_id!r}, but no such key is available to verify it",
+                    f"set {SIGNING_KEY_ENV}, or add the key to the keyring named by {KEYRING_ENV}")
+        return
+    if not hmac.compare_digest(_mac(secret, manifest_raw), mac):
+        _reject(path, f"its signature does not match (key {key_id!r}): the file was altered or signed with "
+                      "another key; nothing was loaded", "do not use this file; get it again from its source")
+
+
 def _load(
-    zf: zipfile.ZipFile, path: Path, max_member_bytes: int, max_total_bytes: int
+    zf: zipfile.ZipFile, path: Path, max_member_bytes: int, max_total_bytes: int,
+    require_signature: bool = False, keys: Mapping[str, bytes] | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
+    keys = {} if keys is None else keys
     infos = zf.infolist()
     # The manifest comes first, so that a file from a newer riskscore (which may allow other members) is
     # reported as such; only the manifest entry is read before every entry has been checked.
@@ -479,7 +569,7 @@ def _load(
     _check_entries(manifest_infos, path)  # also refuses a duplicated manifest.json
     _check_sizes(manifest_infos, max_member_bytes, max_total_bytes, path)
     manifest_raw = _read_entry(zf, manifest_infos[0], max_member_bytes, path)
-    # A later signing feature verifies an HMAC over `manifest_raw` here, before trusting any field of it.
+    _verify_signature(zf, infos, manifest_raw, path, require_signature, keys)
     manifest = _parse_manifest(manifest_raw, path)
 
     by_name = _check_entries(infos, path)
@@ -493,7 +583,7 @@ def _load(
                 "the file is damaged; re-copy or re-save the model",
             )
     for name in sorted(by_name):
-        if name != _MANIFEST_NAME and name not in declared:
+        if name not in (_MANIFEST_NAME, _SIGNATURE_NAME) and name not in declared:
             _reject(
                 path, f"unexpected member {name!r} not listed in manifest.json; nothing was loaded", _TAMPERED
             )
@@ -518,6 +608,8 @@ def read_artifact(
     *,
     max_member_bytes: int = MAX_MEMBER_BYTES,
     max_total_bytes: int = MAX_TOTAL_BYTES,
+    require_signature: bool = False,
+    key: bytes | str | Mapping[str, bytes | str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Load and verify a model file.
 
@@ -533,6 +625,11 @@ def read_artifact(
         Largest uncompressed size accepted for one member, manifest included.
     max_total_bytes : int, default MAX_TOTAL_BYTES (1 GiB)
         Largest uncompressed size accepted for all members together.
+    require_signature : bool, default False
+        Refuse a file that is unsigned, or whose signature cannot be verified with an available key.
+        A signed file is always verified when a key is available.
+    key : bytes, str or mapping, optional
+        Signing key(s); default: :func:`signing_keys` (environment variables).
 
     Returns
     -------
@@ -559,8 +656,9 @@ def read_artifact(
     if source.is_dir():
         _reject(source, "it is a folder, not a model file", "pass the path of a model file")
     try:
+        keys = signing_keys(key)
         with zipfile.ZipFile(source) as zf:
-            return _load(zf, source, max_member_bytes, max_total_bytes)
+            return _load(zf, source, max_member_bytes, max_total_bytes, require_signature, keys)
     except ArtifactError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, ValueError) as exc:
@@ -569,6 +667,22 @@ def read_artifact(
         )
     except OSError as exc:
         _reject(source, f"the file cannot be read ({exc})", "check that it exists and is readable")
+
+
+def sign_artifact(path: str | os.PathLike[str], *, key: bytes | str | None = None, key_id: str | None = None) -> Path:
+    """Sign an existing model file in place (atomically), after verifying it.
+
+    The key is ``key`` or, by default, the one from :func:`signing_keys` (the environment).
+    """
+    keys = signing_keys(key)
+    if not keys:
+        raise ArtifactError(f"no signing key: pass key=..., or set {SIGNING_KEY_ENV} or {KEYRING_ENV}")
+    kid = key_id if key_id is not None else next(iter(keys))
+    if kid not in keys:
+        raise ArtifactError(f"key id {kid!r} is not among the available keys {sorted(keys)}")
+    manifest, members = read_artifact(path)
+    caller = {k: v for k, v in manifest.items() if k not in _RESERVED_KEYS}
+    return write_artifact(path, manifest=caller, members=members, signing_key=keys[kid], key_id=kid)
 
 
 def artifact_info(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -135,7 +135,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from riskscore.model import load
 
     out = check_output(args.out, (".parquet", ".csv"))
-    model = load(args.model)
+    model = load(args.model, require_signature=args.require_signature)
     tmp = temp_beside(out)
     total = 0
     try:
@@ -167,12 +167,20 @@ def _cmd_review(args: argparse.Namespace) -> int:
     from riskscore.model import load
     from riskscore.report import build_review
 
-    model = load(args.model)  # fail on a bad model before reading data
+    model = load(args.model, require_signature=args.require_signature)  # fail on a bad model before reading data
     frame = read_table(args.data)
     result = build_review(model, frame, args.out, max_cases=args.max_cases)
     note = f" ({result.flagged - result.shown:,} more in flagged.csv)" if result.flagged > result.shown else ""
     print(f"review of {result.records:,} records: {result.flagged:,} flagged, {result.shown:,} shown{note} -> "
           f"{result.index}")
+    return 0
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from riskscore.artifact import sign_artifact
+
+    path = sign_artifact(args.model, key_id=args.key_id)
+    print(f"signed {path}")
     return 0
 
 
@@ -243,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc2.add_argument("--out", required=True, help="predictions (.parquet or .csv)")
     sc2.add_argument("--chunk-rows", type=int, default=200_000)
     sc2.add_argument("--no-progress", action="store_true")
+    sc2.add_argument("--require-signature", action="store_true", help="refuse an unsigned or altered model file")
     sc2.set_defaults(func=_cmd_score)
 
     rv = sub.add_parser("review", help="write an HTML review report of the flagged cases in a batch")
@@ -250,7 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--data", required=True, help="records (.parquet or .csv)")
     rv.add_argument("--out", required=True, help="folder for index.html and flagged.csv")
     rv.add_argument("--max-cases", type=int, default=1000, help="flagged cases shown in full")
+    rv.add_argument("--require-signature", action="store_true", help="refuse an unsigned or altered model file")
     rv.set_defaults(func=_cmd_review)
+
+    sg = sub.add_parser("sign", help="sign a model file (HMAC-SHA256; key from RISKSCORE_SIGNING_KEY or RISKSCORE_KEYRING)")
+    sg.add_argument("--model", required=True, help="model file to sign in place")
+    sg.add_argument("--key-id", default=None, help="key id in the keyring (default: the first available key)")
+    sg.set_defaults(func=_cmd_sign)
 
     bm = sub.add_parser("build-models", help="rebuild the shipped default models from the default scenario")
     bm.add_argument("--out", default="models", help="folder for <kind>.rsk and <kind>.md")

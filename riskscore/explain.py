@@ -111,12 +111,14 @@ class _Values(dict):  # type: ignore[type-arg]
 
 
 def _sentence(entry: dict[str, str] | None, feature: str, value: float, record: dict[str, Any],
-              spec: RecordSpec) -> tuple[str, str]:
+              spec: RecordSpec, fields: tuple[str, ...]) -> tuple[str, str]:
     if entry is None:
-        col = feature if feature in {c.name for c in spec.columns} else None
-        label = spec.column(col).description if col else feature.replace("_", " ")
-        shown = record.get(col) if col else value
-        return f"FEATURE_{feature.upper()}", f"{label or feature}: {_fmt(shown)}"
+        # No sentence in the table: name the declared fields behind the feature with the record's values,
+        # never the internal feature name.
+        cols = [f for f in fields if f in {c.name for c in spec.columns}] or [feature]
+        labels = [(spec.column(c).description or c) if c != feature else c.replace("_", " ") for c in cols]
+        shown = [_fmt(record.get(c)) if c != feature else _fmt(value) for c in cols]
+        return f"FEATURE_{feature.upper()}", f"{' / '.join(labels)}: {' / '.join(shown)}"
     values = _Values(record)
     finite = value is not None and np.isfinite(value)
     values["value"] = _fmt(value)
@@ -245,7 +247,7 @@ def explain(model: RiskModel, records: Any, *, top_k: int = 5, severity: bool = 
                 break
             name = names[j]
             value = float(X[i, j]) if np.isfinite(X[i, j]) else float("nan")
-            code, text = _sentence(_entry_for(name, value), name, value, records_list[i], spec)
+            code, text = _sentence(_entry_for(name, value), name, value, records_list[i], spec, mapping[name])
             if code in seen:
                 continue
             seen.add(code)

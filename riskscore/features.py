@@ -454,7 +454,8 @@ class FeatureBuilder:
             cols[f"{feat.name}_count"] = h["count"]
             a = self.smoothing
             cols[f"{feat.name}_hit_rate"] = (h["hits"] + a * self.hit_rate_) / (h["inspected"] + a)
-            cols[f"{feat.name}_days_since_first"] = h["days_since_first"]
+            if feat.first_seen:
+                cols[f"{feat.name}_days_since_first"] = h["days_since_first"]
             for w in feat.windows:
                 cols[f"{feat.name}_count_{w}d"] = h[f"count_{w}d"]
             if len(feat.windows) >= 2:
@@ -464,7 +465,6 @@ class FeatureBuilder:
             ts = pd.to_datetime(frame[feat.inputs[0]])
             cols[f"{feat.name}_day_of_week"] = ts.dt.day_of_week.to_numpy(dtype=np.float64)
             cols[f"{feat.name}_hour"] = ts.dt.hour.to_numpy(dtype=np.float64)
-            cols[f"{feat.name}_month"] = ts.dt.month.to_numpy(dtype=np.float64)
         else:  # pragma: no cover - the spec validates kinds
             raise ValueError(kind)
 
@@ -611,7 +611,8 @@ class FeatureBuilder:
                 cols[f"{feat.name}_count"] = h1["count"]
                 cols[f"{feat.name}_hit_rate"] = float(
                     (np.float64(h1["hits"]) + a * self.hit_rate_) / (np.float64(h1["inspected"]) + a))
-                cols[f"{feat.name}_days_since_first"] = h1["days_since_first"]
+                if feat.first_seen:
+                    cols[f"{feat.name}_days_since_first"] = h1["days_since_first"]
                 for w in feat.windows:
                     cols[f"{feat.name}_count_{w}d"] = h1[f"count_{w}d"]
                 if len(feat.windows) >= 2:
@@ -622,7 +623,6 @@ class FeatureBuilder:
                 t = pd.Timestamp(ts)
                 cols[f"{feat.name}_day_of_week"] = float(t.dayofweek)
                 cols[f"{feat.name}_hour"] = float(t.hour)
-                cols[f"{feat.name}_month"] = float(t.month)
         return np.array([[cols[c] for c in self.feature_names_]], dtype=np.float64)
 
     # -- persistence -----------------------------------------------------------------------------------

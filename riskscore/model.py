@@ -409,8 +409,13 @@ class RiskModel:
 
     # -- persistence -----------------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model to one file atomically (see :mod:`riskscore.artifact`)."""
+    def save(self, path: str | os.PathLike[str], *, signing_key: bytes | str | None = None,
+             key_id: str = "default") -> Path:
+        """Write the model to one file atomically (see :mod:`riskscore.artifact`).
+
+        With ``signing_key``, the file carries an HMAC-SHA256 over its manifest (which holds every
+        member's SHA-256), so ``load(..., require_signature=True)`` can prove it was not altered.
+        """
         from riskscore.artifact import write_artifact
 
         manifest = {
@@ -430,14 +435,16 @@ class RiskModel:
         if self.severity is not None:
             members["severity.txt"] = self.severity.booster_.model_to_string(
                 num_iteration=self.severity.best_iteration_)
-        return write_artifact(path, manifest=manifest, members=members)
+        return write_artifact(path, manifest=manifest, members=members, signing_key=signing_key, key_id=key_id)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> RiskModel:
-        """Read a model file; every member's hash and the format version are verified first."""
+    def from_file(cls, path: str | os.PathLike[str], *, require_signature: bool = False,
+                  key: bytes | str | Mapping[str, bytes | str] | None = None) -> RiskModel:
+        """Read a model file; the signature (if any), the format version and every member's hash are
+        verified before anything is parsed."""
         from riskscore.artifact import read_artifact
 
-        manifest, members = read_artifact(path)
+        manifest, members = read_artifact(path, require_signature=require_signature, key=key)
         if manifest.get("kind") != "riskscore.RiskModel":
             raise ArtifactError(f"{path}: not a riskscore RiskModel file (kind {manifest.get('kind')!r})")
         for name in ("model.txt", "features.json"):
@@ -505,8 +512,12 @@ def _models_dir() -> Path:
     return package.parent / "models"
 
 
-def load(model: str | os.PathLike[str] = "shipment") -> RiskModel:
+def load(model: str | os.PathLike[str] = "shipment", *, require_signature: bool = False,
+         key: bytes | str | Mapping[str, bytes | str] | None = None) -> RiskModel:
     """Load a model: a shipped default by name (``"shipment"``, ``"passenger"``) or a model file path.
+
+    With ``require_signature=True`` an unsigned file, or one whose HMAC does not verify with ``key``
+    (default: ``RISKSCORE_SIGNING_KEY`` / ``RISKSCORE_KEYRING``), raises ArtifactError.
 
     Examples
     --------
@@ -519,8 +530,8 @@ def load(model: str | os.PathLike[str] = "shipment") -> RiskModel:
         if not path.exists():
             raise ArtifactError(f"the shipped {text} model is missing at {path}; rebuild it with "
                                 "`riskscore build-models` or pass the path of a model file")
-        return RiskModel.from_file(path)
-    return RiskModel.from_file(text)
+        return RiskModel.from_file(path, require_signature=require_signature, key=key)
+    return RiskModel.from_file(text, require_signature=require_signature, key=key)
 
 
 def _spec_of(kind: str | RecordSpec) -> RecordSpec:

@@ -103,7 +103,7 @@ FEATURE_KINDS: dict[str, tuple[int, int]] = {  # kind -> (min inputs, max inputs
     "history": (1, 3),
     "calendar": (1, 1),
 }
-_FEATURE_KEYS = ("name", "kind", "inputs", "by", "key", "group", "windows", "description")
+_FEATURE_KEYS = ("name", "kind", "inputs", "by", "key", "group", "windows", "first_seen", "description")
 _BUILTIN_PACKAGE = "riskscore"
 _BUILTIN_DIR = "specs"
 _INT64_LIMIT = 2.0**63
@@ -364,8 +364,9 @@ class DerivedFeature:
         One of ``log_ratio`` (log of a / b), ``ratio`` (a / b), ``not_equal`` (a != b), ``reference``
         (log value against the training reference of its group, with backoff through ``by``),
         ``group_max_gap`` (highest typical value of ``key`` codes in ``group`` minus the record's value),
-        ``history`` (prior count, smoothed prior hit rate, days since first seen, window counts of the
-        entity given by the inputs, strictly earlier days only), ``calendar`` (day of week, hour, month).
+        ``history`` (prior count, smoothed prior hit rate, optionally days since first seen, window counts
+        of the entity given by the inputs, strictly earlier days only), ``calendar`` (day of week, hour:
+        not the month, which a year of history has seen only once).
     inputs : tuple of str
         Column names or earlier derived feature names.
     by : tuple of tuple of str
@@ -375,6 +376,10 @@ class DerivedFeature:
         ``group_max_gap`` only: the code column and its grouping (e.g. ``hs_code`` in ``hs_code:4``).
     windows : tuple of int
         ``history`` only: day windows for recent counts (e.g. 7, 30, 90).
+    first_seen : bool
+        ``history`` only: also produce days since the entity was first seen. Meaningful for entities that
+        come and go (importers, travellers); for long-lived ones (HS codes, origins) it only measures how
+        old the data set is, a time proxy that drifts.
     description : str
         Free text.
     """
@@ -386,11 +391,14 @@ class DerivedFeature:
     key: str = ""
     group: str = ""
     windows: tuple[int, ...] = ()
+    first_seen: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise SpecError(f"[[features]] name must be an identifier, got {self.name!r}")
+        if not isinstance(self.first_seen, bool):
+            raise SpecError(f"feature {self.name!r}: first_seen must be true or false, got {self.first_seen!r}")
         where = f"feature {self.name!r}"
         if self.kind not in FEATURE_KINDS:
             raise SpecError(
@@ -420,6 +428,8 @@ class DerivedFeature:
                 out[key] = getattr(self, key)
         if self.windows:
             out["windows"] = list(self.windows)
+        if self.first_seen:
+            out["first_seen"] = True
         return out
 
     @classmethod

@@ -98,17 +98,17 @@ SHIPMENT_FEATURES = [
     {"name": "duty_gap", "kind": "group_max_gap", "inputs": ["duty_rate"], "key": "hs_code", "group": "hs_code:4",
      "description": "Highest typical duty rate in the same HS4 minus the declared rate (misclassification)"},
     {"name": "origin_ne_departure", "kind": "not_equal", "inputs": ["origin_country", "departure_country"]},
-    {"name": "importer", "kind": "history", "inputs": ["importer_id"], "windows": [7, 90]},
+    {"name": "importer", "kind": "history", "inputs": ["importer_id"], "windows": [7, 90], "first_seen": True},
     {"name": "declarant", "kind": "history", "inputs": ["declarant_id"]},
     {"name": "hs", "kind": "history", "inputs": ["hs_code"]},
     {"name": "origin", "kind": "history", "inputs": ["origin_country"]},
-    {"name": "importer_hs", "kind": "history", "inputs": ["importer_id", "hs_code"],
+    {"name": "importer_hs", "kind": "history", "inputs": ["importer_id", "hs_code"], "first_seen": True,
      "description": "Novelty: first time this importer declares this HS code"},
     {"name": "calendar", "kind": "calendar", "inputs": ["declared_at"]},
 ]
 
 PASSENGER_FEATURES = [
-    {"name": "traveller", "kind": "history", "inputs": ["traveller_id"], "windows": [30, 90]},
+    {"name": "traveller", "kind": "history", "inputs": ["traveller_id"], "windows": [30, 90], "first_seen": True},
     {"name": "traveller_route", "kind": "history", "inputs": ["traveller_id", "route"], "windows": [30, 90]},
     {"name": "route_hist", "kind": "history", "inputs": ["route"]},
     {"name": "bag_weight_vs_ref", "kind": "reference", "inputs": ["bag_weight_kg"], "by": [["route"], ["border_type"]]},

@@ -212,9 +212,10 @@ def build_review(
     out.mkdir(exist_ok=True)
     index = atomic_write_text(out / "index.html", html)
     flagged_frame = pred.iloc[flagged_idx].reset_index(drop=True)
-    if ex is not None:
-        flagged_frame["reason_codes"] = [";".join(r.code for r in rs) for rs in ex.reasons]
-        flagged_frame["reasons"] = [" | ".join(r.text for r in rs) for rs in ex.reasons]
+    reasons_of = ex.reasons if ex is not None else []
+    # the same columns whether or not anything was flagged
+    flagged_frame["reason_codes"] = pd.Series([";".join(r.code for r in rs) for rs in reasons_of], dtype=object)
+    flagged_frame["reasons"] = pd.Series([" | ".join(r.text for r in rs) for rs in reasons_of], dtype=object)
     csv = atomic_write_text(out / "flagged.csv", flagged_frame.to_csv(index=False))
     return ReviewResult(index, csv, len(pred), len(flagged_idx), len(shown_idx))
 

@@ -143,7 +143,9 @@ def test_scoring_history_is_the_fitted_history(small_history):
     # rule through the stored table); references differ by design (training leaves the record itself out)
     again = pd.DataFrame(fb.transform(frame), columns=fb.feature_names_)
     history = _history_columns(fb)
-    assert len(history) == 18
+    # importer: count, hit rate, days since first, 7d, 90d, spike (6); declarant, hs, origin: count and
+    # hit rate (2 each); importer x HS: count, hit rate, days since first (3) -> 15
+    assert len(history) == 15
     np.testing.assert_array_equal(again[history], feats[history])
 
 
