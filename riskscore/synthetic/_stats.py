@@ -68,6 +68,21 @@ def categorical(rng: np.random.Generator, cum: Float, size: int) -> NDArray[np.i
     return np.searchsorted(cum, rng.random(size), side="right").clip(0, len(cum) - 1)
 
 
+_FLAT_CACHE: dict[int, tuple[Float, Float]] = {}
+
+
+def _flat(cum_rows: Float) -> Float:
+    """The flattened, offset table of a cumulative matrix, built once per matrix (worlds are immutable)."""
+    hit = _FLAT_CACHE.get(id(cum_rows))
+    if hit is not None and hit[0] is cum_rows:
+        return hit[1]
+    flat = (cum_rows + np.arange(cum_rows.shape[0])[:, None]).ravel()
+    if len(_FLAT_CACHE) > 64:
+        _FLAT_CACHE.clear()
+    _FLAT_CACHE[id(cum_rows)] = (cum_rows, flat)
+    return flat
+
+
 def rowwise_categorical(cum_rows: Float, rows: NDArray[np.intp], u: Float) -> NDArray[np.intp]:
     """Draw one column index per record from per-row cumulative distributions.
 
@@ -75,7 +90,7 @@ def rowwise_categorical(cum_rows: Float, rows: NDArray[np.intp], u: Float) -> ND
     monotone, so one searchsorted serves every record.
     """
     n_rows, k = cum_rows.shape
-    flat = (cum_rows + np.arange(n_rows)[:, None]).ravel()
+    flat = _flat(cum_rows)
     idx = np.searchsorted(flat, rows + u, side="right")
     return np.asarray(idx - rows * k, dtype=np.intp).clip(0, k - 1)
 
