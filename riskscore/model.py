@@ -46,7 +46,7 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
     ----------
     n_estimators : int
         Maximum boosting rounds.
-    learning_rate, num_leaves, min_child_samples, feature_fraction, bagging_fraction, lambda_l2
+    learning_rate, num_leaves, max_depth, min_child_samples, feature_fraction, bagging_fraction, lambda_l2
         LightGBM parameters.
     class_weight : {"balanced", None} or dict
         Per-class weight multiplied into the sample weights.
@@ -66,6 +66,7 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
         n_estimators: int = 600,
         learning_rate: float = 0.05,
         num_leaves: int = 31,
+        max_depth: int = -1,
         min_child_samples: int = 40,
         feature_fraction: float = 0.8,
         bagging_fraction: float = 1.0,
@@ -79,6 +80,7 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
+        self.max_depth = max_depth
         self.min_child_samples = min_child_samples
         self.feature_fraction = feature_fraction
         self.bagging_fraction = bagging_fraction
@@ -93,6 +95,7 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
         params: dict[str, Any] = {
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
             "min_data_in_leaf": self.min_child_samples,
             "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction,
