@@ -45,16 +45,20 @@ def main() -> None:
     t_shap = time.perf_counter() - t0
     sv = np.asarray(sv[1] if isinstance(sv, list) else sv)
     diff = float(np.abs(sv - ex.contributions.to_numpy()).max())
-    print(f"| explain {args.rows:,} records | riskscore (public API, with reasons) {t_ours:.2f} s "
-          f"({args.rows / t_ours:,.0f} rows/s) | shap.TreeExplainer on the matrix {t_shap:.2f} s "
-          f"({args.rows / t_shap:,.0f} rows/s) | {t_shap / t_ours:.1f}x shap's throughput | max |diff| {diff:.1e} |")
+    print(
+        f"| explain {args.rows:,} records | riskscore (public API, with reasons) {t_ours:.2f} s "
+        f"({args.rows / t_ours:,.0f} rows/s) | shap.TreeExplainer on the matrix {t_shap:.2f} s "
+        f"({args.rows / t_shap:,.0f} rows/s) | {t_shap / t_ours:.1f}x shap's throughput | max |diff| {diff:.1e} |"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         result = build_review(model, records, tmp, max_cases=args.cases)
         t_report = time.perf_counter() - t0
         size = result.index.stat().st_size
-    print(f"| review report: {result.records:,} records, {result.flagged:,} flagged, {result.shown:,} shown | "
-          f"{t_report:.1f} s | index.html {size / 1e6:.1f} MB |")
+    print(
+        f"| review report: {result.records:,} records, {result.flagged:,} flagged, {result.shown:,} shown | "
+        f"{t_report:.1f} s | index.html {size / 1e6:.1f} MB |"
+    )
 
 
 if __name__ == "__main__":

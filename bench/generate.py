@@ -72,8 +72,9 @@ PEER = textwrap.dedent(
 
 
 def run(code: str, kind: str, n: int, env: dict[str, str]) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", code, kind, str(n)], capture_output=True, text=True, env=env,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, kind, str(n)], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -91,10 +92,14 @@ def main() -> None:
         "riskscore passengers": run(OURS, "passengers", args.rows, env),
         "Faker row-by-row (12 declared columns)": run(PEER, "shipments", args.peer_rows, env),
     }
-    peer_rate = results["Faker row-by-row (12 declared columns)"]["rows"] / results[
-        "Faker row-by-row (12 declared columns)"]["seconds"]
+    peer_rate = (
+        results["Faker row-by-row (12 declared columns)"]["rows"]
+        / results["Faker row-by-row (12 declared columns)"]["seconds"]
+    )
     print(f"machine: {os.cpu_count()} cores; threads: {env.get('RISKSCORE_THREADS', 'default')}")
-    print("| generator | rows | seconds | rows/s | x peer | peak RSS MB | (peak - import) B/row | frame B/row |")
+    print(
+        "| generator | rows | seconds | rows/s | x peer | peak RSS MB | (peak - import) B/row | frame B/row |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         rate = r["rows"] / r["seconds"]

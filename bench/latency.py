@@ -33,16 +33,23 @@ def main() -> None:
     model = load("shipment")
     frame = generate_shipments(args.records, seed=2025, start="2025-12-01", days=31)
     cols = [c.name for c in model.spec.columns if c.declared]
-    records = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
-               for r in frame[cols].to_dict("records")]
+    records = [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+        for r in frame[cols].to_dict("records")
+    ]
     X = model.features.transform(frame)
     names = model.features.feature_names_
     est = model.estimator
-    peer = lgb.LGBMClassifier(n_estimators=est.best_iteration_, num_leaves=est.num_leaves,
-                              learning_rate=est.learning_rate, n_jobs=1, verbose=-1)
+    peer = lgb.LGBMClassifier(
+        n_estimators=est.best_iteration_,
+        num_leaves=est.num_leaves,
+        learning_rate=est.learning_rate,
+        n_jobs=1,
+        verbose=-1,
+    )
     y = (np.random.default_rng(0).random(len(X)) < 0.1).astype(int)
     peer.fit(pd.DataFrame(X, columns=names), y)
-    rows = [pd.DataFrame(X[i:i + 1], columns=names) for i in range(len(X))]
+    rows = [pd.DataFrame(X[i : i + 1], columns=names) for i in range(len(X))]
     for r in records[:200]:  # warm caches the way a running service has them
         model.predict_one(r)
     for r in rows[:200]:
@@ -60,14 +67,18 @@ def main() -> None:
         model.explain(r)
         expl.append(time.perf_counter() - t0)
     o, t, e = pct(ours), pct(theirs), pct(expl)
-    print(f"trees: risk {est.best_iteration_}, severity {model.severity.best_iteration_ if model.severity else 0}; "
-          f"features: {len(names)}; records: {len(records):,}")
+    print(
+        f"trees: risk {est.best_iteration_}, severity {model.severity.best_iteration_ if model.severity else 0}; "
+        f"features: {len(names)}; records: {len(records):,}"
+    )
     print("| one record | p50 ms | p99 ms |")
     print("|---|---:|---:|")
     print(f"| riskscore predict_one(dict) -> channel, risk | {o[0]:.3f} | {o[1]:.3f} |")
     print(f"| LGBMClassifier.predict_proba(one-row DataFrame of features) | {t[0]:.3f} | {t[1]:.3f} |")
     print(f"| riskscore explain(dict) | {e[0]:.3f} | {e[1]:.3f} |")
-    print(f"p50 speed-up over the peer: {t[0] / o[0]:.1f}x (target >= 5x); p99 {o[1]:.3f} ms (target <= 1 ms)")
+    print(
+        f"p50 speed-up over the peer: {t[0] / o[0]:.1f}x (target >= 5x); p99 {o[1]:.3f} ms (target <= 1 ms)"
+    )
 
 
 if __name__ == "__main__":

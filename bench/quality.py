@@ -46,16 +46,20 @@ def run(kind: str, rows: int, threads: int, entity: str) -> None:
         "oracle": test["oracle_p_violation"].to_numpy(dtype=np.float64),
         "legacy rules": test["selection_propensity"].to_numpy(dtype=np.float64),
     }
-    print(f"\n## {kind}s: {len(frame):,} generated, trained on {observed.train_rows:,} "
-          f"({int(observed.model.info['training_labelled_rows']):,} inspected), held-out window {len(test):,}\n")
+    print(
+        f"\n## {kind}s: {len(frame):,} generated, trained on {observed.train_rows:,} "
+        f"({int(observed.model.info['training_labelled_rows']):,} inspected), held-out window {len(test):,}\n"
+    )
     print("| scorer | P@1% | P@5% | P@20% | R@5% | R@20% | revenue@5% |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     m = {}
     for name, s in scores.items():
         r = {rate: at_rate(y, s, rate, revenue=rev) for rate in (0.01, 0.05, 0.20)}
         m[name] = r
-        print(f"| {name} | {r[0.01]['precision']:.3f} | {r[0.05]['precision']:.3f} | {r[0.20]['precision']:.3f} | "
-              f"{r[0.05]['recall']:.3f} | {r[0.20]['recall']:.3f} | {r[0.05]['revenue']:.3f} |")
+        print(
+            f"| {name} | {r[0.01]['precision']:.3f} | {r[0.05]['precision']:.3f} | {r[0.20]['precision']:.3f} | "
+            f"{r[0.05]['recall']:.3f} | {r[0.20]['recall']:.3f} | {r[0.05]['revenue']:.3f} |"
+        )
     alias = {"oracle": "oracle", "skyline": "skyline (truth labels)", "legacy rules": "legacy rules"}
     print("\n| target | model | reference | ratio | needed | met |")
     print("|---|---:|---:|---:|---:|---|")
@@ -63,8 +67,10 @@ def run(kind: str, rows: int, threads: int, entity: str) -> None:
         a = m["model (observed labels)"][rate][metric]
         b = m[alias[ref]][rate][metric]
         ratio = a / b if b else float("nan")
-        print(f"| {metric}@{rate:.0%} vs {ref} | {a:.3f} | {b:.3f} | {ratio:.2f} | {need:.2f} | "
-              f"{'yes' if ratio >= need else 'no'} |")
+        print(
+            f"| {metric}@{rate:.0%} vs {ref} | {a:.3f} | {b:.3f} | {ratio:.2f} | {need:.2f} | "
+            f"{'yes' if ratio >= need else 'no'} |"
+        )
     # where does the gap to the oracle come from? records whose entity the model has never seen
     hist = observed.model.features.histories_[entity]
     from riskscore.features import _days, _hash_key
@@ -72,21 +78,29 @@ def run(kind: str, rows: int, threads: int, entity: str) -> None:
     feat = next(f for f in observed.model.spec.features if f.name == entity)
     look = hist.lookup(_hash_key(test, feat.inputs), _days(test[observed.model.spec.time_column]))
     new = look["count"] == 0
-    print(f"\n{entity} without history in the model: {new.mean():.1%} of the window, "
-          f"{y[new].sum() / max(y.sum(), 1):.1%} of its violations")
+    print(
+        f"\n{entity} without history in the model: {new.mean():.1%} of the window, "
+        f"{y[new].sum() / max(y.sum(), 1):.1%} of its violations"
+    )
     print("| segment | violations | model recall@5% | oracle recall@5% | skyline recall@5% |")
     print("|---|---:|---:|---:|---:|")
     masks = {name: top_mask(s, 0.05) for name, s in scores.items()}
     for seg, sel in (("no history", new), ("with history", ~new)):
         v = y & sel
-        print(f"| {seg} | {int(v.sum()):,} | {masks['model (observed labels)'][v].mean():.3f} | "
-              f"{masks['oracle'][v].mean():.3f} | {masks['skyline (truth labels)'][v].mean():.3f} |")
+        print(
+            f"| {seg} | {int(v.sum()):,} | {masks['model (observed labels)'][v].mean():.3f} | "
+            f"{masks['oracle'][v].mean():.3f} | {masks['skyline (truth labels)'][v].mean():.3f} |"
+        )
     print()
     mech = test["truth_mechanism"].astype(object)
     rows = []
     for name in ("model (observed labels)", "skyline (truth labels)", "oracle"):
-        rows.append({"scorer": name, **{k: masks[name][(mech == k).to_numpy()].mean()
-                                        for k in sorted(mech.dropna().unique())}})
+        rows.append(
+            {
+                "scorer": name,
+                **{k: masks[name][(mech == k).to_numpy()].mean() for k in sorted(mech.dropna().unique())},
+            }
+        )
     table = pd.DataFrame(rows).round(3)
     print("recall@5% per planted mechanism")
     print("| " + " | ".join(table.columns) + " |")

@@ -31,14 +31,29 @@ def main() -> None:
         t_gen = time.perf_counter() - t0
         exe = Path(sys.executable).parent / "riskscore"
         t0 = time.perf_counter()
-        subprocess.run([str(exe), "score", "--model", "shipment", "--data", str(data), "--out",
-                        str(Path(tmp) / "scored.parquet"), "--chunk-rows", str(args.chunk_rows), "--no-progress"],
-                       check=True)
+        subprocess.run(
+            [
+                str(exe),
+                "score",
+                "--model",
+                "shipment",
+                "--data",
+                str(data),
+                "--out",
+                str(Path(tmp) / "scored.parquet"),
+                "--chunk-rows",
+                str(args.chunk_rows),
+                "--no-progress",
+            ],
+            check=True,
+        )
         t_score = time.perf_counter() - t0
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-        print(f"| score {args.rows:,} records from parquet (chunks of {args.chunk_rows:,}) | {t_score:.0f} s | "
-              f"{args.rows / t_score:,.0f} rows/s | peak RSS {peak / 2**30:.2f} GB (target < 2 GB) | "
-              f"generation {t_gen:.0f} s, file {data.stat().st_size / 1e6:,.0f} MB |")
+        print(
+            f"| score {args.rows:,} records from parquet (chunks of {args.chunk_rows:,}) | {t_score:.0f} s | "
+            f"{args.rows / t_score:,.0f} rows/s | peak RSS {peak / 2**30:.2f} GB (target < 2 GB) | "
+            f"generation {t_gen:.0f} s, file {data.stat().st_size / 1e6:,.0f} MB |"
+        )
 
 
 if __name__ == "__main__":

@@ -44,15 +44,18 @@ def main() -> None:
     found, v_found = (y != "green").astype(int), (v_y != "green").astype(int)
     t0 = time.perf_counter()
     # the risk head, then the severity head, with the rounds riskscore ran (early stopping included)
-    dtrain = lgb.Dataset(X[has_l], found[has_l], weight=w[has_l], categorical_feature=list(est.categorical_features))
+    dtrain = lgb.Dataset(
+        X[has_l], found[has_l], weight=w[has_l], categorical_feature=list(est.categorical_features)
+    )
     dvalid = lgb.Dataset(Xv[v_has], v_found[v_has], weight=v_w[v_has], reference=dtrain)
     rounds = est.booster_.current_iteration()
     lgb.train(est._params(2), dtrain, num_boost_round=rounds, valid_sets=[dvalid])
     if model.severity is not None:
         sev = model.severity
         rows = has_l & (found == 1)
-        dsev = lgb.Dataset(X[rows], (y[rows] == "red").astype(int),
-                           categorical_feature=list(sev.categorical_features))
+        dsev = lgb.Dataset(
+            X[rows], (y[rows] == "red").astype(int), categorical_feature=list(sev.categorical_features)
+        )
         lgb.train(sev._params(2), dsev, num_boost_round=sev.booster_.current_iteration())
     t_lgb = time.perf_counter() - t0
 
@@ -68,17 +71,25 @@ def main() -> None:
     # the model is two boosters (risk and severity): the raw side runs both on the prepared matrix
     est.booster_.predict(Xf, num_iteration=est.best_iteration_, num_threads=args.threads)
     if model.severity is not None:
-        model.severity.booster_.predict(Xf, num_iteration=model.severity.best_iteration_, num_threads=args.threads)
+        model.severity.booster_.predict(
+            Xf, num_iteration=model.severity.best_iteration_, num_threads=args.threads
+        )
     t_booster = time.perf_counter() - t0
 
-    print(f"threads: {args.threads}; training records: {result.train_rows:,} (+{result.valid_rows:,} validation); "
-          f"LightGBM rounds run: {rounds}")
+    print(
+        f"threads: {args.threads}; training records: {result.train_rows:,} (+{result.valid_rows:,} validation); "
+        f"LightGBM rounds run: {rounds}"
+    )
     print("| measurement | riskscore (s) | raw LightGBM (s) | ratio | target |")
     print("|---|---:|---:|---:|---|")
-    print(f"| train end to end vs lightgbm.train on the built matrix | {t_train:.1f} | {t_lgb:.1f} | "
-          f"{t_train / t_lgb:.2f}x time | <= 1.5x |")
-    print(f"| predict {n_pred:,} records (public API) vs Booster.predict (risk + severity) on the prepared matrix | {t_api:.2f} | "
-          f"{t_booster:.2f} | {t_booster / t_api:.2f} of throughput | >= 0.7 |")
+    print(
+        f"| train end to end vs lightgbm.train on the built matrix | {t_train:.1f} | {t_lgb:.1f} | "
+        f"{t_train / t_lgb:.2f}x time | <= 1.5x |"
+    )
+    print(
+        f"| predict {n_pred:,} records (public API) vs Booster.predict (risk + severity) on the prepared matrix | {t_api:.2f} | "
+        f"{t_booster:.2f} | {t_booster / t_api:.2f} of throughput | >= 0.7 |"
+    )
     print(f"| predict throughput | {n_pred / t_api:,.0f} rows/s | {n_pred / t_booster:,.0f} rows/s | | |")
 
 

@@ -19,7 +19,9 @@ def _check_input(path: Path) -> str:
         raise SchemaError(f"data file {str(path)!r} does not exist; check the path")
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):
-        raise SchemaError(f"data file {str(path)!r} must be .parquet or .csv; got {suffix or 'no extension'!r}")
+        raise SchemaError(
+            f"data file {str(path)!r} must be .parquet or .csv; got {suffix or 'no extension'!r}"
+        )
     return suffix
 
 
@@ -46,18 +48,24 @@ def check_output(path: str | os.PathLike[str], suffixes: tuple[str, ...]) -> Pat
     """Validate an output path before any work: extension and a writable folder."""
     p = Path(path)
     if p.suffix.lower() not in suffixes:
-        raise OutputError(f"output {str(p)!r} must end in {' or '.join(suffixes)}; got {p.suffix or 'no extension'!r}")
+        raise OutputError(
+            f"output {str(p)!r} must end in {' or '.join(suffixes)}; got {p.suffix or 'no extension'!r}"
+        )
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
-        raise OutputError(f"output folder {str(folder)!r} does not exist; create it first or choose another path")
+        raise OutputError(
+            f"output folder {str(folder)!r} does not exist; create it first or choose another path"
+        )
     if not os.access(folder, os.W_OK):
         raise OutputError(f"output folder {str(folder)!r} is not writable; choose a path you can write to")
     return p
 
 
 def temp_beside(path: Path) -> Path:
-    """A fresh temporary file next to ``path`` (same file system, so a rename is atomic)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent if str(path.parent) else ".")
+    """Create a fresh temporary file next to ``path`` (same file system, so a rename is atomic)."""
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".part", dir=path.parent if str(path.parent) else "."
+    )
     os.close(fd)
     return Path(name)
 

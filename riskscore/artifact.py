@@ -214,7 +214,7 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def signing_keys(key: bytes | str | Mapping[str, bytes | str] | None = None) -> dict[str, bytes]:
-    """The signing keys available, by key id.
+    """Return the signing keys available, by key id.
 
     An explicit ``key`` wins (a secret, id ``"default"``, or a mapping of id to secret); otherwise the
     secret in the ``RISKSCORE_SIGNING_KEY`` environment variable (id ``"env"``) and the keys of the JSON
@@ -236,8 +236,10 @@ def signing_keys(key: bytes | str | Mapping[str, bytes | str] | None = None) -> 
         try:
             data = json.loads(Path(ring).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ArtifactError(f"keyring {ring} (from {KEYRING_ENV}) cannot be read as JSON ({exc}); "
-                                'it must hold {"key id": "secret", ...}') from exc
+            raise ArtifactError(
+                f"keyring {ring} (from {KEYRING_ENV}) cannot be read as JSON ({exc}); "
+                'it must hold {"key id": "secret", ...}'
+            ) from exc
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise ArtifactError(f'keyring {ring} must be a JSON object {{"key id": "secret", ...}}')
         keys.update({str(k): as_bytes(v) for k, v in data.items()})
@@ -520,16 +522,27 @@ def _check_sizes(
         )
 
 
-def _verify_signature(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], manifest_raw: bytes, path: Path,
-                      require: bool, keys: Mapping[str, bytes]) -> None:
+def _verify_signature(
+    zf: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    manifest_raw: bytes,
+    path: Path,
+    require: bool,
+    keys: Mapping[str, bytes],
+) -> None:
     """Check the HMAC over the manifest bytes, before any manifest field is trusted."""
     sig_infos = [i for i in infos if i.filename == _SIGNATURE_NAME]
-    how = (f"sign it with `riskscore sign --model {path}` (key from {SIGNING_KEY_ENV} or {KEYRING_ENV}), or load it "
-           "with require_signature=False if you trust its origin")
+    how = (
+        f"sign it with `riskscore sign --model {path}` (key from {SIGNING_KEY_ENV} or {KEYRING_ENV}), or load it "
+        "with require_signature=False if you trust its origin"
+    )
     if not sig_infos:
         if require:
-            _reject(path, "it is not signed, and a signature is required (require_signature=True); nothing was "
-                          "loaded", how)
+            _reject(
+                path,
+                "it is not signed, and a signature is required (require_signature=True); nothing was loaded",
+                how,
+            )
         return
     _check_entries(sig_infos, path)
     _check_sizes(sig_infos, 1 << 16, 1 << 16, path)
@@ -539,21 +552,34 @@ def _verify_signature(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], manifes
     except (ValueError, KeyError, TypeError):
         _reject(path, "its signature.json is malformed; nothing was loaded", _TAMPERED)
     if alg != "HMAC-SHA256":
-        _reject(path, f"its signature uses {alg!r}, which riskscore does not write; nothing was loaded", _TAMPERED)
+        _reject(
+            path, f"its signature uses {alg!r}, which riskscore does not write; nothing was loaded", _TAMPERED
+        )
     secret = keys.get(key_id) if key_id in keys else (next(iter(keys.values())) if len(keys) == 1 else None)
     if secret is None:
         if require:
-            _reject(path, f"it is signed with key {key_id!r}, but no such key is available to verify it",
-                    f"set {SIGNING_KEY_ENV}, or add the key to the keyring named by {KEYRING_ENV}")
+            _reject(
+                path,
+                f"it is signed with key {key_id!r}, but no such key is available to verify it",
+                f"set {SIGNING_KEY_ENV}, or add the key to the keyring named by {KEYRING_ENV}",
+            )
         return
     if not hmac.compare_digest(_mac(secret, manifest_raw), mac):
-        _reject(path, f"its signature does not match (key {key_id!r}): the file was altered or signed with "
-                      "another key; nothing was loaded", "do not use this file; get it again from its source")
+        _reject(
+            path,
+            f"its signature does not match (key {key_id!r}): the file was altered or signed with "
+            "another key; nothing was loaded",
+            "do not use this file; get it again from its source",
+        )
 
 
 def _load(
-    zf: zipfile.ZipFile, path: Path, max_member_bytes: int, max_total_bytes: int,
-    require_signature: bool = False, keys: Mapping[str, bytes] | None = None,
+    zf: zipfile.ZipFile,
+    path: Path,
+    max_member_bytes: int,
+    max_total_bytes: int,
+    require_signature: bool = False,
+    keys: Mapping[str, bytes] | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     keys = {} if keys is None else keys
     infos = zf.infolist()
@@ -669,7 +695,9 @@ def read_artifact(
         _reject(source, f"the file cannot be read ({exc})", "check that it exists and is readable")
 
 
-def sign_artifact(path: str | os.PathLike[str], *, key: bytes | str | None = None, key_id: str | None = None) -> Path:
+def sign_artifact(
+    path: str | os.PathLike[str], *, key: bytes | str | None = None, key_id: str | None = None
+) -> Path:
     """Sign an existing model file in place (atomically), after verifying it.
 
     The key is ``key`` or, by default, the one from :func:`signing_keys` (the environment).

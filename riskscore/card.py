@@ -57,6 +57,10 @@ def model_card(model: RiskModel, report: dict[str, pd.DataFrame] | None = None) 
     if report:
         for name in ("truth", "observed", "mechanisms", "channels", "groups"):
             if name in report and len(report[name]):
-                parts += ["", f"## Evaluation on the latest window: {name}", "", _table(report[name].reset_index()
-                          if name == "channels" else report[name])]
+                parts += [
+                    "",
+                    f"## Evaluation on the latest window: {name}",
+                    "",
+                    _table(report[name].reset_index() if name == "channels" else report[name]),
+                ]
     return "\n".join(parts) + "\n"

@@ -57,8 +57,11 @@ def _print_report(report: dict) -> None:
             table = report[name]
             if name == "truth":
                 table = table[[c for c in table.columns if c != "inspected"]]
-            print(table.to_string(index=name != "truth" and name != "observed" and name != "mechanisms"
-                                  and name != "groups"))
+            print(
+                table.to_string(
+                    index=name != "truth" and name != "observed" and name != "mechanisms" and name != "groups"
+                )
+            )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -74,19 +77,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             model = load(kind)
             history, fresh = default_frames(kind)
             d = DEFAULT_DATA[kind]
-            print(f"\n=== {kind}s: shipped model {model.version} scores {len(fresh):,} fresh records "
-                  f"(from {d.cutoff}; {len(history):,} records of history before it) ===")
+            print(
+                f"\n=== {kind}s: shipped model {model.version} scores {len(fresh):,} fresh records "
+                f"(from {d.cutoff}; {len(history):,} records of history before it) ==="
+            )
             pred = model.predict(fresh)
             counts = pred["channel"].value_counts().reindex(["green", "yellow", "red"])
             reasons = pd.crosstab(pred["channel"], pred["selection_reason"])
             print("\nchannels (count, share) and why:")
-            print(pd.concat([counts.rename("records"), (counts / len(pred)).rename("share"), reasons], axis=1)
-                  .to_string())
-            scores = {"model": pred["risk_score"].to_numpy(), "oracle": fresh["oracle_p_violation"].to_numpy(),
-                      "random": np.random.default_rng(0).random(len(fresh)),
-                      "legacy rules": fresh["selection_propensity"].to_numpy()}
-            _print_report(evaluate_scores(fresh, scores, channels=pred["channel"].to_numpy(),
-                                          protected=model.spec.protected_columns))
+            print(
+                pd.concat(
+                    [counts.rename("records"), (counts / len(pred)).rename("share"), reasons], axis=1
+                ).to_string()
+            )
+            scores = {
+                "model": pred["risk_score"].to_numpy(),
+                "oracle": fresh["oracle_p_violation"].to_numpy(),
+                "random": np.random.default_rng(0).random(len(fresh)),
+                "legacy rules": fresh["selection_propensity"].to_numpy(),
+            }
+            _print_report(
+                evaluate_scores(
+                    fresh, scores, channels=pred["channel"].to_numpy(), protected=model.spec.protected_columns
+                )
+            )
     return 0
 
 
@@ -102,8 +116,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     champion = load(args.champion) if args.champion else None
     frame = read_table(args.data)
     print(f"training a {args.kind} model on {len(frame):,} records from {args.data} ...", flush=True)
-    result = train(frame, kind=args.kind, label=args.label, allow_truth=args.allow_truth, num_threads=args.threads,
-                   seed=args.seed, baselines=True)
+    result = train(
+        frame,
+        kind=args.kind,
+        label=args.label,
+        allow_truth=args.allow_truth,
+        num_threads=args.threads,
+        seed=args.seed,
+        baselines=True,
+    )
     report = result.report()
     with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 3):
         _print_report(report)
@@ -111,14 +132,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from riskscore.evaluate import evaluate_scores
 
         test = result.test.reset_index(drop=True)
-        new = evaluate_scores(test, {"new": result.model.predict(test)["risk_score"].to_numpy(),
-                                     "champion": champion.predict(test)["risk_score"].to_numpy()},
-                              rates=(0.05,))["observed"].set_index("scorer")["ipw_hit_rate"]
-        print(f"\nlatest window, hit rate at 5% (IPW, inspected records): new {new['new']:.4f}, "
-              f"champion {new['champion']:.4f}")
+        new = evaluate_scores(
+            test,
+            {
+                "new": result.model.predict(test)["risk_score"].to_numpy(),
+                "champion": champion.predict(test)["risk_score"].to_numpy(),
+            },
+            rates=(0.05,),
+        )["observed"].set_index("scorer")["ipw_hit_rate"]
+        print(
+            f"\nlatest window, hit rate at 5% (IPW, inspected records): new {new['new']:.4f}, "
+            f"champion {new['champion']:.4f}"
+        )
         if not new["new"] > new["champion"] and not args.force:
-            print(f"riskscore: the new model does not beat the champion {args.champion} on the latest window; "
-                  "nothing written (use --force to replace it anyway)", file=sys.stderr)
+            print(
+                f"riskscore: the new model does not beat the champion {args.champion} on the latest window; "
+                "nothing written (use --force to replace it anyway)",
+                file=sys.stderr,
+            )
             return 3
     result.model.save(out)
     card = atomic_write_text(out.with_suffix(".md"), model_card(result.model, report))
@@ -167,12 +198,18 @@ def _cmd_review(args: argparse.Namespace) -> int:
     from riskscore.model import load
     from riskscore.report import build_review
 
-    model = load(args.model, require_signature=args.require_signature)  # fail on a bad model before reading data
+    model = load(
+        args.model, require_signature=args.require_signature
+    )  # fail on a bad model before reading data
     frame = read_table(args.data)
     result = build_review(model, frame, args.out, max_cases=args.max_cases)
-    note = f" ({result.flagged - result.shown:,} more in flagged.csv)" if result.flagged > result.shown else ""
-    print(f"review of {result.records:,} records: {result.flagged:,} flagged, {result.shown:,} shown{note} -> "
-          f"{result.index}")
+    note = (
+        f" ({result.flagged - result.shown:,} more in flagged.csv)" if result.flagged > result.shown else ""
+    )
+    print(
+        f"review of {result.records:,} records: {result.flagged:,} flagged, {result.shown:,} shown{note} -> "
+        f"{result.index}"
+    )
     return 0
 
 
@@ -197,7 +234,10 @@ def _cmd_build_models(args: argparse.Namespace) -> int:
         raise OutputError(f"output folder {str(out_dir)!r} does not exist; create it first")
     for kind in args.kinds:
         d = DEFAULT_DATA[kind]
-        print(f"building the default {kind} model from {d.rows:,} generated records (seed {d.seed}) ...", flush=True)
+        print(
+            f"building the default {kind} model from {d.rows:,} generated records (seed {d.seed}) ...",
+            flush=True,
+        )
         history, _ = default_frames(kind)
         result = train(history, kind=kind, num_threads=args.threads, seed=0, baselines=True)
         report = result.report()
@@ -210,8 +250,10 @@ def _cmd_build_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(prog="riskscore", description="Customs risk targeting: synthetic data, channel models.")
+    """Build the argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="riskscore", description="Customs risk targeting: synthetic data, channel models."
+    )
     parser.add_argument("--version", action="version", version=f"riskscore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -222,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--scenario", default="default", help="scenario name or path to a scenario TOML")
     gen.add_argument("--start", default=None, help="first day (YYYY-MM-DD); default: the scenario's")
-    gen.add_argument("--days", type=int, default=None, help="length of the period in days; default: the scenario's")
+    gen.add_argument(
+        "--days", type=int, default=None, help="length of the period in days; default: the scenario's"
+    )
     gen.add_argument("--chunk-rows", type=int, default=None, help="rows per written chunk (memory bound)")
     gen.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     gen.set_defaults(func=_cmd_generate)
@@ -230,17 +274,25 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("scenarios", help="list the shipped scenarios")
     sc.set_defaults(func=_cmd_scenarios)
 
-    demo = sub.add_parser("demo", help="the main job: generate, score a fresh batch with the shipped models, evaluate")
+    demo = sub.add_parser(
+        "demo", help="the main job: generate, score a fresh batch with the shipped models, evaluate"
+    )
     demo.set_defaults(func=_cmd_demo)
 
     tr = sub.add_parser("train", help="train a channel model on a table of past records")
     tr.add_argument("--kind", default="shipment", help="record spec: shipment, passenger or a spec TOML path")
     tr.add_argument("--data", required=True, help="records (.parquet or .csv) with inspection outcomes")
-    tr.add_argument("--out", required=True, help="model file to write (.rsk); a model card (.md) is written beside it")
-    tr.add_argument("--champion", default=None, help="current model: refuse to replace it unless the new one is better")
+    tr.add_argument(
+        "--out", required=True, help="model file to write (.rsk); a model card (.md) is written beside it"
+    )
+    tr.add_argument(
+        "--champion", default=None, help="current model: refuse to replace it unless the new one is better"
+    )
     tr.add_argument("--force", action="store_true", help="write even if the champion is better")
     tr.add_argument("--label", choices=["observed", "truth"], default="observed")
-    tr.add_argument("--allow-truth", action="store_true", help="permit --label truth (synthetic studies only)")
+    tr.add_argument(
+        "--allow-truth", action="store_true", help="permit --label truth (synthetic studies only)"
+    )
     tr.add_argument("--threads", type=int, default=2, help="LightGBM threads (match the free cores)")
     tr.add_argument("--seed", type=int, default=0)
     tr.set_defaults(func=_cmd_train)
@@ -251,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc2.add_argument("--out", required=True, help="predictions (.parquet or .csv)")
     sc2.add_argument("--chunk-rows", type=int, default=200_000)
     sc2.add_argument("--no-progress", action="store_true")
-    sc2.add_argument("--require-signature", action="store_true", help="refuse an unsigned or altered model file")
+    sc2.add_argument(
+        "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
+    )
     sc2.set_defaults(func=_cmd_score)
 
     rv = sub.add_parser("review", help="write an HTML review report of the flagged cases in a batch")
@@ -259,17 +313,23 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--data", required=True, help="records (.parquet or .csv)")
     rv.add_argument("--out", required=True, help="folder for index.html and flagged.csv")
     rv.add_argument("--max-cases", type=int, default=1000, help="flagged cases shown in full")
-    rv.add_argument("--require-signature", action="store_true", help="refuse an unsigned or altered model file")
+    rv.add_argument(
+        "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
+    )
     rv.set_defaults(func=_cmd_review)
 
-    sg = sub.add_parser("sign", help="sign a model file (HMAC-SHA256; key from RISKSCORE_SIGNING_KEY or RISKSCORE_KEYRING)")
+    sg = sub.add_parser(
+        "sign", help="sign a model file (HMAC-SHA256; key from RISKSCORE_SIGNING_KEY or RISKSCORE_KEYRING)"
+    )
     sg.add_argument("--model", required=True, help="model file to sign in place")
     sg.add_argument("--key-id", default=None, help="key id in the keyring (default: the first available key)")
     sg.set_defaults(func=_cmd_sign)
 
     bm = sub.add_parser("build-models", help="rebuild the shipped default models from the default scenario")
     bm.add_argument("--out", default="models", help="folder for <kind>.rsk and <kind>.md")
-    bm.add_argument("--kinds", nargs="+", choices=["shipment", "passenger"], default=["shipment", "passenger"])
+    bm.add_argument(
+        "--kinds", nargs="+", choices=["shipment", "passenger"], default=["shipment", "passenger"]
+    )
     bm.add_argument("--threads", type=int, default=2)
     bm.set_defaults(func=_cmd_build_models)
     return parser

@@ -6,7 +6,8 @@ and revenue@n% (share of the duty at stake found in the top n%).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,9 @@ def top_mask(score: ArrayLike, rate: float) -> np.ndarray:
     return mask
 
 
-def at_rate(y: ArrayLike, score: ArrayLike, rate: float, *, revenue: ArrayLike | None = None) -> dict[str, float]:
+def at_rate(
+    y: ArrayLike, score: ArrayLike, rate: float, *, revenue: ArrayLike | None = None
+) -> dict[str, float]:
     """Precision, recall, revenue share and uplift over random when inspecting the top ``rate`` by score.
 
     Examples
@@ -60,7 +63,7 @@ def at_rate(y: ArrayLike, score: ArrayLike, rate: float, *, revenue: ArrayLike |
 
 def selection_table(
     y: ArrayLike,
-    scores: dict[str, ArrayLike],
+    scores: Mapping[str, ArrayLike],
     *,
     rates: Sequence[float] = INSPECTION_RATES,
     revenue: ArrayLike | None = None,
@@ -82,7 +85,7 @@ def _ipw_at(score: np.ndarray, inspected: np.ndarray, hit: np.ndarray, w: np.nda
 
 def evaluate_scores(
     frame: pd.DataFrame,
-    scores: dict[str, ArrayLike],
+    scores: Mapping[str, ArrayLike],
     *,
     rates: Sequence[float] = INSPECTION_RATES,
     channels: ArrayLike | None = None,
@@ -114,35 +117,49 @@ def evaluate_scores(
     has_truth = "truth_violation" in frame.columns
     if has_truth:
         y = frame["truth_violation"].to_numpy(dtype=bool)
-        revenue = frame["truth_revenue_at_stake_usd"] if "truth_revenue_at_stake_usd" in frame.columns else None
+        revenue = (
+            frame["truth_revenue_at_stake_usd"] if "truth_revenue_at_stake_usd" in frame.columns else None
+        )
         table = selection_table(y, scores, rates=rates, revenue=revenue)
         if "oracle" in scores:
             ref = table[table["scorer"] == "oracle"].set_index("rate")
             for metric in ("precision", "recall", "revenue"):
                 if metric in table.columns:
-                    table[f"{metric}_vs_oracle"] = table[metric].to_numpy() / ref.loc[table["rate"], metric].to_numpy()
+                    table[f"{metric}_vs_oracle"] = (
+                        table[metric].to_numpy() / ref.loc[table["rate"], metric].to_numpy()
+                    )
         out["truth"] = table
         if "truth_mechanism" in frame.columns:
             mech = frame["truth_mechanism"].astype(object).to_numpy()
-            rows = []
+            mech_rows: list[dict[str, Any]] = []
             for name, score in scores.items():
                 mask = top_mask(score, 0.05)
-                row = {"scorer": name}
+                row: dict[str, Any] = {"scorer": name}
                 for m in sorted({str(v) for v in mech[y] if v is not None and v == v}):
                     sel = mech == m
                     row[m] = float(mask[sel].mean()) if sel.any() else float("nan")
-                rows.append(row)
-            out["mechanisms"] = pd.DataFrame(rows)
+                mech_rows.append(row)
+            out["mechanisms"] = pd.DataFrame(mech_rows)
     if {"inspected", "observed_label"} <= set(frame.columns):
         inspected = frame["inspected"].to_numpy(dtype=bool)
         hit = frame["observed_label"].fillna(False).to_numpy(dtype=bool)
-        prop = (frame["selection_propensity"].to_numpy(dtype=np.float64) if "selection_propensity" in frame.columns
-                else np.ones(len(frame)))
+        prop = (
+            frame["selection_propensity"].to_numpy(dtype=np.float64)
+            if "selection_propensity" in frame.columns
+            else np.ones(len(frame))
+        )
         w = 1.0 / np.clip(prop, 1e-9, 1.0)
         out["observed"] = pd.DataFrame(
-            [{"scorer": name, "rate": rate, "ipw_hit_rate": _ipw_at(np.asarray(s, dtype=np.float64), inspected, hit, w, rate),
-              "inspected_in_top": int((top_mask(s, rate) & inspected).sum())}
-             for name, s in scores.items() for rate in rates]
+            [
+                {
+                    "scorer": name,
+                    "rate": rate,
+                    "ipw_hit_rate": _ipw_at(np.asarray(s, dtype=np.float64), inspected, hit, w, rate),
+                    "inspected_in_top": int((top_mask(s, rate) & inspected).sum()),
+                }
+                for name, s in scores.items()
+                for rate in rates
+            ]
         )
     if channels is not None and has_truth:
         ch = pd.Series(np.asarray(channels), name="channel")
@@ -154,25 +171,34 @@ def evaluate_scores(
         )
     if protected and channels is not None and has_truth:
         selected = np.isin(np.asarray(channels, dtype=object), ["yellow", "red"])
-        rows = []
+        rows: list[dict[str, Any]] = []
         for col in protected:
             if col not in frame.columns:
                 continue
             raw = frame[col]
             if pd.api.types.is_numeric_dtype(raw) and not isinstance(raw.dtype, pd.CategoricalDtype):
                 # numeric attributes (age) are compared in bands, not value by value
-                bands = pd.cut(pd.to_numeric(raw, errors="coerce"), [-np.inf, 17, 29, 44, 59, np.inf],
-                               labels=["<18", "18-29", "30-44", "45-59", "60+"])
+                bands = pd.cut(
+                    pd.to_numeric(raw, errors="coerce"),
+                    [-np.inf, 17, 29, 44, 59, np.inf],
+                    labels=["<18", "18-29", "30-44", "45-59", "60+"],
+                )
                 values = bands.astype(str).to_numpy(dtype=object)
             else:
                 values = raw.astype(str).to_numpy(dtype=object)
             for value in pd.Series(values).value_counts().index[:10]:
                 g = values == value
-                rows.append({
-                    "attribute": col, "group": value, "records": int(g.sum()),
-                    "selection_rate": float(selected[g].mean()),
-                    "hit_rate_selected": float(y[g & selected].mean()) if (g & selected).any() else float("nan"),
-                    "violation_rate": float(y[g].mean()),
-                })
+                rows.append(
+                    {
+                        "attribute": col,
+                        "group": value,
+                        "records": int(g.sum()),
+                        "selection_rate": float(selected[g].mean()),
+                        "hit_rate_selected": float(y[g & selected].mean())
+                        if (g & selected).any()
+                        else float("nan"),
+                        "violation_rate": float(y[g].mean()),
+                    }
+                )
         out["groups"] = pd.DataFrame(rows)
     return out

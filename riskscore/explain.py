@@ -52,7 +52,7 @@ class Reason:
 
 
 def feature_fields(spec: RecordSpec, feature_names: list[str]) -> dict[str, tuple[str, ...]]:
-    """The declared fields each model feature comes from.
+    """Map each model feature to the declared fields it comes from.
 
     Raw features map to themselves; derived features to the declared columns they are computed from
     (a reference deviation to its value's columns, not to the grouping columns that define the
@@ -99,7 +99,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-class _Values(dict):  # type: ignore[type-arg]
+class _Values(dict[str, str]):
     """Template values: computed ones set up front, record fields formatted only when a text uses them."""
 
     def __init__(self, record: dict[str, Any]) -> None:
@@ -110,8 +110,14 @@ class _Values(dict):  # type: ignore[type-arg]
         return _fmt(self.record[key]) if key in self.record else "?"
 
 
-def _sentence(entry: dict[str, str] | None, feature: str, value: float, record: dict[str, Any],
-              spec: RecordSpec, fields: tuple[str, ...]) -> tuple[str, str]:
+def _sentence(
+    entry: dict[str, str] | None,
+    feature: str,
+    value: float,
+    record: dict[str, Any],
+    spec: RecordSpec,
+    fields: tuple[str, ...],
+) -> tuple[str, str]:
     if entry is None:
         # No sentence in the table: name the declared fields behind the feature with the record's values,
         # never the internal feature name.
@@ -177,8 +183,14 @@ class Explanation:
     def reasons_frame(self) -> pd.DataFrame:
         """Long form: one row per (record, rank) with code, text, fields and contribution."""
         rows = [
-            {"record_id": rid, "rank": k + 1, "code": r.code, "text": r.text, "fields": ", ".join(r.fields),
-             "contribution": r.contribution}
+            {
+                "record_id": rid,
+                "rank": k + 1,
+                "code": r.code,
+                "text": r.text,
+                "fields": ", ".join(r.fields),
+                "contribution": r.contribution,
+            }
             for rid, rs in zip(self.record_ids, self.reasons, strict=True)
             for k, r in enumerate(rs)
         ]
@@ -186,12 +198,15 @@ class Explanation:
 
 
 def _contrib(est: ChannelModel, X: NDArray[np.float64], num_threads: int) -> NDArray[np.float64]:
-    out = est.booster_.predict(X, num_iteration=est.best_iteration_, pred_contrib=True, num_threads=num_threads)
+    out = est.booster_.predict(
+        X, num_iteration=est.best_iteration_, pred_contrib=True, num_threads=num_threads
+    )
     return np.asarray(out, dtype=np.float64)
 
 
-def explain(model: RiskModel, records: Any, *, top_k: int = 5, severity: bool = False,
-            num_threads: int | None = None) -> Explanation:
+def explain(
+    model: RiskModel, records: Any, *, top_k: int = 5, severity: bool = False, num_threads: int | None = None
+) -> Explanation:
     """Explain the risk of each record (see :class:`Explanation`).
 
     Parameters
@@ -222,8 +237,11 @@ def explain(model: RiskModel, records: Any, *, top_k: int = 5, severity: bool = 
     names = model.features.feature_names_
     est = model.estimator
     c = _contrib(est, X, threads) if len(X) else np.zeros((0, len(names) + 1))
-    raw = (est.booster_.predict(X, num_iteration=est.best_iteration_, raw_score=True, num_threads=threads)
-           if len(X) else np.zeros(0))
+    raw = (
+        est.booster_.predict(X, num_iteration=est.best_iteration_, raw_score=True, num_threads=threads)
+        if len(X)
+        else np.zeros(0)
+    )
     if not np.allclose(c.sum(axis=1), raw, rtol=0, atol=1e-6):
         raise AssertionError("TreeSHAP contributions do not add up to the raw model output")
     contributions = pd.DataFrame(c[:, :-1], columns=names)
@@ -235,7 +253,7 @@ def explain(model: RiskModel, records: Any, *, top_k: int = 5, severity: bool = 
         targets = mapping[name]
         for f in targets:
             fields[:, pos[f]] += c[:, j] / len(targets)
-    records_list = frame.to_dict("records")
+    records_list: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
     reasons: list[list[Reason]] = []
     order = np.argsort(-c[:, :-1], axis=1, kind="stable")
     for i in range(len(frame)):

@@ -54,7 +54,11 @@ U64 = NDArray[np.uint64]
 
 def _encode(a: np.ndarray) -> dict[str, Any]:
     a = np.ascontiguousarray(a)
-    return {"dtype": a.dtype.str, "shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode("ascii")}
+    return {
+        "dtype": a.dtype.str,
+        "shape": list(a.shape),
+        "data": base64.b64encode(a.tobytes()).decode("ascii"),
+    }
 
 
 def _decode(d: dict[str, Any]) -> np.ndarray:
@@ -99,8 +103,11 @@ def _days(series: pd.Series) -> NDArray[np.int64]:
 
 def _numeric(series: pd.Series) -> Float:
     if series.dtype == bool or isinstance(series.dtype, pd.BooleanDtype):
-        return series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    return pd.to_numeric(series, errors="coerce").astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.asarray(
+            series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64
+        )
+    numbers = pd.to_numeric(series, errors="coerce").astype("float64")
+    return np.asarray(numbers.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 def _num_one(value: Any) -> float:
@@ -139,16 +146,25 @@ class EventTable:
         return self._comp
 
     @classmethod
-    def build(cls, key: U64, day: NDArray[np.int64], inspected: NDArray[np.bool_], hit: NDArray[np.bool_]) -> EventTable:
+    def build(
+        cls, key: U64, day: NDArray[np.int64], inspected: NDArray[np.bool_], hit: NDArray[np.bool_]
+    ) -> EventTable:
         """Aggregate records into the daily table."""
-        counts = np.column_stack([np.ones(len(key), np.int64), inspected.astype(np.int64), hit.astype(np.int64)])
+        counts = np.column_stack(
+            [np.ones(len(key), np.int64), inspected.astype(np.int64), hit.astype(np.int64)]
+        )
         return cls.from_counts(key, day, counts)
 
     @classmethod
     def from_counts(cls, key: U64, day: NDArray[np.int64], counts: NDArray[np.int64]) -> EventTable:
         """Aggregate (entity, day, [records, inspected, hits]) rows into the daily table."""
         if len(key) == 0:
-            return cls(np.zeros(0, np.uint64), np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64))
+            return cls(
+                np.zeros(0, np.uint64),
+                np.zeros(1, np.int64),
+                np.zeros(0, np.int64),
+                np.zeros((0, 3), np.int64),
+            )
         order = np.lexsort((day, key))
         k, d = key[order], day[order]
         vals = counts[order].astype(np.int64)
@@ -161,12 +177,17 @@ class EventTable:
         key_new[1:] = rk[1:] != rk[:-1]
         key_start = np.flatnonzero(key_new)
         cum = np.cumsum(sums, axis=0)
-        base = np.repeat(np.vstack([np.zeros((1, 3), np.int64), cum[key_start[1:] - 1]]),
-                         np.diff(np.append(key_start, len(rk))), axis=0)
-        return cls(rk[key_start], np.append(key_start, len(rk)).astype(np.int64), rd.astype(np.int64), cum - base)
+        base = np.repeat(
+            np.vstack([np.zeros((1, 3), np.int64), cum[key_start[1:] - 1]]),
+            np.diff(np.append(key_start, len(rk))),
+            axis=0,
+        )
+        return cls(
+            rk[key_start], np.append(key_start, len(rk)).astype(np.int64), rd.astype(np.int64), cum - base
+        )
 
     def increments(self) -> tuple[U64, NDArray[np.int64], NDArray[np.int64]]:
-        """The table as (entity, day, counts) rows: the inverse of :meth:`from_counts`."""
+        """Return the table as (entity, day, counts) rows: the inverse of :meth:`from_counts`."""
         ent = np.repeat(np.arange(len(self.keys)), np.diff(self.start))
         prev = np.vstack([np.zeros((1, 3), np.int64), self.cum[:-1]])
         first = np.zeros(len(ent), dtype=bool)
@@ -175,7 +196,7 @@ class EventTable:
         return self.keys[ent], self.day, self.cum - prev
 
     def merge(self, other: EventTable) -> EventTable:
-        """The table of both tables' events."""
+        """Return the table of both tables' events."""
         k1, d1, c1 = self.increments()
         k2, d2, c2 = other.increments()
         return EventTable.from_counts(np.concatenate([k1, k2]), np.concatenate([d1, d2]), np.vstack([c1, c2]))
@@ -199,14 +220,21 @@ class EventTable:
         day[last_old] = first[ent[last_old]]
         ent_k = ent[keep]
         counts = np.bincount(ent_k, minlength=len(self.keys))
-        return EventTable(self.keys, np.append(0, np.cumsum(counts)).astype(np.int64), day[keep], self.cum[keep])
+        return EventTable(
+            self.keys, np.append(0, np.cumsum(counts)).astype(np.int64), day[keep], self.cum[keep]
+        )
 
     def lookup(self, key: U64, day: NDArray[np.int64], windows: tuple[int, ...] = ()) -> dict[str, Float]:
         """History strictly before ``day`` for each query: counts, first day, recent-window counts."""
         n = len(key)
         if len(self.day) == 0:  # no history at all
             zeros = np.zeros(n)
-            out = {"count": zeros, "inspected": zeros.copy(), "hits": zeros.copy(), "days_since_first": np.full(n, np.nan)}
+            out = {
+                "count": zeros,
+                "inspected": zeros.copy(),
+                "hits": zeros.copy(),
+                "days_since_first": np.full(n, np.nan),
+            }
             out.update({f"count_{w}d": zeros.copy() for w in windows})
             return out
         kidx, found = _lookup_sorted(self.keys, key)
@@ -242,8 +270,12 @@ class EventTable:
         p = lo + int(np.searchsorted(days, max(day, 0), side="left"))
         if p > lo:
             c = self.cum[p - 1]
-            out = {"count": float(c[0]), "inspected": float(c[1]), "hits": float(c[2]),
-                   "days_since_first": float(day - int(days[0]))}
+            out = {
+                "count": float(c[0]),
+                "inspected": float(c[1]),
+                "hits": float(c[2]),
+                "days_since_first": float(day - int(days[0])),
+            }
         else:
             out = {"count": 0.0, "inspected": 0.0, "hits": 0.0, "days_since_first": float("nan")}
         for w in windows:
@@ -253,7 +285,12 @@ class EventTable:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {"keys": _encode(self.keys), "start": _encode(self.start), "day": _encode(self.day), "cum": _encode(self.cum)}
+        return {
+            "keys": _encode(self.keys),
+            "start": _encode(self.start),
+            "day": _encode(self.day),
+            "cum": _encode(self.cum),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EventTable:
@@ -324,7 +361,8 @@ class FeatureBuilder:
 
     def _raw_columns(self) -> tuple[list[str], list[str]]:
         assert isinstance(self.spec, RecordSpec)
-        cats, nums = [], []
+        cats: list[str] = []
+        nums: list[str] = []
         for col in self.spec.columns:
             if not col.declared:
                 continue
@@ -372,8 +410,9 @@ class FeatureBuilder:
             self.histories_[name] = table.compact(self.last_day_ + 1, self.history_keep_days)
         return out
 
-    def extend_history(self, frame: pd.DataFrame, *, inspected: np.ndarray | None = None,
-                       hits: np.ndarray | None = None) -> None:
+    def extend_history(
+        self, frame: pd.DataFrame, *, inspected: np.ndarray | None = None, hits: np.ndarray | None = None
+    ) -> None:
         """Add later records (and their inspection outcomes, when known) to the stored history.
 
         Only history changes: categories, references and gaps stay as fitted. Use it to bring a model's
@@ -403,15 +442,24 @@ class FeatureBuilder:
         assert isinstance(self.spec, RecordSpec)
         return self._features(frame, _days(frame[self.spec.time_column]), training=False)
 
-    def _features(self, frame: pd.DataFrame, day: NDArray[np.int64], *, training: bool,
-                  inspected: np.ndarray | None = None, hits: np.ndarray | None = None) -> Float:
+    def _features(
+        self,
+        frame: pd.DataFrame,
+        day: NDArray[np.int64],
+        *,
+        training: bool,
+        inspected: np.ndarray | None = None,
+        hits: np.ndarray | None = None,
+    ) -> Float:
         assert isinstance(self.spec, RecordSpec)
-        cols: dict[str, Float] = {}
+        cols: dict[str, Any] = {}
         for name, kept in self.categorical_.items():
             values, codes = _text(frame[name])
             mapped = pd.Index(kept).get_indexer(pd.Index(values)) if len(values) else np.zeros(0, np.intp)
             mapped = np.where(mapped >= 0, mapped, len(kept))  # rare or unseen bucket
-            cols[name] = np.where(codes >= 0, mapped[codes.clip(0)] if len(values) else 0, np.nan).astype(np.float64)
+            cols[name] = np.where(codes >= 0, mapped[codes.clip(0)] if len(values) else 0, np.nan).astype(
+                np.float64
+            )
         for name in self.raw_numeric_:
             cols[name] = _numeric(frame[name])
         derived: dict[str, Float] = {}
@@ -422,14 +470,26 @@ class FeatureBuilder:
         missing = [c for c in self.feature_names_ if c not in cols]
         if missing:  # pragma: no cover - same spec, same code path
             raise RuntimeError(f"features {missing} were not produced")
-        return np.column_stack([cols[c] for c in self.feature_names_]) if len(frame) else np.zeros(
-            (0, len(self.feature_names_)))
+        return (
+            np.column_stack([cols[c] for c in self.feature_names_])
+            if len(frame)
+            else np.zeros((0, len(self.feature_names_)))
+        )
 
     def _value(self, name: str, frame: pd.DataFrame, derived: dict[str, Float]) -> Float:
         return derived[name] if name in derived else _numeric(frame[name])
 
-    def _derive(self, feat: DerivedFeature, frame: pd.DataFrame, day: NDArray[np.int64], derived: dict[str, Float],
-                cols: dict[str, Float], training: bool, inspected: np.ndarray | None, hits: np.ndarray | None) -> None:
+    def _derive(
+        self,
+        feat: DerivedFeature,
+        frame: pd.DataFrame,
+        day: NDArray[np.int64],
+        derived: dict[str, Float],
+        cols: dict[str, Any],
+        training: bool,
+        inspected: np.ndarray | None,
+        hits: np.ndarray | None,
+    ) -> None:
         kind = feat.kind
         if kind in ("log_ratio", "ratio"):
             a, b = (self._value(i, frame, derived) for i in feat.inputs)
@@ -452,15 +512,17 @@ class FeatureBuilder:
             table = self.histories_[feat.name]
             h = table.lookup(key, day, feat.windows)
             cols[f"{feat.name}_count"] = h["count"]
-            a = self.smoothing
-            cols[f"{feat.name}_hit_rate"] = (h["hits"] + a * self.hit_rate_) / (h["inspected"] + a)
+            smooth = self.smoothing
+            cols[f"{feat.name}_hit_rate"] = (h["hits"] + smooth * self.hit_rate_) / (h["inspected"] + smooth)
             if feat.first_seen:
                 cols[f"{feat.name}_days_since_first"] = h["days_since_first"]
             for w in feat.windows:
                 cols[f"{feat.name}_count_{w}d"] = h[f"count_{w}d"]
             if len(feat.windows) >= 2:
                 short, long_ = feat.windows[0], feat.windows[-1]
-                cols[f"{feat.name}_spike"] = h[f"count_{short}d"] / (h[f"count_{long_}d"] * short / long_ + 1.0)
+                cols[f"{feat.name}_spike"] = h[f"count_{short}d"] / (
+                    h[f"count_{long_}d"] * short / long_ + 1.0
+                )
         elif kind == "calendar":
             ts = pd.to_datetime(frame[feat.inputs[0]])
             cols[f"{feat.name}_day_of_week"] = ts.dt.day_of_week.to_numpy(dtype=np.float64)
@@ -468,7 +530,9 @@ class FeatureBuilder:
         else:  # pragma: no cover - the spec validates kinds
             raise ValueError(kind)
 
-    def _reference(self, feat: DerivedFeature, frame: pd.DataFrame, derived: dict[str, Float], training: bool) -> Float:
+    def _reference(
+        self, feat: DerivedFeature, frame: pd.DataFrame, derived: dict[str, Float], training: bool
+    ) -> Float:
         x = self._value(feat.inputs[0], frame, derived)
         if feat.inputs[0] not in derived:  # a raw amount: compare in logs
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -510,10 +574,13 @@ class FeatureBuilder:
             gmax = typical.groupby(level=0).max()
             keys = gmax.index.to_numpy(dtype=np.uint64)
             order = np.argsort(keys)
-            self.gaps_[feat.name] = (keys[order], gmax.to_numpy(dtype=np.float64)[order])
-        keys, gmax = self.gaps_[feat.name]
-        idx, found = _lookup_sorted(keys, group)
-        top = np.where(found, gmax[idx] if len(gmax) else 0.0, value)
+            self.gaps_[feat.name] = (
+                keys[order],
+                np.asarray(gmax.to_numpy(dtype=np.float64)[order], dtype=np.float64),
+            )
+        gap_keys, gap_max = self.gaps_[feat.name]
+        idx, found = _lookup_sorted(gap_keys, group)
+        top = np.where(found, gap_max[idx] if len(gap_max) else 0.0, value)
         return np.maximum(top - value, 0.0)
 
     # -- one record, without pandas ----------------------------------------------------------------------
@@ -522,13 +589,22 @@ class FeatureBuilder:
         cache = getattr(self, "_one", None)
         if cache is None:
             cache = {
-                "codes": {name: {v: i for i, v in enumerate(kept)} for name, kept in self.categorical_.items()},
+                "codes": {
+                    name: {v: i for i, v in enumerate(kept)} for name, kept in self.categorical_.items()
+                },
                 "hash": {},
-                "refs": {name: [dict(zip(u.tolist(), range(len(u)), strict=True)) for u, _, _ in r.levels]
-                         for name, r in self.references_.items()},
-                "gaps": {name: dict(zip(k.tolist(), g.tolist(), strict=True)) for name, (k, g) in self.gaps_.items()},
-                "hist": {name: dict(zip(t.keys.tolist(), range(len(t.keys)), strict=True))
-                         for name, t in self.histories_.items()},
+                "refs": {
+                    name: [dict(zip(u.tolist(), range(len(u)), strict=True)) for u, _, _ in r.levels]
+                    for name, r in self.references_.items()
+                },
+                "gaps": {
+                    name: dict(zip(k.tolist(), g.tolist(), strict=True))
+                    for name, (k, g) in self.gaps_.items()
+                },
+                "hist": {
+                    name: dict(zip(t.keys.tolist(), range(len(t.keys)), strict=True))
+                    for name, t in self.histories_.items()
+                },
             }
             object.__setattr__(self, "_one", cache)
         return cache
@@ -579,21 +655,31 @@ class FeatureBuilder:
             if kind in ("log_ratio", "ratio"):
                 a, b = (derived[i] if i in derived else _num_one(record.get(i)) for i in feat.inputs)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    v = (np.log(np.float64(a + _EPS) / np.float64(b + _EPS)) if kind == "log_ratio"
-                         else (np.float64(a) / np.float64(b) if b > 0 else np.nan))
+                    v = (
+                        np.log(np.float64(a + _EPS) / np.float64(b + _EPS))
+                        if kind == "log_ratio"
+                        else (np.float64(a) / np.float64(b) if b > 0 else np.nan)
+                    )
                 derived[feat.name] = cols[feat.name] = float(v) if np.isfinite(v) else np.nan
             elif kind == "not_equal":
                 a_s, b_s = ("nan" if record.get(i) is None else str(record.get(i)) for i in feat.inputs)
                 derived[feat.name] = cols[feat.name] = float(a_s != b_s)
             elif kind == "reference":
-                x = derived[feat.inputs[0]] if feat.inputs[0] in derived else _num_one(record.get(feat.inputs[0]))
+                x = (
+                    derived[feat.inputs[0]]
+                    if feat.inputs[0] in derived
+                    else _num_one(record.get(feat.inputs[0]))
+                )
                 if feat.inputs[0] not in derived:
                     x = float(np.log(np.float64(x))) if x > 0 else np.nan
                 ref_state = self.references_[feat.name]
                 ref = ref_state.global_mean
-                for (uniq, sums, counts), index, level in zip(reversed(ref_state.levels),
-                                                              reversed(cache["refs"][feat.name]),
-                                                              reversed(feat.by), strict=True):
+                for (_uniq, sums, counts), index, level in zip(
+                    reversed(ref_state.levels),
+                    reversed(cache["refs"][feat.name]),
+                    reversed(feat.by),
+                    strict=True,
+                ):
                     pos = index.get(int(self._hash_one(record, level, cache)))
                     if pos is not None and counts[pos] > 0:
                         n = counts[pos]
@@ -606,11 +692,14 @@ class FeatureBuilder:
                 derived[feat.name] = cols[feat.name] = max(top - value, 0.0)
             elif kind == "history":
                 key = int(self._hash_one(record, feat.inputs, cache))
-                h1 = self.histories_[feat.name].lookup_one(cache["hist"][feat.name].get(key), day, feat.windows)
+                h1 = self.histories_[feat.name].lookup_one(
+                    cache["hist"][feat.name].get(key), day, feat.windows
+                )
                 a = self.smoothing
                 cols[f"{feat.name}_count"] = h1["count"]
                 cols[f"{feat.name}_hit_rate"] = float(
-                    (np.float64(h1["hits"]) + a * self.hit_rate_) / (np.float64(h1["inspected"]) + a))
+                    (np.float64(h1["hits"]) + a * self.hit_rate_) / (np.float64(h1["inspected"]) + a)
+                )
                 if feat.first_seen:
                     cols[f"{feat.name}_days_since_first"] = h1["days_since_first"]
                 for w in feat.windows:
@@ -618,7 +707,9 @@ class FeatureBuilder:
                 if len(feat.windows) >= 2:
                     short, long_ = feat.windows[0], feat.windows[-1]
                     cols[f"{feat.name}_spike"] = float(
-                        np.float64(h1[f"count_{short}d"]) / (np.float64(h1[f"count_{long_}d"]) * short / long_ + 1.0))
+                        np.float64(h1[f"count_{short}d"])
+                        / (np.float64(h1[f"count_{long_}d"]) * short / long_ + 1.0)
+                    )
             elif kind == "calendar":
                 t = pd.Timestamp(ts)
                 cols[f"{feat.name}_day_of_week"] = float(t.dayofweek)
@@ -648,8 +739,10 @@ class FeatureBuilder:
             "categorical": self.categorical_,
             "raw_numeric": self.raw_numeric_,
             "references": {
-                k: {"global_mean": r.global_mean,
-                    "levels": [[_encode(u), _encode(s), _encode(c)] for u, s, c in r.levels]}
+                k: {
+                    "global_mean": r.global_mean,
+                    "levels": [[_encode(u), _encode(s), _encode(c)] for u, s, c in r.levels],
+                }
                 for k, r in self.references_.items()
             },
             "gaps": {k: [_encode(u), _encode(g)] for k, (u, g) in self.gaps_.items()},
@@ -667,14 +760,21 @@ class FeatureBuilder:
                 "load the model with the spec it was trained with, or retrain"
             )
         params = d["params"]
-        fb = cls(spec, include_protected=tuple(params["include_protected"]),
-                 min_category_count=params["min_category_count"], smoothing=params["smoothing"],
-                 reference_shrink=params["reference_shrink"], history_keep_days=params["history_keep_days"])
+        fb = cls(
+            spec,
+            include_protected=tuple(params["include_protected"]),
+            min_category_count=params["min_category_count"],
+            smoothing=params["smoothing"],
+            reference_shrink=params["reference_shrink"],
+            history_keep_days=params["history_keep_days"],
+        )
         fb.feature_names_ = list(d["feature_names"])
         fb.categorical_ = {k: list(v) for k, v in d["categorical"].items()}
         fb.raw_numeric_ = list(d["raw_numeric"])
         fb.references_ = {
-            k: _Reference([(_decode(u), _decode(s), _decode(c)) for u, s, c in r["levels"]], float(r["global_mean"]))
+            k: _Reference(
+                [(_decode(u), _decode(s), _decode(c)) for u, s, c in r["levels"]], float(r["global_mean"])
+            )
             for k, r in d["references"].items()
         }
         fb.gaps_ = {k: (_decode(u), _decode(g)) for k, (u, g) in d["gaps"].items()}

@@ -35,8 +35,16 @@ from riskscore.spec import RecordSpec, load_spec, validate_frame
 __all__ = ["OUTPUT_COLUMNS", "ChannelModel", "RiskModel", "load"]
 
 #: The prediction frame's columns, in order: the stable contract of RiskModel.predict.
-OUTPUT_COLUMNS = ("record_id", "channel", "risk_score", "p_green", "p_yellow", "p_red", "selection_reason",
-                  "model_version")
+OUTPUT_COLUMNS = (
+    "record_id",
+    "channel",
+    "risk_score",
+    "p_green",
+    "p_yellow",
+    "p_red",
+    "selection_reason",
+    "model_version",
+)
 
 
 class ChannelModel(ClassifierMixin, BaseEstimator):
@@ -115,7 +123,9 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
             params.update(objective="binary", metric="binary_logloss")
         return params
 
-    def _weights(self, y_idx: NDArray[np.intp], sample_weight: NDArray[np.float64] | None) -> NDArray[np.float64]:
+    def _weights(
+        self, y_idx: NDArray[np.intp], sample_weight: NDArray[np.float64] | None
+    ) -> NDArray[np.float64]:
         w = np.ones(len(y_idx)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if self.class_weight is None:
             return w
@@ -125,11 +135,14 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
         elif isinstance(self.class_weight, Mapping):
             per = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
         else:
-            raise ParameterError(f"class_weight must be 'balanced', a dict or None; got {self.class_weight!r}")
+            raise ParameterError(
+                f"class_weight must be 'balanced', a dict or None; got {self.class_weight!r}"
+            )
         return w * per[y_idx]
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, *, eval_set: tuple[Any, Any, Any] | None = None
-            ) -> ChannelModel:
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, eval_set: tuple[Any, Any, Any] | None = None
+    ) -> ChannelModel:
         """Fit on a numeric matrix; ``eval_set=(X, y, weight)`` enables early stopping."""
         X, y = check_X_y(X, y, dtype=np.float64, ensure_all_finite="allow-nan")
         check_classification_targets(y)
@@ -146,20 +159,29 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
             if not (sample_weight > 0).any():
                 raise ValueError("sample_weight is zero for every sample; nothing to learn from")
         params = self._params(len(self.classes_))
-        train = lgb.Dataset(X, y_idx, weight=self._weights(y_idx, sample_weight),
-                            categorical_feature=list(self.categorical_features) or "auto", free_raw_data=True,
-                            params={"verbose": -1})
-        callbacks = []
-        valid_sets = []
+        train = lgb.Dataset(
+            X,
+            y_idx,
+            weight=self._weights(y_idx, sample_weight),
+            categorical_feature=list(self.categorical_features) or "auto",
+            free_raw_data=True,
+            params={"verbose": -1},
+        )
+        callbacks: list[Any] = []
+        valid_sets: list[lgb.Dataset] = []
         if eval_set is not None:
             Xv, yv, wv = eval_set
             Xv = check_array(Xv, dtype=np.float64, ensure_all_finite="allow-nan")
             yv_idx = np.searchsorted(self.classes_, np.asarray(yv))
-            valid_sets = [lgb.Dataset(Xv, yv_idx, weight=None if wv is None else self._weights(yv_idx, wv),
-                                      reference=train)]
+            valid_sets = [
+                lgb.Dataset(
+                    Xv, yv_idx, weight=None if wv is None else self._weights(yv_idx, wv), reference=train
+                )
+            ]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
-        self.booster_ = lgb.train(params, train, num_boost_round=self.n_estimators, valid_sets=valid_sets,
-                                  callbacks=callbacks)
+        self.booster_ = lgb.train(
+            params, train, num_boost_round=self.n_estimators, valid_sets=valid_sets, callbacks=callbacks
+        )
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         return self
 
@@ -168,10 +190,13 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "booster_")
         X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but ChannelModel is expecting {self.n_features_in_} "
-                             "features as input")
-        raw = self.booster_.predict(X, num_iteration=self.best_iteration_,
-                                    num_threads=num_threads or self.num_threads)
+            raise ValueError(
+                f"X has {X.shape[1]} features, but ChannelModel is expecting {self.n_features_in_} "
+                "features as input"
+            )
+        raw: Any = self.booster_.predict(
+            X, num_iteration=self.best_iteration_, num_threads=num_threads or self.num_threads
+        )
         if len(self.classes_) == 2:
             raw = np.column_stack([1 - raw, raw])
         return np.asarray(raw, dtype=np.float64)
@@ -194,8 +219,10 @@ def _as_frame(records: Any) -> pd.DataFrame:
         return pd.DataFrame([dict(records)])
     if isinstance(records, Sequence) and not isinstance(records, str | bytes):
         if not all(isinstance(r, Mapping) for r in records):
-            raise SchemaError("records must be a DataFrame, a dict or a list of dicts; the list holds "
-                              f"{sorted({type(r).__name__ for r in records if not isinstance(r, Mapping)})}")
+            raise SchemaError(
+                "records must be a DataFrame, a dict or a list of dicts; the list holds "
+                f"{sorted({type(r).__name__ for r in records if not isinstance(r, Mapping)})}"
+            )
         return pd.DataFrame([dict(r) for r in records])
     raise SchemaError(f"records must be a DataFrame, a dict or a list of dicts; got {type(records).__name__}")
 
@@ -228,12 +255,15 @@ class RiskModel:
 
     # -- scoring ---------------------------------------------------------------------------------------
 
-    def _probabilities(self, frame: pd.DataFrame, *, num_threads: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def _probabilities(
+        self, frame: pd.DataFrame, *, num_threads: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         X = self.features.transform(frame)
         return self._probabilities_from_matrix(X, num_threads=num_threads)
 
-    def _probabilities_from_matrix(self, X: NDArray[np.float64], *, num_threads: int
-                                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def _probabilities_from_matrix(
+        self, X: NDArray[np.float64], *, num_threads: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         if len(X) == 0:
             return np.zeros((0, 3)), np.zeros(0)
         # X comes from our own feature builder (float64, right width): call the boosters directly rather
@@ -242,8 +272,9 @@ class RiskModel:
         raw = np.asarray(est.booster_.predict(X, num_iteration=est.best_iteration_, num_threads=num_threads))
         if self.severity is not None:
             sev_est = self.severity
-            sev = np.asarray(sev_est.booster_.predict(X, num_iteration=sev_est.best_iteration_,
-                                                      num_threads=num_threads))
+            sev = np.asarray(
+                sev_est.booster_.predict(X, num_iteration=sev_est.best_iteration_, num_threads=num_threads)
+            )
         else:
             sev = np.full(len(X), self.severity_prior)
         full = np.column_stack([1.0 - raw, raw * (1.0 - sev), raw * sev])
@@ -274,7 +305,11 @@ class RiskModel:
                 if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
                     return None
                 f = float(v)
-                if not np.isfinite(f) or (col.min is not None and f < col.min) or (col.max is not None and f > col.max):
+                if (
+                    not np.isfinite(f)
+                    or (col.min is not None and f < col.min)
+                    or (col.max is not None and f > col.max)
+                ):
                     return None
                 if t == "int":
                     if f != int(f) or abs(f) >= 2**53:
@@ -324,22 +359,34 @@ class RiskModel:
         X = self.features.transform_one(values)
         proba, risk = self._probabilities_from_matrix(X, num_threads=1)
         record_id = str(values[self.spec.id_column])
-        channel, reason = self.policy.assign_one(values, record_id, float(proba[0, 2]), float(risk[0]),
-                                                 self._text_columns)
-        return {"record_id": record_id, "channel": channel, "risk_score": float(risk[0]),
-                "p_green": float(proba[0, 0]), "p_yellow": float(proba[0, 1]), "p_red": float(proba[0, 2]),
-                "selection_reason": reason, "model_version": self.version}
+        channel, reason = self.policy.assign_one(
+            values, record_id, float(proba[0, 2]), float(risk[0]), self._text_columns
+        )
+        return {
+            "record_id": record_id,
+            "channel": channel,
+            "risk_score": float(risk[0]),
+            "p_green": float(proba[0, 0]),
+            "p_yellow": float(proba[0, 1]),
+            "p_red": float(proba[0, 2]),
+            "selection_reason": reason,
+            "model_version": self.version,
+        }
 
     @property
     def _text_columns(self) -> frozenset[str]:
         return frozenset(c.name for c in self.spec.columns if c.type in ("category", "string"))
 
     def describe(self) -> dict[str, Any]:
-        """What the model expects and what it was trained on: spec, inputs, outputs, policy, training info."""
+        """Describe what the model expects and what it was trained on: spec, inputs, outputs, policy, training."""
         required = [c.name for c in self.spec.columns if c.declared and not c.nullable]
         return {
             "model_version": self.version,
-            "spec": {"name": self.spec.name, "version": self.spec.version, "fingerprint": self.spec.fingerprint()},
+            "spec": {
+                "name": self.spec.name,
+                "version": self.spec.version,
+                "fingerprint": self.spec.fingerprint(),
+            },
             "required_columns": required,
             "optional_columns": [c.name for c in self.spec.columns if c.declared and c.nullable],
             "id_column": self.spec.id_column,
@@ -351,14 +398,17 @@ class RiskModel:
             "training": {k: v for k, v in self.info.items() if k != "features"},
         }
 
-    def explain(self, records: Any, *, top_k: int = 5, severity: bool = False, num_threads: int | None = None) -> Any:
+    def explain(
+        self, records: Any, *, top_k: int = 5, severity: bool = False, num_threads: int | None = None
+    ) -> Any:
         """Why each record scores as it does: see :func:`riskscore.explain.explain`."""
         from riskscore.explain import explain
 
         return explain(self, records, top_k=top_k, severity=severity, num_threads=num_threads)
 
-    def predict(self, records: Any, *, explain: bool = False, top_k: int = 3,
-                num_threads: int | None = None) -> pd.DataFrame:
+    def predict(
+        self, records: Any, *, explain: bool = False, top_k: int = 3, num_threads: int | None = None
+    ) -> pd.DataFrame:
         """Score records: channel, calibrated risk score, class probabilities and why.
 
         Parameters
@@ -412,8 +462,9 @@ class RiskModel:
 
     # -- persistence -----------------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str], *, signing_key: bytes | str | None = None,
-             key_id: str = "default") -> Path:
+    def save(
+        self, path: str | os.PathLike[str], *, signing_key: bytes | str | None = None, key_id: str = "default"
+    ) -> Path:
         """Write the model to one file atomically (see :mod:`riskscore.artifact`).
 
         With ``signing_key``, the file carries an HMAC-SHA256 over its manifest (which holds every
@@ -432,19 +483,31 @@ class RiskModel:
             "info": _jsonable(self.info),
         }
         members = {
-            "model.txt": self.estimator.booster_.model_to_string(num_iteration=self.estimator.best_iteration_),
+            "model.txt": self.estimator.booster_.model_to_string(
+                num_iteration=self.estimator.best_iteration_
+            ),
             "features.json": json.dumps(self.features.to_dict(), sort_keys=True),
         }
         if self.severity is not None:
             members["severity.txt"] = self.severity.booster_.model_to_string(
-                num_iteration=self.severity.best_iteration_)
-        return write_artifact(path, manifest=manifest, members=members, signing_key=signing_key, key_id=key_id)
+                num_iteration=self.severity.best_iteration_
+            )
+        return write_artifact(
+            path, manifest=manifest, members=members, signing_key=signing_key, key_id=key_id
+        )
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], *, require_signature: bool = False,
-                  key: bytes | str | Mapping[str, bytes | str] | None = None) -> RiskModel:
-        """Read a model file; the signature (if any), the format version and every member's hash are
-        verified before anything is parsed."""
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        require_signature: bool = False,
+        key: bytes | str | Mapping[str, bytes | str] | None = None,
+    ) -> RiskModel:
+        """Read a model file, verified before anything is parsed.
+
+        The signature (if any), the format version and every member's hash are checked first.
+        """
         from riskscore.artifact import read_artifact
 
         manifest, members = read_artifact(path, require_signature=require_signature, key=key)
@@ -463,23 +526,43 @@ class RiskModel:
                     raise ArtifactError(f"{path}: model file lacks member 'severity.txt'; re-save the model")
                 severity = _estimator_from(manifest["severity"], members["severity.txt"])
             policy = ChannelPolicy.from_dict(manifest["policy"])
-            knots = (np.asarray(manifest["calibration"][0], dtype=np.float64),
-                     np.asarray(manifest["calibration"][1], dtype=np.float64))
+            knots = (
+                np.asarray(manifest["calibration"][0], dtype=np.float64),
+                np.asarray(manifest["calibration"][1], dtype=np.float64),
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ArtifactError(f"{path}: model file content is inconsistent ({exc}); re-save or retrain") from exc
+            raise ArtifactError(
+                f"{path}: model file content is inconsistent ({exc}); re-save or retrain"
+            ) from exc
         if len(estimator.classes_) != 2:
-            raise ArtifactError(f"{path}: the risk model must be binary (found classes {list(estimator.classes_)}); "
-                                "this file comes from a pre-release build of riskscore: retrain it")
+            raise ArtifactError(
+                f"{path}: the risk model must be binary (found classes {list(estimator.classes_)}); "
+                "this file comes from a pre-release build of riskscore: retrain it"
+            )
         if estimator.booster_.num_feature() != len(features.feature_names_):
-            raise ArtifactError(f"{path}: the LightGBM model expects {estimator.booster_.num_feature()} features "
-                                f"but the feature builder makes {len(features.feature_names_)}; retrain")
-        return cls(spec, features, estimator, policy, knots, dict(manifest.get("info", {})), severity,
-                   float(manifest.get("severity_prior", 0.0)))
+            raise ArtifactError(
+                f"{path}: the LightGBM model expects {estimator.booster_.num_feature()} features "
+                f"but the feature builder makes {len(features.feature_names_)}; retrain"
+            )
+        return cls(
+            spec,
+            features,
+            estimator,
+            policy,
+            knots,
+            dict(manifest.get("info", {})),
+            severity,
+            float(manifest.get("severity_prior", 0.0)),
+        )
 
 
 def _estimator_info(est: ChannelModel) -> dict[str, Any]:
-    return {"params": _jsonable(est.get_params()), "classes": [_jsonable(c) for c in est.classes_],
-            "n_features": int(est.n_features_in_), "best_iteration": int(est.best_iteration_)}
+    return {
+        "params": _jsonable(est.get_params()),
+        "classes": [_jsonable(c) for c in est.classes_],
+        "n_features": int(est.n_features_in_),
+        "best_iteration": int(est.best_iteration_),
+    }
 
 
 def _estimator_from(info: Mapping[str, Any], model_text: bytes) -> ChannelModel:
@@ -515,8 +598,12 @@ def _models_dir() -> Path:
     return package.parent / "models"
 
 
-def load(model: str | os.PathLike[str] = "shipment", *, require_signature: bool = False,
-         key: bytes | str | Mapping[str, bytes | str] | None = None) -> RiskModel:
+def load(
+    model: str | os.PathLike[str] = "shipment",
+    *,
+    require_signature: bool = False,
+    key: bytes | str | Mapping[str, bytes | str] | None = None,
+) -> RiskModel:
     """Load a model: a shipped default by name (``"shipment"``, ``"passenger"``) or a model file path.
 
     With ``require_signature=True`` an unsigned file, or one whose HMAC does not verify with ``key``
@@ -531,8 +618,10 @@ def load(model: str | os.PathLike[str] = "shipment", *, require_signature: bool 
     if text in ("shipment", "passenger"):
         path = _models_dir() / f"{text}.rsk"
         if not path.exists():
-            raise ArtifactError(f"the shipped {text} model is missing at {path}; rebuild it with "
-                                "`riskscore build-models` or pass the path of a model file")
+            raise ArtifactError(
+                f"the shipped {text} model is missing at {path}; rebuild it with "
+                "`riskscore build-models` or pass the path of a model file"
+            )
         return RiskModel.from_file(path, require_signature=require_signature, key=key)
     return RiskModel.from_file(text, require_signature=require_signature, key=key)
 

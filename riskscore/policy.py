@@ -47,17 +47,22 @@ class Rule:
         if self.op not in _OPS:
             raise ParameterError(f"rule on {self.column!r}: unknown operator {self.op!r}; use one of {_OPS}")
         if self.channel not in ("red", "yellow", "exempt"):
-            raise ParameterError(f"rule on {self.column!r}: channel must be red, yellow or exempt; got {self.channel!r}")
+            raise ParameterError(
+                f"rule on {self.column!r}: channel must be red, yellow or exempt; got {self.channel!r}"
+            )
         if self.op in ("in", "not_in", "prefix_in"):
             object.__setattr__(self, "value", tuple(self.value))
 
     def matches(self, frame: pd.DataFrame) -> NDArray[np.bool_]:
         """Which records meet the criterion (missing values never match)."""
         if self.column not in frame.columns:
-            raise SchemaError(f"policy rule needs column {self.column!r}, which the records do not have; "
-                              "add the column or remove the rule from the policy")
+            raise SchemaError(
+                f"policy rule needs column {self.column!r}, which the records do not have; "
+                "add the column or remove the rule from the policy"
+            )
         col = frame[self.column]
         present = col.notna().to_numpy()
+        hit: Any
         if self.op in ("in", "not_in"):
             hit = col.astype(str).isin([str(v) for v in self.value]).to_numpy()
             hit = hit if self.op == "in" else ~hit
@@ -66,19 +71,26 @@ class Rule:
             hit = np.zeros(len(col), dtype=bool)
             for prefix in self.value:
                 hit |= text.str.startswith(str(prefix)).to_numpy(dtype=bool, na_value=False)
-        elif self._textual(self.value, pd.api.types.is_string_dtype(col.dtype)
-                           or isinstance(col.dtype, pd.CategoricalDtype)):
-            left = col.astype(str).to_numpy(dtype=object)
-            right = str(self.value)
-            hit = {"==": left == right, "!=": left != right}.get(self.op)
+        elif self._textual(
+            self.value, pd.api.types.is_string_dtype(col.dtype) or isinstance(col.dtype, pd.CategoricalDtype)
+        ):
+            text_left = col.astype(str).to_numpy(dtype=object)
+            text_right = str(self.value)
+            hit = {"==": text_left == text_right, "!=": text_left != text_right}.get(self.op)
             if hit is None:
                 raise ParameterError(f"rule on {self.column!r}: operator {self.op!r} needs a number")
         else:
             left = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             right = float(self.value)
             with np.errstate(invalid="ignore"):
-                hit = {"==": left == right, "!=": left != right, ">=": left >= right, "<=": left <= right,
-                       ">": left > right, "<": left < right}[self.op]
+                hit = {
+                    "==": left == right,
+                    "!=": left != right,
+                    ">=": left >= right,
+                    "<=": left <= right,
+                    ">": left > right,
+                    "<": left < right,
+                }[self.op]
         return np.asarray(hit, dtype=bool) & present
 
     @staticmethod
@@ -103,23 +115,41 @@ class Rule:
         except (TypeError, ValueError):
             return False
         right = float(self.value)
-        return bool({"==": left == right, "!=": left != right, ">=": left >= right, "<=": left <= right,
-                     ">": left > right, "<": left < right}[self.op])
+        return bool(
+            {
+                "==": left == right,
+                "!=": left != right,
+                ">=": left >= right,
+                "<=": left <= right,
+                ">": left > right,
+                "<": left < right,
+            }[self.op]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
         value = list(self.value) if isinstance(self.value, tuple) else self.value
-        return {"column": self.column, "op": self.op, "value": value, "channel": self.channel, "note": self.note}
+        return {
+            "column": self.column,
+            "op": self.op,
+            "value": value,
+            "channel": self.channel,
+            "note": self.note,
+        }
 
 
 def _uniform_from_ids(ids: pd.Series | NDArray[np.object_], seed: int) -> NDArray[np.float64]:
-    """A uniform number per record id, the same on every run, machine and batch.
+    """Draw a uniform number per record id, the same on every run, machine and batch.
 
     SipHash-2-4 of the id (pandas' hash_array) keyed by the policy seed: vectorised, platform independent,
     and unpredictable to a declarant who does not know the seed.
     """
     key = hashlib.sha256(f"riskscore-policy-{seed}".encode()).hexdigest()[:16]
-    values = ids.astype(str).to_numpy(dtype=object) if isinstance(ids, pd.Series) else np.asarray(ids, dtype=object)
+    values = (
+        ids.astype(str).to_numpy(dtype=object)
+        if isinstance(ids, pd.Series)
+        else np.asarray(ids, dtype=object)
+    )
     hashed = pd.util.hash_array(values, hash_key=key, categorize=False)
     return np.asarray((hashed >> np.uint64(11)).astype(np.float64) / 2.0**53, dtype=np.float64)
 
@@ -166,13 +196,15 @@ class ChannelPolicy:
         not_red = p_red < self.red_threshold_
         share_left = self.yellow_share / max(float(not_red.mean()), 1e-12)
         self.yellow_threshold_ = (
-            float(np.quantile(risk[not_red], 1 - min(share_left, 1.0))) if self.yellow_share > 0 and not_red.any()
+            float(np.quantile(risk[not_red], 1 - min(share_left, 1.0)))
+            if self.yellow_share > 0 and not_red.any()
             else np.inf
         )
         return self
 
-    def assign(self, frame: pd.DataFrame, ids: pd.Series, p_red: NDArray[np.float64],
-               risk: NDArray[np.float64]) -> tuple[NDArray[np.str_], NDArray[np.str_]]:
+    def assign(
+        self, frame: pd.DataFrame, ids: pd.Series, p_red: NDArray[np.float64], risk: NDArray[np.float64]
+    ) -> tuple[NDArray[np.str_], NDArray[np.str_]]:
         """Channel and selection reason per record. Each record depends only on itself."""
         n = len(risk)
         channel = np.zeros(n, dtype=np.int64)
@@ -206,16 +238,19 @@ class ChannelPolicy:
             channel[rand_yellow], reason[rand_yellow] = 1, 3
         return np.array(CHANNELS)[channel], np.array(REASONS)[reason]
 
-    def assign_one(self, record: dict[str, Any], record_id: str, p_red: float, risk: float,
-                   text_columns: frozenset[str]) -> tuple[str, str]:
+    def assign_one(
+        self, record: dict[str, Any], record_id: str, p_red: float, risk: float, text_columns: frozenset[str]
+    ) -> tuple[str, str]:
         """:meth:`assign` for one record of already-coerced values; identical decisions."""
         model_red = p_red >= self.red_threshold_
         model_yellow = not model_red and risk >= self.yellow_threshold_
         exempt = rule_red = rule_yellow = False
         for rule in self.rules:
             if rule.column not in record:
-                raise SchemaError(f"policy rule needs column {rule.column!r}, which the record does not have; "
-                                  "add the column or remove the rule from the policy")
+                raise SchemaError(
+                    f"policy rule needs column {rule.column!r}, which the record does not have; "
+                    "add the column or remove the rule from the policy"
+                )
             hit = rule.matches_one(record[rule.column], rule.column in text_columns)
             if rule.channel == "red":
                 rule_red |= hit
@@ -245,8 +280,12 @@ class ChannelPolicy:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form, thresholds included."""
         return {
-            "red_share": self.red_share, "yellow_share": self.yellow_share, "random_red": self.random_red,
-            "random_yellow": self.random_yellow, "seed": self.seed, "rules": [r.to_dict() for r in self.rules],
+            "red_share": self.red_share,
+            "yellow_share": self.yellow_share,
+            "random_red": self.random_red,
+            "random_yellow": self.random_yellow,
+            "seed": self.seed,
+            "rules": [r.to_dict() for r in self.rules],
             "red_threshold": _finite_or_none(self.red_threshold_),
             "yellow_threshold": _finite_or_none(self.yellow_threshold_),
         }
@@ -254,8 +293,14 @@ class ChannelPolicy:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ChannelPolicy:
         """Inverse of :meth:`to_dict`."""
-        policy = cls(red_share=d["red_share"], yellow_share=d["yellow_share"], random_red=d["random_red"],
-                     random_yellow=d["random_yellow"], seed=d["seed"], rules=[Rule(**r) for r in d["rules"]])
+        policy = cls(
+            red_share=d["red_share"],
+            yellow_share=d["yellow_share"],
+            random_red=d["random_red"],
+            random_yellow=d["random_yellow"],
+            seed=d["seed"],
+            rules=[Rule(**r) for r in d["rules"]],
+        )
         policy.red_threshold_ = np.inf if d["red_threshold"] is None else float(d["red_threshold"])
         policy.yellow_threshold_ = np.inf if d["yellow_threshold"] is None else float(d["yellow_threshold"])
         return policy
@@ -266,15 +311,25 @@ def _finite_or_none(x: float) -> float | None:
 
 
 def default_policy(kind: str) -> ChannelPolicy:
-    """The shipped policy per record kind (DOMAIN.md 1.3 channel shares, 4.1/4.2 random shares)."""
+    """Return the shipped policy per record kind (DOMAIN.md 1.3 channel shares, 4.1/4.2 random shares)."""
     if kind == "passenger":
         return ChannelPolicy(
-            red_share=0.01, yellow_share=0.03, random_red=0.001, random_yellow=0.002,
-            rules=[Rule("watchlist_hit", "==", "exact", "red", "exact watch-list match"),
-                   Rule("declared_channel", "==", "red", "yellow", "goods declared by the traveller")],
+            red_share=0.01,
+            yellow_share=0.03,
+            random_red=0.001,
+            random_yellow=0.002,
+            rules=[
+                Rule("watchlist_hit", "==", "exact", "red", "exact watch-list match"),
+                Rule("declared_channel", "==", "red", "yellow", "goods declared by the traveller"),
+            ],
         )
     return ChannelPolicy(
-        red_share=0.045, yellow_share=0.14, random_red=0.005, random_yellow=0.01,
-        rules=[Rule("aeo", "==", 1, "exempt", "authorised economic operator"),
-               Rule("importer_compliance_level", ">=", 5, "yellow", "non-compliant enterprise (level 5)")],
+        red_share=0.045,
+        yellow_share=0.14,
+        random_red=0.005,
+        random_yellow=0.01,
+        rules=[
+            Rule("aeo", "==", 1, "exempt", "authorised economic operator"),
+            Rule("importer_compliance_level", ">=", 5, "yellow", "non-compliant enterprise (level 5)"),
+        ],
     )

@@ -398,7 +398,9 @@ class DerivedFeature:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise SpecError(f"[[features]] name must be an identifier, got {self.name!r}")
         if not isinstance(self.first_seen, bool):
-            raise SpecError(f"feature {self.name!r}: first_seen must be true or false, got {self.first_seen!r}")
+            raise SpecError(
+                f"feature {self.name!r}: first_seen must be true or false, got {self.first_seen!r}"
+            )
         where = f"feature {self.name!r}"
         if self.kind not in FEATURE_KINDS:
             raise SpecError(
@@ -412,7 +414,9 @@ class DerivedFeature:
         if not lo <= len(self.inputs) <= hi:
             raise SpecError(f"{where}: kind {self.kind!r} takes {lo}..{hi} inputs, got {list(self.inputs)}")
         if self.kind == "reference" and not self.by:
-            raise SpecError(f"{where}: a reference feature needs `by`, e.g. by = [[\"hs_code\"], [\"hs_code:4\"]]")
+            raise SpecError(
+                f'{where}: a reference feature needs `by`, e.g. by = [["hs_code"], ["hs_code:4"]]'
+            )
         if self.kind == "group_max_gap" and not (self.key and self.group):
             raise SpecError(f"{where}: a group_max_gap feature needs `key` and `group`")
         if any(w < 1 for w in self.windows):
@@ -440,7 +444,9 @@ class DerivedFeature:
         unknown = [k for k in data if k not in _FEATURE_KEYS]
         if unknown:
             hints = "".join(_did_you_mean(str(k), _FEATURE_KEYS) for k in unknown)
-            raise SpecError(f"[[features]] {data.get('name')!r}: unknown key(s) {_quote_list(unknown)}{hints}")
+            raise SpecError(
+                f"[[features]] {data.get('name')!r}: unknown key(s) {_quote_list(unknown)}{hints}"
+            )
         for required in ("name", "kind", "inputs"):
             if required not in data:
                 raise SpecError(f"[[features]] entry is missing {required!r}: {dict(data)!r}")

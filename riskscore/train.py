@@ -67,18 +67,26 @@ class TrainResult:
         if self.baseline is not None:
             X = self.model.features.transform(test)
             scores["logistic"] = self.baseline.predict_proba(X)[:, 1]
-        return evaluate_scores(test.reset_index(drop=True), scores, rates=rates, channels=pred["channel"].to_numpy(),
-                               protected=self.model.spec.protected_columns)
+        return evaluate_scores(
+            test.reset_index(drop=True),
+            scores,
+            rates=rates,
+            channels=pred["channel"].to_numpy(),
+            protected=self.model.spec.protected_columns,
+        )
 
 
-def time_split(frame: pd.DataFrame, time_column: str, valid: float, test: float
-               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def time_split(
+    frame: pd.DataFrame, time_column: str, valid: float, test: float
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Split by time into train / validation / test windows; each window is strictly later than the last.
 
     Cut points fall between days, so no day is split across windows.
     """
     if not (0 < valid < 1 and 0 <= test < 1 and valid + test < 1):
-        raise ParameterError(f"valid and test fractions must be in (0, 1) and sum below 1; got {valid}, {test}")
+        raise ParameterError(
+            f"valid and test fractions must be in (0, 1) and sum below 1; got {valid}, {test}"
+        )
     day = pd.to_datetime(frame[time_column]).dt.floor("D")
     order = np.argsort(day.to_numpy(), kind="stable")
     frame, day = frame.iloc[order].reset_index(drop=True), day.iloc[order].reset_index(drop=True)
@@ -95,7 +103,9 @@ def time_split(frame: pd.DataFrame, time_column: str, valid: float, test: float
     return train, frame[(day >= cut_valid) & (day < cut_test)], frame[day >= cut_test]
 
 
-def _labels(frame: pd.DataFrame, label: str) -> tuple[NDArray[np.bool_], NDArray[np.str_], NDArray[np.float64]]:
+def _labels(
+    frame: pd.DataFrame, label: str
+) -> tuple[NDArray[np.bool_], NDArray[np.str_], NDArray[np.float64]]:
     """(rows with a label, channel label per row, weight per row)."""
     n = len(frame)
     if label == "truth":
@@ -117,8 +127,9 @@ def _labels(frame: pd.DataFrame, label: str) -> tuple[NDArray[np.bool_], NDArray
     return inspected, y, w
 
 
-def _calibrate(raw: NDArray[np.float64], y: NDArray[np.bool_], w: NDArray[np.float64]
-               ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _calibrate(
+    raw: NDArray[np.float64], y: NDArray[np.bool_], w: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Strictly increasing calibration curve, as knots for np.interp (empty = identity).
 
     Platt scaling on the logit of the raw score, weighted like training: a strictly increasing map,
@@ -142,7 +153,9 @@ def _calibrate(raw: NDArray[np.float64], y: NDArray[np.bool_], w: NDArray[np.flo
 def _fingerprint(frame: pd.DataFrame, spec: RecordSpec) -> str:
     h = hashlib.sha256()
     h.update(pd.util.hash_pandas_object(frame[spec.id_column].astype(str), index=False).to_numpy().tobytes())
-    h.update(pd.util.hash_pandas_object(frame[spec.time_column].astype("int64"), index=False).to_numpy().tobytes())
+    h.update(
+        pd.util.hash_pandas_object(frame[spec.time_column].astype("int64"), index=False).to_numpy().tobytes()
+    )
     return h.hexdigest()
 
 
@@ -206,8 +219,10 @@ def train(
     train_f, valid_f, test_f = time_split(frame, spec.time_column, valid_fraction, test_fraction)
     has_l, y, w = _labels(train_f, label)
     if has_l.sum() < 50 or len(set(y[has_l])) < 2:
-        raise SchemaError(f"too few labelled records to train: {int(has_l.sum())} inspected in the training window, "
-                          f"classes {sorted(set(y[has_l]))}; provide more history")
+        raise SchemaError(
+            f"too few labelled records to train: {int(has_l.sum())} inspected in the training window, "
+            f"classes {sorted(set(y[has_l]))}; provide more history"
+        )
     builder = FeatureBuilder(spec, include_protected=tuple(include_protected))
     hit = has_l & (y != "green")
     X = builder.fit_transform(train_f, inspected=has_l, hits=hit)
@@ -221,23 +236,37 @@ def train(
     est = estimator if estimator is not None else ChannelModel()
     est.set_params(categorical_features=cat_idx, num_threads=num_threads, random_state=seed)
     found, v_found = (y != "green"), (v_y != "green")
-    eval_set = ((Xv[v_has], v_found[v_has].astype(int), v_w[v_has])
-                if v_has.sum() >= 50 and len(set(v_found[v_has])) > 1 else None)
+    eval_set = (
+        (Xv[v_has], v_found[v_has].astype(int), v_w[v_has])
+        if v_has.sum() >= 50 and len(set(v_found[v_has])) > 1
+        else None
+    )
     est.fit(X[has_l], found[has_l].astype(int), sample_weight=w[has_l], eval_set=eval_set)
     # severity head: among found violations, does it warrant red (DOMAIN.md 2.2: concealment, serious)?
     sev_rows = has_l & found
     red = y == "red"
     severity, severity_prior = None, float(red[sev_rows].mean()) if sev_rows.any() else 0.0
     if red[sev_rows].sum() >= MIN_SEVERE and (~red[sev_rows]).sum() >= MIN_SEVERE:
-        severity = clone(est).set_params(n_estimators=min(est.n_estimators, 300), num_leaves=15,
-                                         min_child_samples=20)
+        severity = clone(est).set_params(
+            n_estimators=min(est.n_estimators, 300), num_leaves=15, min_child_samples=20
+        )
         v_sev = v_has & v_found
-        sev_eval = ((Xv[v_sev], (v_y[v_sev] == "red").astype(int), None)
-                    if (v_y[v_sev] == "red").sum() >= 5 and (v_y[v_sev] != "red").sum() >= 5 else None)
+        sev_eval = (
+            (Xv[v_sev], (v_y[v_sev] == "red").astype(int), None)
+            if (v_y[v_sev] == "red").sum() >= 5 and (v_y[v_sev] != "red").sum() >= 5
+            else None
+        )
         severity.fit(X[sev_rows], red[sev_rows].astype(int), eval_set=sev_eval)
 
-    model = RiskModel(spec, builder, est, policy or default_policy(spec.name), (np.zeros(0), np.zeros(0)),
-                      severity=severity, severity_prior=severity_prior)
+    model = RiskModel(
+        spec,
+        builder,
+        est,
+        policy or default_policy(spec.name),
+        (np.zeros(0), np.zeros(0)),
+        severity=severity,
+        severity_prior=severity_prior,
+    )
     proba_v, raw_v = model._probabilities(valid_f, num_threads=num_threads)
     model.calibration = _calibrate(raw_v[v_has], v_y[v_has] != "green", v_w[v_has])
     risk_v = np.interp(raw_v, *model.calibration) if len(model.calibration[0]) else raw_v
@@ -265,7 +294,10 @@ def train(
     log.info("trained %s on %d records (%d labelled)", model.version, len(train_f), int(has_l.sum()))
     baseline = None
     if baselines:
-        baseline = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
-                                 LogisticRegression(max_iter=300))
+        baseline = make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(max_iter=300),
+        )
         baseline.fit(X[has_l], (y[has_l] != "green").astype(int), logisticregression__sample_weight=w[has_l])
     return TrainResult(model, len(train_f), len(valid_f), test_f, baseline)

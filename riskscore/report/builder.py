@@ -45,10 +45,12 @@ def _svg(fig: Any) -> str:
 
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined
+    return text[text.index("<svg") :]  # drop the XML prolog and doctype: the SVG is inlined
 
 
-def _plots(pred: pd.DataFrame, fields: pd.DataFrame, risk: np.ndarray, labels: dict[str, str]) -> dict[str, str]:
+def _plots(
+    pred: pd.DataFrame, fields: pd.DataFrame, risk: np.ndarray, labels: dict[str, str]
+) -> dict[str, str]:
     require("matplotlib", extra="report", feature="the review report")
     import matplotlib
 
@@ -59,7 +61,7 @@ def _plots(pred: pd.DataFrame, fields: pd.DataFrame, risk: np.ndarray, labels: d
     out: dict[str, str] = {}
     fig, ax = plt.subplots(figsize=(6.4, 2.6))
     colors = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
-    bins = np.linspace(0, max(float(pred["risk_score"].max()), 1e-3), 40)
+    bins = np.linspace(0, max(float(pred["risk_score"].max()), 1e-3), 40).tolist()
     for ch in ("green", "yellow", "red"):
         sel = pred["channel"] == ch
         if sel.any():
@@ -76,8 +78,16 @@ def _plots(pred: pd.DataFrame, fields: pd.DataFrame, risk: np.ndarray, labels: d
     rng = np.random.default_rng(0)
     for i, f in enumerate(top):
         x = fields[f].to_numpy()
-        ax.scatter(x, i + rng.uniform(-0.3, 0.3, len(x)), s=4, c=risk, cmap="viridis", alpha=0.6, linewidths=0,
-                   rasterized=True)
+        ax.scatter(
+            x,
+            i + rng.uniform(-0.3, 0.3, len(x)),
+            s=4,
+            c=risk,
+            cmap="viridis",
+            alpha=0.6,
+            linewidths=0,
+            rasterized=True,
+        )
     ax.set_yticks(range(len(top)), [labels.get(f, f) for f in top])
     ax.axvline(0, color="#888", lw=0.8)
     ax.set_xlabel("contribution to the risk log-odds (right = riskier)")
@@ -106,8 +116,14 @@ def _waterfall(base: float, contribs: pd.Series, labels: dict[str, str]) -> dict
         x0, x1 = sorted(((b["start"] - lo) / span * width, (b["end"] - lo) / span * width))
         b["x"], b["w"] = round(x0, 1), round(max(x1 - x0, 1.0), 1)
         b["up"] = b["value"] > 0
-    return {"bars": bars, "base_x": round((base - lo) / span * width, 1), "end_x": round((level - lo) / span * width, 1),
-            "base": base, "total": level, "height": 18 * len(bars) + 24}
+    return {
+        "bars": bars,
+        "base_x": round((base - lo) / span * width, 1),
+        "end_x": round((level - lo) / span * width, 1),
+        "base": base,
+        "total": level,
+        "height": 18 * len(bars) + 24,
+    }
 
 
 def build_review(
@@ -158,37 +174,55 @@ def build_review(
     has_truth = "truth_mechanism" in frame.columns
     # one explanation of every flagged case (cards and CSV), one of a sample for the overall drivers
     ex = m.explain(frame.iloc[flagged_idx]) if len(flagged_idx) else None
-    sample_idx = (np.sort(np.random.default_rng(0).choice(len(frame), 800, replace=False))
-                  if len(frame) > 800 else np.arange(len(frame)))
+    sample_idx = (
+        np.sort(np.random.default_rng(0).choice(len(frame), 800, replace=False))
+        if len(frame) > 800
+        else np.arange(len(frame))
+    )
     ex_sample = m.explain(frame.iloc[sample_idx]) if len(sample_idx) else None
     cases = []
     for k, i in enumerate(shown_idx):
         assert ex is not None
         row = frame.iloc[i]
-        cases.append({
-            "rank": k + 1,
-            "id": str(pred["record_id"].iloc[i]),
-            "channel": str(pred["channel"].iloc[i]),
-            "risk": float(pred["risk_score"].iloc[i]),
-            "p_red": float(pred["p_red"].iloc[i]),
-            "why": str(pred["selection_reason"].iloc[i]),
-            "reasons": [{"code": r.code, "text": r.text} for r in ex.reasons[k]],
-            "fields": [(labels.get(c, c), _show(row.get(c))) for c in declared if c in frame.columns],
-            "waterfall": _waterfall(float(ex.base_value[k]), ex.fields.iloc[k], labels),
-            "mechanism": (None if not has_truth else
-                          (_show(row.get("truth_mechanism")) if row.get("truth_violation") else "none (compliant)")),
-        })
+        cases.append(
+            {
+                "rank": k + 1,
+                "id": str(pred["record_id"].iloc[i]),
+                "channel": str(pred["channel"].iloc[i]),
+                "risk": float(pred["risk_score"].iloc[i]),
+                "p_red": float(pred["p_red"].iloc[i]),
+                "why": str(pred["selection_reason"].iloc[i]),
+                "reasons": [{"code": r.code, "text": r.text} for r in ex.reasons[k]],
+                "fields": [(labels.get(c, c), _show(row.get(c))) for c in declared if c in frame.columns],
+                "waterfall": _waterfall(float(ex.base_value[k]), ex.fields.iloc[k], labels),
+                "mechanism": (
+                    None
+                    if not has_truth
+                    else (
+                        _show(row.get("truth_mechanism"))
+                        if row.get("truth_violation")
+                        else "none (compliant)"
+                    )
+                ),
+            }
+        )
     counts = pred["channel"].value_counts().reindex(["green", "yellow", "red"]).fillna(0).astype(int)
     n = max(len(pred), 1)
     policy = m.policy
-    capacity = {"red": policy.red_share + policy.random_red, "yellow": policy.yellow_share + policy.random_yellow}
+    capacity = {
+        "red": policy.red_share + policy.random_red,
+        "yellow": policy.yellow_share + policy.random_yellow,
+    }
     summary = [
-        {"channel": ch, "records": int(counts[ch]), "share": counts[ch] / n,
-         "capacity": capacity.get(ch)} for ch in ("green", "yellow", "red")
+        {"channel": ch, "records": int(counts[ch]), "share": counts[ch] / n, "capacity": capacity.get(ch)}
+        for ch in ("green", "yellow", "red")
     ]
     reasons = pred["selection_reason"].value_counts()
-    plots = (_plots(pred, ex_sample.fields, pred["risk_score"].to_numpy()[sample_idx], labels)
-             if ex_sample is not None else {})
+    plots = (
+        _plots(pred, ex_sample.fields, pred["risk_score"].to_numpy()[sample_idx], labels)
+        if ex_sample is not None
+        else {}
+    )
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("riskscore.report", "templates"),
         autoescape=jinja2.select_autoescape(["html"], default=True),
@@ -214,7 +248,9 @@ def build_review(
     flagged_frame = pred.iloc[flagged_idx].reset_index(drop=True)
     reasons_of = ex.reasons if ex is not None else []
     # the same columns whether or not anything was flagged
-    flagged_frame["reason_codes"] = pd.Series([";".join(r.code for r in rs) for rs in reasons_of], dtype=object)
+    flagged_frame["reason_codes"] = pd.Series(
+        [";".join(r.code for r in rs) for rs in reasons_of], dtype=object
+    )
     flagged_frame["reasons"] = pd.Series([" | ".join(r.text for r in rs) for rs in reasons_of], dtype=object)
     csv = atomic_write_text(out / "flagged.csv", flagged_frame.to_csv(index=False))
     return ReviewResult(index, csv, len(pred), len(flagged_idx), len(shown_idx))

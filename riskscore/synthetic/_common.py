@@ -41,7 +41,9 @@ def generator_threads() -> int:
             return max(1, int(env))
         except ValueError:
             raise ValueError(f"RISKSCORE_THREADS must be a whole number >= 1; got {env!r}") from None
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return max(
+        1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    )
 
 
 def population_rng(seed: int, kind: int) -> np.random.Generator:
@@ -60,7 +62,9 @@ def block_ranges(n: int) -> Iterator[tuple[int, int, int]]:
         yield b, lo, min(n, lo + BLOCK_ROWS)
 
 
-def day_offsets(start: dt.date, days: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+def day_offsets(
+    start: dt.date, days: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
     """Calendar helpers for the period: day-of-week (Mon=0), days to the nearest Tet, month index."""
     dates = pd.date_range(pd.Timestamp(start), periods=days, freq="D")
     dow = dates.day_of_week.to_numpy().astype(np.int64)
@@ -89,15 +93,17 @@ def days_of_rows(cum_counts: NDArray[np.int64], lo: int, hi: int) -> NDArray[np.
     return np.searchsorted(cum_counts, np.arange(lo, hi), side="right").astype(np.int64)
 
 
-def timestamps(start: dt.date, day: NDArray[np.int64], seconds: NDArray[np.float64]) -> NDArray[np.datetime64]:
+def timestamps(
+    start: dt.date, day: NDArray[np.int64], seconds: NDArray[np.float64]
+) -> NDArray[np.datetime64]:
     """Timestamps at whole seconds: start + day + seconds into the day."""
-    base = np.datetime64(pd.Timestamp(start).to_datetime64(), "s")
+    base = pd.Timestamp(start).to_datetime64().astype("datetime64[s]")
     secs = day * 86400 + np.floor(seconds).astype(np.int64)
     return (base + secs.astype("timedelta64[s]")).astype("datetime64[ns]")
 
 
 def format_ids(prefix: str, seed: int, lo: int, hi: int) -> pd.Series:
-    """Identifiers like D0007-000000123: unique within a data set, distinct across seeds."""
+    """Format identifiers like D0007-000000123: unique within a data set, distinct across seeds."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -116,8 +122,10 @@ def read_table(name: str) -> pd.DataFrame:
     )
 
 
-def categorical_codes(codes: NDArray[np.intp], categories: list[str] | NDArray[np.str_] | pd.Index) -> pd.Categorical:
-    """A pandas Categorical from integer codes (-1 = missing) without materialising strings per row.
+def categorical_codes(
+    codes: NDArray[np.intp], categories: list[str] | NDArray[np.str_] | pd.Index
+) -> pd.Categorical:
+    """Build a pandas Categorical from integer codes (-1 = missing) without materialising strings per row.
 
     Pass a prebuilt ``pd.Index`` for large category lists (importers, travellers): building it is the cost.
     """

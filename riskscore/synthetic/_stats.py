@@ -41,7 +41,14 @@ def shifted_logpdf(x: Float, mu: Float | float, sigma: Float | float, lo: float,
 
 
 def opposed_shift_logpdf(
-    x: Float, mu_x: Float | float, sd_x: float, y: Float, mu_y: Float | float, sd_y: float, lo: float, hi: float
+    x: Float,
+    mu_x: Float | float,
+    sd_x: float,
+    y: Float,
+    mu_y: Float | float,
+    sd_y: float,
+    lo: float,
+    hi: float,
 ) -> Float:
     """Joint log-density of (X + A, Y - A) with X, Y normal and A ~ U(lo, hi), all independent.
 
@@ -55,7 +62,9 @@ def opposed_shift_logpdf(
     c = (d1 * sd_y**2 + d2 * sd_x**2) / var
     s_c = np.sqrt(sd_x**2 * sd_y**2 / var)
     head = norm_logpdf(d1, d2, np.sqrt(var))
-    return np.asarray(head + _log_diff_ndtr((hi - c) / s_c, (lo - c) / s_c) - np.log(hi - lo), dtype=np.float64)
+    return np.asarray(
+        head + _log_diff_ndtr((hi - c) / s_c, (lo - c) / s_c) - np.log(hi - lo), dtype=np.float64
+    )
 
 
 def log_uniform(rng: np.random.Generator, lo: float, hi: float, size: int) -> Float:
@@ -72,7 +81,7 @@ _FLAT_CACHE: dict[int, tuple[Float, Float]] = {}
 
 
 def _flat(cum_rows: Float) -> Float:
-    """The flattened, offset table of a cumulative matrix, built once per matrix (worlds are immutable)."""
+    """Return the flattened, offset table of a cumulative matrix, built once per matrix."""
     hit = _FLAT_CACHE.get(id(cum_rows))
     if hit is not None and hit[0] is cum_rows:
         return hit[1]
@@ -89,7 +98,7 @@ def rowwise_categorical(cum_rows: Float, rows: NDArray[np.intp], u: Float) -> ND
     ``cum_rows`` is (R, K) with each row's last entry 1; adding the row number makes the flattened array
     monotone, so one searchsorted serves every record.
     """
-    n_rows, k = cum_rows.shape
+    k = cum_rows.shape[1]
     flat = _flat(cum_rows)
     idx = np.searchsorted(flat, rows + u, side="right")
     return np.asarray(idx - rows * k, dtype=np.intp).clip(0, k - 1)

@@ -43,8 +43,12 @@ def _check_args(kind: str, n: object, seed: object, days: object, chunk_rows: ob
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ParameterError(f"seed must be a whole number >= 0; got {seed!r}")
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
-        raise ParameterError(f"days must be a whole number >= 1 (or None for the scenario's period); got {days!r}")
-    if chunk_rows is not None and (isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1):
+        raise ParameterError(
+            f"days must be a whole number >= 1 (or None for the scenario's period); got {days!r}"
+        )
+    if chunk_rows is not None and (
+        isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1
+    ):
         raise ParameterError(f"chunk_rows must be a whole number >= 1; got {chunk_rows!r}")
 
 
@@ -282,10 +286,14 @@ def write_records(
     path = Path(out)
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):
-        raise OutputError(f"output {str(path)!r} must end in .parquet or .csv; got {suffix or 'no extension'!r}")
+        raise OutputError(
+            f"output {str(path)!r} must end in .parquet or .csv; got {suffix or 'no extension'!r}"
+        )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise OutputError(f"output folder {str(folder)!r} does not exist; create it first or choose another path")
+        raise OutputError(
+            f"output folder {str(folder)!r} does not exist; create it first or choose another path"
+        )
     if not os.access(folder, os.W_OK):
         raise OutputError(f"output folder {str(folder)!r} is not writable; choose a path you can write to")
     load_scenario(scenario)  # fail on a bad scenario before creating anything
@@ -296,7 +304,9 @@ def write_records(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        chunks = iter_records(kind, n, seed=seed, scenario=scenario, start=start, days=days, chunk_rows=chunk_rows)
+        chunks = iter_records(
+            kind, n, seed=seed, scenario=scenario, start=start, days=days, chunk_rows=chunk_rows
+        )
         with tqdm(total=n, unit="rows", disable=not show, desc=f"generate {kind}") as bar:
             if suffix == ".parquet":
                 import pyarrow as pa

@@ -43,11 +43,17 @@ TICKETS = ("round_trip", "one_way", "multi_city")
 BOOKED_MEDIAN = np.array([25.0, 3.0, 8.0, 4.0, 2.0])
 BOOKED_SIGMA = np.array([1.0, 1.0, 1.0, 1.0, 0.8])
 PAYMENT_P = np.array(
-    [[0.85, 0.08, 0.04, 0.03], [0.45, 0.05, 0.48, 0.02], [0.70, 0.08, 0.20, 0.02],
-     [0.55, 0.05, 0.38, 0.02], [0.45, 0.03, 0.50, 0.02]]
+    [
+        [0.85, 0.08, 0.04, 0.03],
+        [0.45, 0.05, 0.48, 0.02],
+        [0.70, 0.08, 0.20, 0.02],
+        [0.55, 0.05, 0.38, 0.02],
+        [0.45, 0.03, 0.50, 0.02],
+    ]
 )
-TICKET_P = np.array([[0.80, 0.17, 0.03], [0.50, 0.47, 0.03], [0.85, 0.12, 0.03], [0.55, 0.42, 0.03],
-                     [0.35, 0.62, 0.03]])
+TICKET_P = np.array(
+    [[0.80, 0.17, 0.03], [0.50, 0.47, 0.03], [0.85, 0.12, 0.03], [0.55, 0.42, 0.03], [0.35, 0.62, 0.03]]
+)
 DURATION_MEDIAN = np.array([7.0, 3.0, 3.0, 2.0, 5.0])
 DURATION_SIGMA = np.array([0.8, 0.6, 0.6, 0.5, 0.8])
 BAG_MEDIAN = np.array([17.0, 15.0, 30.0, 12.0, 11.0])
@@ -109,7 +115,9 @@ class PassengerWorld:
     legacy_yellow: float
 
 
-def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, days: int | None) -> PassengerWorld:
+def build_world(
+    scenario: Scenario, n: int, seed: int, start: dt.date | None, days: int | None
+) -> PassengerWorld:
     """Draw the traveller population and calendar for ``n`` trips."""
     p = scenario.section("passengers")
     start = start or scenario.start
@@ -118,10 +126,15 @@ def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, da
     routes = C.read_table("routes.csv").reset_index(drop=True)
     land = (routes["border_type"] == "land_gate").to_numpy(dtype=bool)
     share = routes["share"].to_numpy(dtype=np.float64)
-    w = np.where(land, share / share[land].sum() * p["land_gate_volume"],
-                 share / share[~land].sum() * (1 - p["land_gate_volume"]))
+    w = np.where(
+        land,
+        share / share[land].sum() * p["land_gate_volume"],
+        share / share[~land].sum() * (1 - p["land_gate_volume"]),
+    )
     route_mult = routes[["p1", "p2", "p3", "p4"]].to_numpy(dtype=np.float64)
-    carriers = [str(c).split("|") if isinstance(c, str) and c else [] for c in routes["carriers"].astype(object)]
+    carriers = [
+        str(c).split("|") if isinstance(c, str) and c else [] for c in routes["carriers"].astype(object)
+    ]
 
     dow, tet, _ = C.day_offsets(start, days)
     moy = C.month_of_year(start, days)
@@ -172,16 +185,41 @@ def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, da
     border_pass = land[trav_route] & (rng.random(n_t) < 0.6)  # border residents with a crossing pass
     ids = rng.integers(0, 2**63, n_t, dtype=np.int64)
     world = PassengerWorld(
-        scenario=scenario, n=n, seed=seed, start=start, days=days, p=p, routes=routes,
-        route_cum=np.cumsum(w / w.sum()), route_land=land, route_mult=route_mult, route_carriers=carriers,
-        route_point=np.unique(routes["border_point"].to_numpy(dtype=str), return_inverse=True)[1].astype(np.int64),
+        scenario=scenario,
+        n=n,
+        seed=seed,
+        start=start,
+        days=days,
+        p=p,
+        routes=routes,
+        route_cum=np.cumsum(w / w.sum()),
+        route_land=land,
+        route_mult=route_mult,
+        route_carriers=carriers,
+        route_point=np.unique(routes["border_point"].to_numpy(dtype=str), return_inverse=True)[1].astype(
+            np.int64
+        ),
         points=sorted(set(routes["border_point"].astype(str))),
         route_country=np.array([cidx[c] for c in routes["foreign_country"].astype(str)], dtype=np.int64),
-        day_cum=day_cum, pre_tet=np.asarray(pre_tet, dtype=bool), trav_cum=np.cumsum(freq / freq.sum()),
-        trav_id=pd.Index([f"T{int(x):016x}" for x in ids], dtype="str"), trav_type=ttype, trav_route=trav_route, trav_crew=crew,
-        trav_nat=nat, trav_res=res, trav_sex=sex, trav_age=age, trav_watch=watch, trav_ff=ff,
-        trav_pass=np.asarray(border_pass, dtype=bool), trav_doc_expiry=rng.integers(30, 3650, n_t),
-        countries=countries, z={}, legacy_red=0.0, legacy_yellow=0.0,
+        day_cum=day_cum,
+        pre_tet=np.asarray(pre_tet, dtype=bool),
+        trav_cum=np.cumsum(freq / freq.sum()),
+        trav_id=pd.Index([f"T{int(x):016x}" for x in ids], dtype="str"),
+        trav_type=ttype,
+        trav_route=trav_route,
+        trav_crew=crew,
+        trav_nat=nat,
+        trav_res=res,
+        trav_sex=sex,
+        trav_age=age,
+        trav_watch=watch,
+        trav_ff=ff,
+        trav_pass=np.asarray(border_pass, dtype=bool),
+        trav_doc_expiry=rng.integers(30, 3650, n_t),
+        countries=countries,
+        z={},
+        legacy_red=0.0,
+        legacy_yellow=0.0,
     )
     _calibrate(world, rng)
     return world
@@ -227,11 +265,16 @@ def _features(world: PassengerWorld, rng: np.random.Generator, ctx: dict[str, An
     f: dict[str, Any] = {}
     f["booked"] = np.where(air, rng.lognormal(np.log(BOOKED_MEDIAN[h]), BOOKED_SIGMA[h]), np.nan)
     u = rng.random(size)
-    f["payment"] = np.where(air, (u[:, None] >= np.cumsum(PAYMENT_P[h], axis=1)).sum(axis=1), -1).astype(np.int64)
+    f["payment"] = np.where(air, (u[:, None] >= np.cumsum(PAYMENT_P[h], axis=1)).sum(axis=1), -1).astype(
+        np.int64
+    )
     u = rng.random(size)
-    f["ticket"] = np.where(air, (u[:, None] >= np.cumsum(TICKET_P[h], axis=1)).sum(axis=1), -1).astype(np.int64)
-    f["duration"] = np.where(air & (f["ticket"] == 0),
-                             rng.lognormal(np.log(DURATION_MEDIAN[h]), DURATION_SIGMA[h]), np.nan)
+    f["ticket"] = np.where(air, (u[:, None] >= np.cumsum(TICKET_P[h], axis=1)).sum(axis=1), -1).astype(
+        np.int64
+    )
+    f["duration"] = np.where(
+        air & (f["ticket"] == 0), rng.lognormal(np.log(DURATION_MEDIAN[h]), DURATION_SIGMA[h]), np.nan
+    )
     f["bag"] = rng.lognormal(np.log(BAG_MEDIAN[h]), BAG_SIGMA[h])
     f["party"] = 1 + rng.poisson(PARTY_EXTRA[h])
     f["transit"] = air & (rng.random(size) < TRANSIT_P[h])
@@ -255,10 +298,11 @@ def _loglik(ctx: dict[str, Any], f: dict[str, Any]) -> Float:
     for k in range(len(HYPOTHESES)):
         term = norm_logpdf(lbag, np.log(BAG_MEDIAN[k]), BAG_SIGMA[k])
         term = term + poisson.logpmf(f["party"] - 1, PARTY_EXTRA[k])
-        term = term + np.where(f["currency"] > 0,
-                               np.log(CURRENCY_DECLARED_P[k]) + norm_logpdf(lc, np.log(CURRENCY_MEDIAN[k]),
-                                                                             CURRENCY_SIGMA[k]),
-                               np.log1p(-CURRENCY_DECLARED_P[k]))
+        term = term + np.where(
+            f["currency"] > 0,
+            np.log(CURRENCY_DECLARED_P[k]) + norm_logpdf(lc, np.log(CURRENCY_MEDIAN[k]), CURRENCY_SIGMA[k]),
+            np.log1p(-CURRENCY_DECLARED_P[k]),
+        )
         term = term + np.where(f["declared_red"], np.log(DECLARED_RED_P[k]), np.log1p(-DECLARED_RED_P[k]))
         air_terms = (
             norm_logpdf(lb, np.log(BOOKED_MEDIAN[k]), BOOKED_SIGMA[k])
@@ -332,13 +376,17 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
     n_carriers = np.array([max(1, len(c)) for c in world.route_carriers])[route]
     carrier_slot = np.floor(rng.random(size) * n_carriers).astype(np.int64)
     carrier_names = sorted({c for cs in world.route_carriers for c in cs})
-    carrier_code = np.array([
-        carrier_names.index(world.route_carriers[r][s]) if world.route_carriers[r] else -1
-        for r, s in zip(route.tolist(), carrier_slot.tolist(), strict=True)
-    ], dtype=np.int64)
+    carrier_code = np.array(
+        [
+            carrier_names.index(world.route_carriers[r][s]) if world.route_carriers[r] else -1
+            for r, s in zip(route.tolist(), carrier_slot.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
     flight_no = np.where(air, 100 + (route * 37 + carrier_slot * 11 + rng.integers(0, 3, size)) % 900, -1)
-    flight = np.where(air, np.char.add(np.array(carrier_names + ["-"])[carrier_code],
-                                       flight_no.astype(str)), "")
+    flight = np.where(
+        air, np.char.add(np.array([*carrier_names, "-"])[carrier_code], flight_no.astype(str)), ""
+    )
     crew = world.trav_crew[trav] & air
     ptype = np.where(crew, 1, np.where(air & (rng.random(size) < 0.03), 2, 0))
     pnr = PNR_CHARS[rng.integers(0, len(PNR_CHARS), (size, 6))].view("S6").ravel().astype(str)
@@ -351,7 +399,9 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
 
     mech_names = np.array(HYPOTHESES)
     serious = np.isin(mech_names[h], list(SERIOUS))
-    value = np.where(h > 0, rng.lognormal(np.log(np.maximum(UNDECLARED_MEDIAN[h], 1.0)), UNDECLARED_SIGMA[h]), 0.0)
+    value = np.where(
+        h > 0, rng.lognormal(np.log(np.maximum(UNDECLARED_MEDIAN[h], 1.0)), UNDECLARED_SIGMA[h]), 0.0
+    )
     revenue = value * TAX_RATE[h]
     p_red = post[:, [HYPOTHESES.index(m) for m in SERIOUS]].sum(axis=1)
     p_violation = 1.0 - post[:, 0]
@@ -365,15 +415,27 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
     rand_red = ~rule_red & (rng.random(size) < legacy["random_red"])
     rand_yellow = ~rule_red & ~rule_yellow & ~rand_red & (rng.random(size) < legacy["random_yellow"])
     channel = np.where(rule_red | rand_red, 2, np.where(rule_yellow | rand_yellow, 1, 0))
-    reason = np.where(rule_red, "rule", np.where(rand_red | rand_yellow, "random",
-                      np.where(rule_yellow, np.where(declared_goods & (score < world.legacy_yellow), "declared",
-                                                     "rule"), "none")))
+    reason = np.where(
+        rule_red,
+        "rule",
+        np.where(
+            rand_red | rand_yellow,
+            "random",
+            np.where(
+                rule_yellow,
+                np.where(declared_goods & (score < world.legacy_yellow), "declared", "rule"),
+                "none",
+            ),
+        ),
+    )
     a = np.clip(pts + 1 - world.legacy_red, 0, 1)
     b = np.maximum(a, np.where(declared_goods, 1.0, np.clip(pts + 1 - world.legacy_yellow, 0, 1)))
     rr, ry = legacy["random_red"], legacy["random_yellow"]
     propensity = b + (1 - b) * (rr + (1 - rr) * ry)
     inspected = channel > 0
-    sens = np.where(channel == 2, legacy["red_sensitivity"], legacy["yellow_sensitivity"] * YELLOW_SENSITIVITY[h])
+    sens = np.where(
+        channel == 2, legacy["red_sensitivity"], legacy["yellow_sensitivity"] * YELLOW_SENSITIVITY[h]
+    )
     detected = inspected & (h > 0) & (rng.random(size) < sens)
     channels = ["green", "yellow", "red"]
     truth_channel_code = np.where(h == 0, 0, np.where(serious, 2, 1))
@@ -389,7 +451,7 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
             "route": C.categorical_codes(route, world.routes["route"].astype(str).tolist()),
             "route_country": C.categorical_codes(world.route_country[route], countries),
             "carrier": C.categorical_codes(np.where(air, carrier_code, -1), carrier_names),
-            "flight_number": pd.Series(np.where(air, flight, None), dtype="str"),
+            "flight_number": pd.Series(flight, dtype="str").where(air),
             "transit": f["transit"],
             "dwell_hours": np.where(f["transit"], np.round(rng.lognormal(np.log(3.0), 0.7, size), 1), np.nan),
             "passenger_type": C.categorical_codes(ptype, ["passenger", "crew", "transit"]),
@@ -400,7 +462,7 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
             "doc_type": C.categorical_codes(doc_type, ["passport", "border_pass"]),
             "doc_issuing_country": C.categorical_codes(world.trav_nat[trav], countries),
             "doc_days_to_expiry": np.maximum(world.trav_doc_expiry[trav] - ctx["day"], 1).astype(np.int64),
-            "pnr_locator": pd.Series(np.where(air, pnr, None), dtype="str"),
+            "pnr_locator": pd.Series(pnr, dtype="str").where(air),
             "days_booked_before_travel": np.floor(f["booked"]),
             "booking_channel": C.categorical_codes(booking, list(BOOKING_CHANNELS)),
             "payment_form": C.categorical_codes(f["payment"], list(PAYMENTS)),
@@ -417,9 +479,12 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
             "declared_channel": C.categorical_codes(f["declared_red"].astype(np.int64), ["green", "red"]),
             "watchlist_hit": C.categorical_codes(world.trav_watch[trav], ["none", "partial", "exact"]),
             "truth_violation": h > 0,
-            "truth_mechanism": pd.Categorical.from_codes(h - 1, categories=pd.Index(PASSENGER_MECHANISMS, dtype="str")),
-            "truth_severity": C.categorical_codes(np.where(h == 0, 0, np.where(serious, 2, 1)),
-                                                  ["none", "minor", "serious"]),
+            "truth_mechanism": pd.Categorical.from_codes(
+                h - 1, categories=pd.Index(PASSENGER_MECHANISMS, dtype="str")
+            ),
+            "truth_severity": C.categorical_codes(
+                np.where(h == 0, 0, np.where(serious, 2, 1)), ["none", "minor", "serious"]
+            ),
             "truth_channel": C.categorical_codes(np.where(h == 0, 0, np.where(serious, 2, 1)), channels),
             "truth_undeclared_value_usd": np.round(value, 2),
             "truth_revenue_at_stake_usd": np.round(revenue, 2),

@@ -87,7 +87,9 @@ def _read_toml(path: str) -> dict[str, Any]:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ScenarioError(f"scenario file {path!r} does not exist; pass a scenario name or an existing path") from None
+        raise ScenarioError(
+            f"scenario file {path!r} does not exist; pass a scenario name or an existing path"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"scenario file {path!r} is not valid TOML: {exc}") from None
 
@@ -151,13 +153,19 @@ def _as_date(value: Any, field: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise ScenarioError(f"scenario field {field!r} must be a date like 2025-01-01; got {value!r}") from None
+        raise ScenarioError(
+            f"scenario field {field!r} must be a date like 2025-01-01; got {value!r}"
+        ) from None
 
 
-def _number(section: Mapping[str, Any], key: str, where: str, *, lo: float = 0.0, hi: float | None = None) -> float:
+def _number(
+    section: Mapping[str, Any], key: str, where: str, *, lo: float = 0.0, hi: float | None = None
+) -> float:
     field = f"{where}.{key}"
     if key not in section:
-        raise ScenarioError(f"scenario field {field!r} is missing; add it (see synthetic/scenarios/default.toml)")
+        raise ScenarioError(
+            f"scenario field {field!r} is missing; add it (see synthetic/scenarios/default.toml)"
+        )
     value = section[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ScenarioError(f"scenario field {field!r} must be a number; got {value!r}")
@@ -178,7 +186,9 @@ def _range(section: Mapping[str, Any], key: str, where: str) -> None:
         and 0 < value[0] < value[1]
     )
     if not ok:
-        raise ScenarioError(f"scenario field {field!r} must be [low, high] with 0 < low < high; got {value!r}")
+        raise ScenarioError(
+            f"scenario field {field!r} must be [low, high] with 0 < low < high; got {value!r}"
+        )
 
 
 def _shares(section: Mapping[str, Any], key: str, where: str, names: tuple[str, ...], *, total: bool) -> None:
@@ -191,10 +201,14 @@ def _shares(section: Mapping[str, Any], key: str, where: str, names: tuple[str, 
         raise ScenarioError(f"scenario field {field!r} has unknown keys {unknown}; allowed: {list(names)}")
     for name in names:
         if name not in value:
-            raise ScenarioError(f"scenario field {field!r} is missing {name!r}; give every one of {list(names)}")
+            raise ScenarioError(
+                f"scenario field {field!r} is missing {name!r}; give every one of {list(names)}"
+            )
         _number(value, name, field, hi=1.0 if total else None)
     if total and abs(sum(float(value[n]) for n in names) - 1.0) > 1e-6:
-        raise ScenarioError(f"scenario field {field!r} must sum to 1; its values sum to {sum(value.values()):g}")
+        raise ScenarioError(
+            f"scenario field {field!r} must sum to 1; its values sum to {sum(value.values()):g}"
+        )
 
 
 def _validate_mechanisms(section: Mapping[str, Any], where: str, names: tuple[str, ...]) -> None:
@@ -203,14 +217,20 @@ def _validate_mechanisms(section: Mapping[str, Any], where: str, names: tuple[st
         raise ScenarioError(f"scenario field '{where}.mechanisms' is missing; add a table per mechanism")
     unknown = sorted(set(mechs) - set(names))
     if unknown:
-        raise ScenarioError(f"scenario field '{where}.mechanisms' has unknown mechanisms {unknown}; known: {list(names)}")
+        raise ScenarioError(
+            f"scenario field '{where}.mechanisms' has unknown mechanisms {unknown}; known: {list(names)}"
+        )
     for name in names:
         if name not in mechs:
-            raise ScenarioError(f"scenario field '{where}.mechanisms.{name}' is missing; add it with enabled = false")
+            raise ScenarioError(
+                f"scenario field '{where}.mechanisms.{name}' is missing; add it with enabled = false"
+            )
         m = mechs[name]
         mw = f"{where}.mechanisms.{name}"
         if not isinstance(m.get("enabled", True), bool):
-            raise ScenarioError(f"scenario field '{mw}.enabled' must be true or false; got {m.get('enabled')!r}")
+            raise ScenarioError(
+                f"scenario field '{mw}.enabled' must be true or false; got {m.get('enabled')!r}"
+            )
         _number(m, "share", mw)
         for key in ("factor", "weight_factor", "value_factor", "value_band"):
             if key in m:
@@ -222,9 +242,18 @@ def _validate_mechanisms(section: Mapping[str, Any], where: str, names: tuple[st
 def _validate_legacy(section: Mapping[str, Any], where: str) -> None:
     legacy = section.get("legacy")
     if not isinstance(legacy, Mapping):
-        raise ScenarioError(f"scenario field '{where}.legacy' is missing; add the legacy selection policy table")
+        raise ScenarioError(
+            f"scenario field '{where}.legacy' is missing; add the legacy selection policy table"
+        )
     w = f"{where}.legacy"
-    for key in ("red_share", "yellow_share", "random_red", "random_yellow", "red_sensitivity", "yellow_sensitivity"):
+    for key in (
+        "red_share",
+        "yellow_share",
+        "random_red",
+        "random_yellow",
+        "red_sensitivity",
+        "yellow_sensitivity",
+    ):
         _number(legacy, key, w, hi=1.0)
     if legacy["red_share"] + legacy["yellow_share"] > 1.0:
         raise ScenarioError(f"scenario fields '{w}.red_share' + '{w}.yellow_share' must not exceed 1")
@@ -240,19 +269,32 @@ def _unknown_keys(params: Mapping[str, Any], reference: Mapping[str, Any], where
                 continue
             close = difflib.get_close_matches(str(key), [str(k) for k in reference], n=1)
             hint = f"; did you mean {'.'.join([*where.split('.'), close[0]]).lstrip('.')!r}?" if close else ""
-            raise ScenarioError(f"scenario field {path!r} is not a known setting{hint} "
-                                "(see synthetic/scenarios/default.toml for the settings)")
+            raise ScenarioError(
+                f"scenario field {path!r} is not a known setting{hint} "
+                "(see synthetic/scenarios/default.toml for the settings)"
+            )
         ref = reference[key]
-        if isinstance(value, Mapping) and isinstance(ref, Mapping) and not key.endswith(("_types", "_multiplier",
-                                                                                           "_share")):
+        if (
+            isinstance(value, Mapping)
+            and isinstance(ref, Mapping)
+            and not key.endswith(("_types", "_multiplier", "_share"))
+        ):
             if where.endswith("mechanisms"):
                 # every mechanism table shares one set of keys: compare with the same mechanism's defaults
-                allowed = set(ref) | {"factor", "weight_factor", "value_factor", "value_band", "type_multiplier"}
+                allowed = set(ref) | {
+                    "factor",
+                    "weight_factor",
+                    "value_factor",
+                    "value_band",
+                    "type_multiplier",
+                }
                 unknown = sorted(set(value) - allowed)
                 if unknown:
                     close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
                     hint = f"; did you mean {close[0]!r}?" if close else ""
-                    raise ScenarioError(f"scenario field '{path}.{unknown[0]}' is not a known mechanism setting{hint}")
+                    raise ScenarioError(
+                        f"scenario field '{path}.{unknown[0]}' is not a known mechanism setting{hint}"
+                    )
                 continue
             _unknown_keys(value, ref, path)
 
@@ -269,14 +311,32 @@ def _validate(params: Mapping[str, Any]) -> None:
     s = params.get("shipments")
     if not isinstance(s, Mapping):
         raise ScenarioError("scenario is missing its [shipments] table")
-    for key in ("prevalence", "aeo_share_of_top_importers", "new_importer_volume", "phantom_share_of_new",
-                "complicit_broker_share", "related_party_share", "multinational_related_share",
-                "preference_claim_share", "transhipment_share", "temporary_import_share", "vat_rate"):
+    for key in (
+        "prevalence",
+        "aeo_share_of_top_importers",
+        "new_importer_volume",
+        "phantom_share_of_new",
+        "complicit_broker_share",
+        "related_party_share",
+        "multinational_related_share",
+        "preference_claim_share",
+        "transhipment_share",
+        "temporary_import_share",
+        "vat_rate",
+    ):
         _number(s, key, "shipments", hi=1.0)
     for key in ("price_sigma", "unit_weight_sigma", "quantity_sigma"):
         _number(s, key, "shipments", lo=1e-6)
-    for key in ("importers_per_row", "brokers_per_importer", "zipf_exponent", "aeo_multiplier",
-                "complicit_broker_multiplier", "de_minimis_usd", "min_importers", "aeo_top_importers"):
+    for key in (
+        "importers_per_row",
+        "brokers_per_importer",
+        "zipf_exponent",
+        "aeo_multiplier",
+        "complicit_broker_multiplier",
+        "de_minimis_usd",
+        "min_importers",
+        "aeo_top_importers",
+    ):
         _number(s, key, "shipments")
     _shares(s, "importer_types", "shipments", IMPORTER_TYPES, total=True)
     _shares(s, "type_multiplier", "shipments", (*IMPORTER_TYPES, "phantom"), total=False)
@@ -292,15 +352,23 @@ def _validate(params: Mapping[str, Any]) -> None:
             if names is not None:
                 unknown = sorted(set(table) - set(names))
                 if unknown:
-                    raise ScenarioError(f"scenario field '{w}.{key}' has unknown mechanisms {unknown}; known: {list(names)}")
+                    raise ScenarioError(
+                        f"scenario field '{w}.{key}' has unknown mechanisms {unknown}; known: {list(names)}"
+                    )
             for k in table:
                 _number(table, k, f"{w}.{key}")
 
     p = params.get("passengers")
     if not isinstance(p, Mapping):
         raise ScenarioError("scenario is missing its [passengers] table")
-    for key in ("minor_prevalence", "serious_prevalence", "crew_share", "land_gate_volume", "departure_share",
-                "watchlist_partial_share"):
+    for key in (
+        "minor_prevalence",
+        "serious_prevalence",
+        "crew_share",
+        "land_gate_volume",
+        "departure_share",
+        "watchlist_partial_share",
+    ):
         _number(p, key, "passengers", hi=1.0)
     for key in ("travellers_per_trip", "zipf_exponent", "pre_tet_multiplier", "cash_threshold_usd"):
         _number(p, key, "passengers")

@@ -28,10 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-
-from riskscore.synthetic import _common as C
 from scipy.special import ndtr
 
+from riskscore.synthetic import _common as C
 from riskscore.synthetic._stats import (
     categorical,
     log_uniform,
@@ -153,7 +152,9 @@ class ShipmentWorld:
 # ----------------------------------------------------------------------------------------------- world
 
 
-def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, days: int | None) -> ShipmentWorld:
+def build_world(
+    scenario: Scenario, n: int, seed: int, start: dt.date | None, days: int | None
+) -> ShipmentWorld:
     """Draw the population and calendar for a data set of ``n`` shipments."""
     p = scenario.section("shipments")
     start = start or scenario.start
@@ -334,37 +335,78 @@ def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, da
         pos = np.flatnonzero(broker_office[border] == o)
         members = border[pos]
         bflat[pos] = o + np.cumsum(bsize[members]) / bsize[members].sum()
-    imp_broker = border[np.searchsorted(bflat, imp_office + rng.random(n_imp), side="right").clip(0, n_brokers - 1)]
+    imp_broker = border[
+        np.searchsorted(bflat, imp_office + rng.random(n_imp), side="right").clip(0, n_brokers - 1)
+    ]
     broker_complicit = rng.random(n_brokers) < p["complicit_broker_share"]
 
     world = ShipmentWorld(
-        scenario=scenario, n=n, seed=seed, start=start, days=days, p=p,
-        hs6=hs6, hs6_hs4=hs6_hs4, hs6_mfn=hs6_mfn, hs6_fta=hs6_fta, hs6_logp=hs6_logp, hs6_loguw=hs6_loguw,
-        hs6_pop_logp=np.log(hs6_pop), hs6_licence=np.array(licence, dtype=bool), hs6_neighbour=neighbour, hs6_pre=pre, hs4_cum=hs4_cum,
-        hs4_children=hs4_children, hs4=hs4,
+        scenario=scenario,
+        n=n,
+        seed=seed,
+        start=start,
+        days=days,
+        p=p,
+        hs6=hs6,
+        hs6_hs4=hs6_hs4,
+        hs6_mfn=hs6_mfn,
+        hs6_fta=hs6_fta,
+        hs6_logp=hs6_logp,
+        hs6_loguw=hs6_loguw,
+        hs6_pop_logp=np.log(hs6_pop),
+        hs6_licence=np.array(licence, dtype=bool),
+        hs6_neighbour=neighbour,
+        hs6_pre=pre,
+        hs4_cum=hs4_cum,
+        hs4_children=hs4_children,
+        hs4=hs4,
         hs4_unit=np.unique(hs4["unit"].to_numpy(dtype=str), return_inverse=True)[1].astype(np.int64),
         units=np.unique(hs4["unit"].to_numpy(dtype=str)),
         hs4_desc=hs4["description"].astype(str).tolist(),
         true_hs_codes=[*hs6, *(c for c, _ in CONCEALED_GOODS if c not in set(hs6))],
-        concealed_code=np.array([[*hs6, *(c for c, _ in CONCEALED_GOODS if c not in set(hs6))].index(c)
-                                 for c, _ in CONCEALED_GOODS], dtype=np.int64),
-        iso=iso, level=countries["price_level"].to_numpy(dtype=np.float64),
+        concealed_code=np.array(
+            [
+                [*hs6, *(c for c, _ in CONCEALED_GOODS if c not in set(hs6))].index(c)
+                for c, _ in CONCEALED_GOODS
+            ],
+            dtype=np.int64,
+        ),
+        iso=iso,
+        level=countries["price_level"].to_numpy(dtype=np.float64),
         has_fta=countries["fta"].notna().to_numpy(dtype=bool),
-        origin_logp=origin_logp, origin_cum=np.cumsum(origin_p, axis=1),
+        origin_logp=origin_logp,
+        origin_cum=np.cumsum(origin_p, axis=1),
         s3_source=countries["s3_source"].fillna("").to_numpy(dtype=str),
-        s3_code=np.array([{"ad": 1, "mfn": 2}.get(c, 0) for c in countries["s3_source"].fillna("")], dtype=np.int64),
+        s3_code=np.array(
+            [{"ad": 1, "mfn": 2}.get(c, 0) for c in countries["s3_source"].fillna("")], dtype=np.int64
+        ),
         cn=int(np.flatnonzero(iso == "CN")[0]),
-        s3_hub_logp=hub_logp, s3_hub_cum=np.cumsum(hub / hub.sum()),
-        dep_hub_logp=dep_hub_logp, dep_hub_cum=np.cumsum(dep_hub, axis=1),
-        office_code=offices["code"].to_numpy(dtype=str), office_type=otype, day_cum=day_cum,
-        office_cum=office_cum, month_of_day=month_of_day,
-        imp_id=pd.Index([f"IM{i:06d}" for i in range(n_imp)], dtype="str"), imp_type=imp_type, imp_aeo=imp_aeo,
-        imp_multinational=imp_multi, imp_level=imp_level, imp_registered=imp_registered,
-        imp_broker=imp_broker.astype(np.int64), imp_hs4=imp_hs4, imp_hs4_cum=imp_hs4_cum,
-        office_imp_flat=flat, office_imp_index=office_imp_index,
-        new_slot_start=slot_start, new_slot_importer=new_slot_importer,
-        broker_id=pd.Index([f"BR{i:05d}" for i in range(n_brokers)], dtype="str"), broker_complicit=broker_complicit,
-        office_broker_flat=bflat, office_broker_index=border.astype(np.int64),
+        s3_hub_logp=hub_logp,
+        s3_hub_cum=np.cumsum(hub / hub.sum()),
+        dep_hub_logp=dep_hub_logp,
+        dep_hub_cum=np.cumsum(dep_hub, axis=1),
+        office_code=offices["code"].to_numpy(dtype=str),
+        office_type=otype,
+        day_cum=day_cum,
+        office_cum=office_cum,
+        month_of_day=month_of_day,
+        imp_id=pd.Index([f"IM{i:06d}" for i in range(n_imp)], dtype="str"),
+        imp_type=imp_type,
+        imp_aeo=imp_aeo,
+        imp_multinational=imp_multi,
+        imp_level=imp_level,
+        imp_registered=imp_registered,
+        imp_broker=imp_broker.astype(np.int64),
+        imp_hs4=imp_hs4,
+        imp_hs4_cum=imp_hs4_cum,
+        office_imp_flat=flat,
+        office_imp_index=office_imp_index,
+        new_slot_start=slot_start,
+        new_slot_importer=new_slot_importer,
+        broker_id=pd.Index([f"BR{i:05d}" for i in range(n_brokers)], dtype="str"),
+        broker_complicit=broker_complicit,
+        office_broker_flat=bflat,
+        office_broker_index=border.astype(np.int64),
         hs6_high=hs4["high_risk"].to_numpy(dtype=np.float64)[hs6_hs4],
         hs6_bulk=np.isin(hs4["unit"].to_numpy(dtype=str), ["KGM", "TNE"])[hs6_hs4],
         hs6_cover=hs4["cover"].to_numpy(dtype=np.float64)[hs6_hs4],
@@ -374,14 +416,18 @@ def build_world(scenario: Scenario, n: int, seed: int, start: dt.date | None, da
         hs6_hs2=np.array([int(c[:2]) for c in hs6], dtype=np.int64),
         hs6_qty_median=hs4["qty_median"].to_numpy(dtype=np.float64)[hs6_hs4],
         type_mult=np.array([p["type_multiplier"][t] for t in TYPES], dtype=np.float64),
-        drift=_drift_table(p, start, iso), z={}, legacy_red=0.0, legacy_yellow=0.0,
+        drift=_drift_table(p, start, iso),
+        z={},
+        legacy_red=0.0,
+        legacy_yellow=0.0,
     )
     _calibrate(world, rng)
     return world
 
 
-def _drift_table(p: dict[str, Any], start: dt.date, iso: NDArray[np.str_]) -> list[
-        tuple[int, dict[str, float], Float, Float]]:
+def _drift_table(
+    p: dict[str, Any], start: dt.date, iso: NDArray[np.str_]
+) -> list[tuple[int, dict[str, float], Float, Float]]:
     table = []
     for d in p.get("drift", []):
         first = (pd.Timestamp(str(d["start"])).date() - start).days
@@ -475,23 +521,43 @@ def _draw_context(world: ShipmentWorld, rng: np.random.Generator, rows: Int) -> 
     proc = np.where(
         u < p_ti,
         2,
-        np.where(express, np.where(u < 0.8, 3, 4), np.where(u < p_ti + (1 - p_ti) * 0.86, 0,
-                                                            np.where(u < p_ti + (1 - p_ti) * 0.98, 1, 4))),
+        np.where(
+            express,
+            np.where(u < 0.8, 3, 4),
+            np.where(u < p_ti + (1 - p_ti) * 0.86, 0, np.where(u < p_ti + (1 - p_ti) * 0.98, 1, 4)),
+        ),
     ).astype(np.int64)
-    related_p = np.where(world.imp_multinational[imp], p["multinational_related_share"], p["related_party_share"])
+    related_p = np.where(
+        world.imp_multinational[imp], p["multinational_related_share"], p["related_party_share"]
+    )
     related = rng.random(size) < related_p
     # Consignments by air are smaller than by sea or road; DOMAIN 2.1 net weight median ~100 kg (KCS).
     office_scale = np.array([1.0, 0.15, 1.0, 1.0, 1.0])[otype]
-    mq = np.where(express, np.log(3.0),
-                  np.log(world.hs6_qty_median[hs6] * office_scale / 3.0))
+    mq = np.where(express, np.log(3.0), np.log(world.hs6_qty_median[hs6] * office_scale / 3.0))
     sq = np.where(express, 0.8, p["quantity_sigma"])
     lq = rng.normal(mq, sq)
     lp = rng.normal(world.hs6_logp[hs6] + world.level[origin], p["price_sigma"])
     luw = rng.normal(world.hs6_loguw[hs6], p["unit_weight_sigma"])
     return {
-        "rows": rows, "day": day, "office": office, "otype": otype, "importer": imp, "broker": broker,
-        "hs4": hs4, "hs6": hs6, "origin": origin, "departure": departure, "claim": claim, "proc": proc,
-        "p_ti": p_ti, "related": related, "mq": mq, "sq": sq, "lq": lq, "lp": lp, "luw": luw,
+        "rows": rows,
+        "day": day,
+        "office": office,
+        "otype": otype,
+        "importer": imp,
+        "broker": broker,
+        "hs4": hs4,
+        "hs6": hs6,
+        "origin": origin,
+        "departure": departure,
+        "claim": claim,
+        "proc": proc,
+        "p_ti": p_ti,
+        "related": related,
+        "mq": mq,
+        "sq": sq,
+        "lq": lq,
+        "lp": lp,
+        "luw": luw,
         "express": express,
     }
 
@@ -504,11 +570,14 @@ def _duty(world: ShipmentWorld, hs6: Int, origin: Int, claim: Bool) -> Float:
 
 def _s3_eligible(world: ShipmentWorld, hs6: Int, origin: Int) -> Bool:
     src = world.s3_code[origin]
-    return np.asarray(((src == 1) & world.hs6_ad[hs6]) | ((src == 2) & (world.hs6_mfn[hs6] >= 0.10)), dtype=bool)
+    return np.asarray(
+        ((src == 1) & world.hs6_ad[hs6]) | ((src == 2) & (world.hs6_mfn[hs6] >= 0.10)), dtype=bool
+    )
 
 
-def _intensity_terms(world: ShipmentWorld, ctx: dict[str, Any], *, hs6: Int | None = None,
-                     origin: Int | None = None) -> dict[str, Float]:
+def _intensity_terms(
+    world: ShipmentWorld, ctx: dict[str, Any], *, hs6: Int | None = None, origin: Int | None = None
+) -> dict[str, Float]:
     """Unnormalised intensity g_m(context) of each mechanism, at the given true HS6 / origin."""
     p = world.p
     hs6 = ctx["hs6"] if hs6 is None else hs6
@@ -534,7 +603,9 @@ def _intensity_terms(world: ShipmentWorld, ctx: dict[str, Any], *, hs6: Int | No
         "S8": base * (world.hs6_divertible[hs6] & field_office),
         # only a parcel truly worth more than the de-minimis threshold can be undervalued below it; the
         # oracle, which does not see the true value, passes P(true value > threshold) as "s9_gate"
-        "S9": base * ctx["express"] * ctx.get("s9_gate", (ctx["lp"] + ctx["lq"]) > np.log(p["de_minimis_usd"])),
+        "S9": base
+        * ctx["express"]
+        * ctx.get("s9_gate", (ctx["lp"] + ctx["lq"]) > np.log(p["de_minimis_usd"])),
         "S10": base * ctx["related"],
         "S11": base * (duty <= 0.05) * ~ctx["express"],
     }
@@ -554,8 +625,14 @@ def _drift(world: ShipmentWorld, day: Int, hs6: Int, origin: Int) -> tuple[dict[
     return mix, hot
 
 
-def _intensities(world: ShipmentWorld, ctx: dict[str, Any], *, hs6: Int | None = None,
-                 origin: Int | None = None, drift: bool = True) -> dict[str, Float]:
+def _intensities(
+    world: ShipmentWorld,
+    ctx: dict[str, Any],
+    *,
+    hs6: Int | None = None,
+    origin: Int | None = None,
+    drift: bool = True,
+) -> dict[str, Float]:
     """lambda_m(context): the probability that mechanism m happens, for each enabled mechanism."""
     hs6 = ctx["hs6"] if hs6 is None else hs6
     origin = ctx["origin"] if origin is None else origin
@@ -591,17 +668,17 @@ def _apply(world: ShipmentWorld, ctx: dict[str, Any], mech: Int, rng: np.random.
 
     for name in ("S1", "S6", "S7", "S10", "S11"):
         s = sel(name)
-        lp[s] += log_uniform(rng, *mp[name]["factor"], int(s.sum()))
+        lp[s] += log_uniform(rng, *_range(mp[name]["factor"]), int(s.sum()))
     s = sel("S4")  # quantity understated, value scaled with it, weight kept true
-    a = log_uniform(rng, *mp["S4"]["factor"], int(s.sum()))
+    a = log_uniform(rng, *_range(mp["S4"]["factor"]), int(s.sum()))
     lq[s] += a
     luw[s] -= a
     s = sel("S5")  # prohibited goods under a cover code: heavy and cheap for what is declared
     k = int(s.sum())
-    lp[s] += log_uniform(rng, *mp["S5"]["value_factor"], k)
-    luw[s] += log_uniform(rng, *mp["S5"]["weight_factor"], k)
+    lp[s] += log_uniform(rng, *_range(mp["S5"]["value_factor"]), k)
+    luw[s] += log_uniform(rng, *_range(mp["S5"]["weight_factor"]), k)
     s = sel("S8")  # more declared under temporary import than will ever be re-exported
-    lq[s] += log_uniform(rng, *mp["S8"]["factor"], int(s.sum()))
+    lq[s] += log_uniform(rng, *_range(mp["S8"]["factor"]), int(s.sum()))
     proc[s] = PROCEDURES.index("temporary_import")
     s = sel("S9")  # parcel value just under the de-minimis threshold
     lo_b, hi_b = mp["S9"]["value_band"]
@@ -613,10 +690,25 @@ def _apply(world: ShipmentWorld, ctx: dict[str, Any], mech: Int, rng: np.random.
     k = int(s.sum())
     origin[s] = categorical(rng, world.s3_hub_cum, k)
     from_hub = rng.random(k) < S3_DEPARTS_FROM_HUB
-    departure[s] = np.where(from_hub, origin[s], rowwise_categorical(world.dep_hub_cum, origin[s], rng.random(k)))
+    departure[s] = np.where(
+        from_hub, origin[s], rowwise_categorical(world.dep_hub_cum, origin[s], rng.random(k))
+    )
     claim[s] = True
-    return {"lq": lq, "lp": lp, "luw": luw, "hs6": hs6, "origin": origin, "departure": departure,
-            "claim": claim, "proc": proc}
+    return {
+        "lq": lq,
+        "lp": lp,
+        "luw": luw,
+        "hs6": hs6,
+        "origin": origin,
+        "departure": departure,
+        "claim": claim,
+        "proc": proc,
+    }
+
+
+def _range(value: Any) -> tuple[float, float]:
+    lo, hi = value
+    return float(lo), float(hi)
 
 
 def _legacy_points(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> Float:
@@ -639,8 +731,10 @@ def _legacy_points(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any
 
 
 def _subset(ctx: dict[str, Any], rows: Int) -> dict[str, Any]:
-    return {k: (v[rows] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == len(ctx["day"]) else v)
-            for k, v in ctx.items()}
+    return {
+        k: (v[rows] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == len(ctx["day"]) else v)
+        for k, v in ctx.items()
+    }
 
 
 def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> Float:
@@ -654,7 +748,9 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
     # Context with the declared HS6 / origin as the true ones (every hypothesis but S2 / S3).
     obs_ctx = dict(ctx, hs6=hs6, origin=origin, claim=dec["claim"], proc=dec["proc"], lp=lp, lq=lq)
     # S9 needs the (hidden) true value above the threshold: P(true log price > log T - lq)
-    z_gate = (np.log(p["de_minimis_usd"]) - lq - (world.hs6_logp[hs6] + world.level[origin])) / p["price_sigma"]
+    z_gate = (np.log(p["de_minimis_usd"]) - lq - (world.hs6_logp[hs6] + world.level[origin])) / p[
+        "price_sigma"
+    ]
     obs_ctx["s9_gate"] = ndtr(-z_gate)
     lam = _intensities(world, obs_ctx)
     total = sum(lam.values())
@@ -667,8 +763,11 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
         proc_h0 = np.where(is_ti, np.log(ctx["p_ti"]), np.log1p(-ctx["p_ti"]))
         # origin, departure and claim terms for hypotheses that keep the declared origin
         tau = p["transhipment_share"]
-        dep_term = np.where(dec["departure"] == origin, np.log1p(-tau),
-                            np.log(tau) + world.dep_hub_logp[origin, dec["departure"]])
+        dep_term = np.where(
+            dec["departure"] == origin,
+            np.log1p(-tau),
+            np.log(tau) + world.dep_hub_logp[origin, dec["departure"]],
+        )
         claim_p = np.where(world.has_fta[origin], p["preference_claim_share"], 0.0)
         claim_term = np.where(dec["claim"], np.log(claim_p), np.log1p(-claim_p))
         origin_term = world.origin_logp[world.hs6_hs4[hs6], origin] + dep_term + claim_term
@@ -685,21 +784,31 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
         lo, hi = np.log(mp[m]["factor"])
         out[:, col(m)] = log_lam[m] + common + proc_h0 + n_q + shifted_logpdf(lp, mu_p, sp, lo, hi) + n_w
     lo, hi = np.log(mp["S4"]["factor"])
-    out[:, col("S4")] = log_lam["S4"] + common + proc_h0 + n_p + opposed_shift_logpdf(lq, mq, sq, luw, mu_w, sw, lo, hi)
+    out[:, col("S4")] = (
+        log_lam["S4"] + common + proc_h0 + n_p + opposed_shift_logpdf(lq, mq, sq, luw, mu_w, sw, lo, hi)
+    )
     vlo, vhi = np.log(mp["S5"]["value_factor"])
     wlo, whi = np.log(mp["S5"]["weight_factor"])
-    out[:, col("S5")] = (log_lam["S5"] + common + proc_h0 + n_q + shifted_logpdf(lp, mu_p, sp, vlo, vhi)
-                         + shifted_logpdf(luw, mu_w, sw, wlo, whi))
+    out[:, col("S5")] = (
+        log_lam["S5"]
+        + common
+        + proc_h0
+        + n_q
+        + shifted_logpdf(lp, mu_p, sp, vlo, vhi)
+        + shifted_logpdf(luw, mu_w, sw, wlo, whi)
+    )
     lo, hi = np.log(mp["S8"]["factor"])
-    out[:, col("S8")] = np.where(is_ti, log_lam["S8"] + common + shifted_logpdf(lq, mq, sq, lo, hi) + n_p + n_w,
-                                 -np.inf)
+    out[:, col("S8")] = np.where(
+        is_ti, log_lam["S8"] + common + shifted_logpdf(lq, mq, sq, lo, hi) + n_p + n_w, -np.inf
+    )
     # S9: declared value uniform on [lo, hi] x threshold; density of log value = value / (T (hi - lo))
     blo, bhi = mp["S9"]["value_band"]
     thr = p["de_minimis_usd"]
     lv = lp + lq
     in_band = (lv >= np.log(blo * thr)) & (lv <= np.log(bhi * thr))
-    out[:, col("S9")] = np.where(in_band, log_lam["S9"] + common + proc_h0 + n_q + lv - np.log(thr * (bhi - blo)) + n_w,
-                                 -np.inf)
+    out[:, col("S9")] = np.where(
+        in_band, log_lam["S9"] + common + proc_h0 + n_q + lv - np.log(thr * (bhi - blo)) + n_w, -np.inf
+    )
     # S2: the true code is one of the codes whose lower-duty neighbour is the declared one. Only rows whose
     # declared code has such codes can be S2; evaluate the (costly) full intensities on those rows alone.
     for j in range(world.hs6_pre.shape[1]):
@@ -710,9 +819,15 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
         sub = _subset(obs_ctx, rows)
         with np.errstate(divide="ignore"):
             lam_h = np.log(_intensities(world, sub, hs6=h)["S2"])
-        term = (lam_h + origin_term[rows] + world.hs6_pop_logp[h] + proc_h0[rows] + n_q[rows]
-                + norm_logpdf(lp[rows], world.hs6_logp[h] + world.level[origin[rows]], sp)
-                + norm_logpdf(luw[rows], world.hs6_loguw[h], sw))
+        term = (
+            lam_h
+            + origin_term[rows]
+            + world.hs6_pop_logp[h]
+            + proc_h0[rows]
+            + n_q[rows]
+            + norm_logpdf(lp[rows], world.hs6_logp[h] + world.level[origin[rows]], sp)
+            + norm_logpdf(luw[rows], world.hs6_loguw[h], sw)
+        )
         out[rows, col("S2")] = np.logaddexp(out[rows, col("S2")], term)
     # S3: the true origin is a source country; the declared origin is a hub and a preference is claimed.
     rows = np.flatnonzero(dec["claim"] & np.isfinite(world.s3_hub_logp[origin]))
@@ -720,17 +835,27 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
         sub = _subset(obs_ctx, rows)
         o_r, d_r = origin[rows], dec["departure"][rows]
         with np.errstate(divide="ignore"):
-            dep_s3 = np.where(d_r == o_r, np.log(S3_DEPARTS_FROM_HUB),
-                              np.log1p(-S3_DEPARTS_FROM_HUB) + world.dep_hub_logp[o_r, d_r])
+            dep_s3 = np.where(
+                d_r == o_r,
+                np.log(S3_DEPARTS_FROM_HUB),
+                np.log1p(-S3_DEPARTS_FROM_HUB) + world.dep_hub_logp[o_r, d_r],
+            )
             s3_obs = world.s3_hub_logp[o_r] + dep_s3
             acc = np.full(len(rows), -np.inf)
             for g0 in np.flatnonzero(world.s3_code > 0):
                 gg = np.full(len(rows), g0, dtype=np.int64)
                 lam_g = np.log(_intensities(world, sub, origin=gg)["S3"])
                 h_r = hs6[rows]
-                term = (lam_g + world.origin_logp[world.hs6_hs4[h_r], g0] + s3_obs + world.hs6_pop_logp[h_r]
-                        + proc_h0[rows] + n_q[rows] + norm_logpdf(lp[rows], world.hs6_logp[h_r] + world.level[g0], sp)
-                        + n_w[rows])
+                term = (
+                    lam_g
+                    + world.origin_logp[world.hs6_hs4[h_r], g0]
+                    + s3_obs
+                    + world.hs6_pop_logp[h_r]
+                    + proc_h0[rows]
+                    + n_q[rows]
+                    + norm_logpdf(lp[rows], world.hs6_logp[h_r] + world.level[g0], sp)
+                    + n_w[rows]
+                )
                 acc = np.logaddexp(acc, term)
         out[rows, col("S3")] = acc
     return normalise_log(out)
@@ -763,14 +888,22 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     exempt = ti | (ctx["express"] & (cif < p["de_minimis_usd"]))
     tax_declared = np.where(exempt, 0.0, cif * declared_duty + p["vat_rate"] * cif * (1 + declared_duty))
     imp = ctx["importer"]
-    seconds = np.where(ctx["otype"] == OFFICE_TYPES.index("land_gate"), rng.uniform(5, 21, size),
-                       rng.uniform(7, 19, size)) * 3600
+    seconds = (
+        np.where(
+            ctx["otype"] == OFFICE_TYPES.index("land_gate"),
+            rng.uniform(5, 21, size),
+            rng.uniform(7, 19, size),
+        )
+        * 3600
+    )
 
     # --- truth
     true_q, true_price = np.exp(ctx["lq"]), np.exp(ctx["lp"])
     true_cif = true_q * true_price
     true_hs6, true_origin = ctx["hs6"].copy(), ctx["origin"].copy()
-    true_duty = _duty(world, true_hs6, true_origin, ctx["claim"] & (mech != SHIPMENT_MECHANISMS.index("S3") + 1))
+    true_duty = _duty(
+        world, true_hs6, true_origin, ctx["claim"] & (mech != SHIPMENT_MECHANISMS.index("S3") + 1)
+    )
     is_s5 = mech == SHIPMENT_MECHANISMS.index("S5") + 1
     concealed = rng.integers(0, len(CONCEALED_GOODS), size)
     concealed_rate = np.array([r for _, r in CONCEALED_GOODS])[concealed]
@@ -800,9 +933,17 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     rand_red = ~rule_red & (rng.random(size) < legacy["random_red"])
     rand_yellow = ~rule_red & ~rule_yellow & ~rand_red & (rng.random(size) < legacy["random_yellow"])
     channel = np.where(rule_red | rand_red, 2, np.where(rule_yellow | rand_yellow, 1, 0))
-    reason = np.where(rule_red, "rule", np.where(rand_red | rand_yellow, "random",
-                      np.where(rule_yellow, np.where(licence & (score < world.legacy_yellow), "regulatory", "rule"),
-                               "none")))
+    reason = np.where(
+        rule_red,
+        "rule",
+        np.where(
+            rand_red | rand_yellow,
+            "random",
+            np.where(
+                rule_yellow, np.where(licence & (score < world.legacy_yellow), "regulatory", "rule"), "none"
+            ),
+        ),
+    )
     a = np.clip(pts + 1 - world.legacy_red, 0, 1)
     b = np.maximum(a, np.where(licence, 1.0, np.clip(pts + 1 - world.legacy_yellow, 0, 1)))
     rr, ry = legacy["random_red"], legacy["random_yellow"]
@@ -841,7 +982,9 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
             "quantity_unit": C.categorical_codes(world.hs4_unit[hs4_idx], list(world.units)),
             "net_weight_kg": np.round(net, 3),
             "gross_weight_kg": np.round(np.maximum(gross, net), 3),
-            "n_packages": np.maximum(1, np.round(gross / rng.lognormal(np.log(20), 1.0, size))).astype(np.int64),
+            "n_packages": np.maximum(1, np.round(gross / rng.lognormal(np.log(20), 1.0, size))).astype(
+                np.int64
+            ),
             "fob_value_usd": np.round(fob, 2),
             "freight_usd": np.round(freight, 2),
             "insurance_usd": np.round(insurance, 2),
@@ -851,9 +994,12 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
             "tax_declared_usd": np.round(tax_declared, 2),
             # truth (never a model input)
             "truth_violation": mech > 0,
-            "truth_mechanism": pd.Categorical.from_codes(mech - 1, categories=pd.Index(SHIPMENT_MECHANISMS, dtype="str")),
-            "truth_severity": C.categorical_codes(np.where(mech == 0, 0, np.where(serious, 2, 1)),
-                                                  ["none", "minor", "serious"]),
+            "truth_mechanism": pd.Categorical.from_codes(
+                mech - 1, categories=pd.Index(SHIPMENT_MECHANISMS, dtype="str")
+            ),
+            "truth_severity": C.categorical_codes(
+                np.where(mech == 0, 0, np.where(serious, 2, 1)), ["none", "minor", "serious"]
+            ),
             "truth_channel": C.categorical_codes(truth_channel, channels),
             "truth_hs_code": C.categorical_codes(true_hs_code, world.true_hs_codes),
             "truth_origin_country": C.categorical_codes(true_origin, list(world.iso)),
