@@ -277,6 +277,12 @@ class RiskModel:
             )
         else:
             sev = np.full(len(X), self.severity_prior)
+        return self._combine(raw, sev)
+
+    def _combine(
+        self, raw: NDArray[np.float64], sev: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Channel probabilities from risk and severity, and the calibrated risk score."""
         full = np.column_stack([1.0 - raw, raw * (1.0 - sev), raw * sev])
         knots_x, knots_y = self.calibration
         risk = np.interp(raw, knots_x, knots_y) if len(knots_x) else raw
@@ -357,7 +363,7 @@ class RiskModel:
             row = self.predict(pd.DataFrame([dict(record)]), num_threads=1).iloc[0]
             return {c: (str(row[c]) if c in ("channel", "record_id") else row[c]) for c in OUTPUT_COLUMNS}
         X = self.features.transform_one(values)
-        proba, risk = self._probabilities_from_matrix(X, num_threads=1)
+        proba, risk = self._probabilities_one(X)
         record_id = str(values[self.spec.id_column])
         channel, reason = self.policy.assign_one(
             values, record_id, float(proba[0, 2]), float(risk[0]), self._text_columns
@@ -372,6 +378,35 @@ class RiskModel:
             "selection_reason": reason,
             "model_version": self.version,
         }
+
+    def _single_row(self) -> tuple[Any, Any] | None:
+        """Per-model single-row predictors (risk, severity), built on first use; None if unavailable."""
+        cached = self.__dict__.get("_fast")
+        if cached is None:
+            try:
+                from riskscore._fastpredict import SingleRowPredictor
+
+                est, sev = self.estimator, self.severity
+                risk = SingleRowPredictor(est.booster_, est.best_iteration_, est.n_features_in_)
+                sev_p = (
+                    None
+                    if sev is None
+                    else SingleRowPredictor(sev.booster_, sev.best_iteration_, sev.n_features_in_)
+                )
+                cached = (risk, sev_p)
+            except Exception:  # any problem with LightGBM's C fast path: use Booster.predict
+                cached = False
+            self.__dict__["_fast"] = cached
+        return cached if isinstance(cached, tuple) else None
+
+    def _probabilities_one(self, X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        fast = self._single_row()
+        if fast is None:
+            return self._probabilities_from_matrix(X, num_threads=1)
+        risk_p, sev_p = fast
+        raw = np.array([risk_p.predict(X[0])])
+        sev = np.array([sev_p.predict(X[0]) if sev_p is not None else self.severity_prior])
+        return self._combine(raw, sev)
 
     @property
     def _text_columns(self) -> frozenset[str]:
