@@ -227,11 +227,8 @@ def explain(
     AssertionError
         If the contributions do not add up to the model's raw output (they always should).
     """
-    from riskscore.model import _as_frame
-    from riskscore.spec import validate_frame
-
     spec = model.spec
-    frame = validate_frame(_as_frame(records), spec, columns="declared", extra="drop")
+    frame = model._validated(records)
     threads = num_threads or (1 if len(frame) < 1_000 else 2)
     X = model.features.transform(frame)
     names = model.features.feature_names_

@@ -504,7 +504,7 @@ class FeatureBuilder:
         kind = feat.kind
         if kind in ("log_ratio", "ratio"):
             a, b = (self._value(i, frame, derived) for i in feat.inputs)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 v = np.log((a + _EPS) / (b + _EPS)) if kind == "log_ratio" else np.where(b > 0, a / b, np.nan)
             derived[feat.name] = cols[feat.name] = np.where(np.isfinite(v), v, np.nan)
         elif kind == "not_equal":
@@ -546,7 +546,7 @@ class FeatureBuilder:
     ) -> Float:
         x = self._value(feat.inputs[0], frame, derived)
         if feat.inputs[0] not in derived:  # a raw amount: compare in logs
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 x = np.log(np.where(x > 0, x, np.nan))
         ok = np.isfinite(x)
         keys = [_hash_key(frame, level) for level in feat.by]
@@ -665,7 +665,7 @@ class FeatureBuilder:
             kind = feat.kind
             if kind in ("log_ratio", "ratio"):
                 a, b = (derived[i] if i in derived else _num_one(record.get(i)) for i in feat.inputs)
-                with np.errstate(divide="ignore", invalid="ignore"):
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     v = (
                         np.log(np.float64(a + _EPS) / np.float64(b + _EPS))
                         if kind == "log_ratio"
@@ -723,7 +723,7 @@ class FeatureBuilder:
                     )
             elif kind == "calendar":
                 t = pd.Timestamp(ts)
-                cols[f"{feat.name}_day_of_week"] = float(t.dayofweek)
+                cols[f"{feat.name}_day_of_week"] = float(t.day_of_week)
                 cols[f"{feat.name}_hour"] = float(t.hour)
         return np.array([[cols[c] for c in self.feature_names_]], dtype=np.float64)
 

@@ -207,23 +207,49 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
         return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
 
 
+_TS_MIN, _TS_MAX = pd.Timestamp.min, pd.Timestamp.max
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @lru_cache(maxsize=256)
 def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(text)
+
+
+def _frame_from_dicts(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    try:
+        return pd.DataFrame(rows)
+    except UnicodeEncodeError:
+        # pandas stores text as UTF-8: name the field and row holding a lone surrogate
+        for i, row in enumerate(rows):
+            for key, value in row.items():
+                if isinstance(value, str) and not _utf8(value):
+                    raise SchemaError(
+                        f"column {key!r} must be valid UTF-8 text; row {i} has text that is not valid Unicode. "
+                        "Decode the source text correctly (it holds a lone surrogate such as '\\ud800')."
+                    ) from None
+        raise
 
 
 def _as_frame(records: Any) -> pd.DataFrame:
     if isinstance(records, pd.DataFrame):
         return records
     if isinstance(records, Mapping):
-        return pd.DataFrame([dict(records)])
+        return _frame_from_dicts([dict(records)])
     if isinstance(records, Sequence) and not isinstance(records, str | bytes):
         if not all(isinstance(r, Mapping) for r in records):
             raise SchemaError(
                 "records must be a DataFrame, a dict or a list of dicts; the list holds "
                 f"{sorted({type(r).__name__ for r in records if not isinstance(r, Mapping)})}"
             )
-        return pd.DataFrame([dict(r) for r in records])
+        return _frame_from_dicts([dict(r) for r in records])
     raise SchemaError(f"records must be a DataFrame, a dict or a list of dicts; got {type(records).__name__}")
 
 
@@ -300,6 +326,8 @@ class RiskModel:
         for col in self.spec.columns:
             if not col.declared:
                 continue
+            if col.required and col.name not in record:
+                return None  # the batch path names the missing column
             v = record.get(col.name)
             if v is None or (isinstance(v, float) and v != v):
                 if not col.nullable:
@@ -328,7 +356,7 @@ class RiskModel:
                     return None
                 out[col.name] = bool(v)
             elif t in ("category", "string"):
-                if not isinstance(v, str):
+                if not isinstance(v, str) or not _utf8(v):
                     return None
                 if col.values is not None and not col.open and v not in col.values:
                     return None
@@ -341,8 +369,8 @@ class RiskModel:
                         ts = pd.Timestamp(v)
                     except (ValueError, TypeError):
                         return None
-                    if ts is pd.NaT or ts.tzinfo is not None:
-                        return None
+                    if ts is pd.NaT or ts.tzinfo is not None or not (_TS_MIN <= ts <= _TS_MAX):
+                        return None  # out of the nanosecond range: the batch path refuses it
                     out[col.name] = ts.to_datetime64().astype("datetime64[ns]")
                 else:
                     return None
@@ -360,7 +388,7 @@ class RiskModel:
             raise SchemaError(f"predict_one takes one record as a dict; got {type(record).__name__}")
         values = self._coerce_one(record)
         if values is None:
-            row = self.predict(pd.DataFrame([dict(record)]), num_threads=1).iloc[0]
+            row = self.predict(_frame_from_dicts([dict(record)]), num_threads=1).iloc[0]
             return {c: (str(row[c]) if c in ("channel", "record_id") else row[c]) for c in OUTPUT_COLUMNS}
         X = self.features.transform_one(values)
         proba, risk = self._probabilities_one(X)
@@ -378,6 +406,12 @@ class RiskModel:
             "selection_reason": reason,
             "model_version": self.version,
         }
+
+    def _validated(self, records: Any) -> pd.DataFrame:
+        """Check and coerce the records' declared columns; other columns (truth, outcomes) are ignored."""
+        frame = _as_frame(records)
+        declared = {c.name for c in self.spec.columns if c.declared}
+        return validate_frame(frame[[c for c in frame.columns if c in declared]], self.spec, columns="declared")
 
     def _single_row(self) -> tuple[Any, Any] | None:
         """Per-model single-row predictors (risk, severity), built on first use; None if unavailable."""
@@ -414,7 +448,7 @@ class RiskModel:
 
     def describe(self) -> dict[str, Any]:
         """Describe what the model expects and what it was trained on: spec, inputs, outputs, policy, training."""
-        required = [c.name for c in self.spec.columns if c.declared and not c.nullable]
+        declared = [c for c in self.spec.columns if c.declared]
         return {
             "model_version": self.version,
             "spec": {
@@ -422,8 +456,10 @@ class RiskModel:
                 "version": self.spec.version,
                 "fingerprint": self.spec.fingerprint(),
             },
-            "required_columns": required,
-            "optional_columns": [c.name for c in self.spec.columns if c.declared and c.nullable],
+            # a required column must be present in every record; a nullable one may hold missing values
+            "required_columns": [c.name for c in declared if c.required],
+            "optional_columns": [c.name for c in declared if not c.required],
+            "nullable_columns": [c.name for c in declared if c.nullable],
             "id_column": self.spec.id_column,
             "time_column": self.spec.time_column,
             "outputs": list(OUTPUT_COLUMNS),
@@ -469,7 +505,7 @@ class RiskModel:
         SchemaError
             A required column is missing or a value is impossible (the message names column, row, fix).
         """
-        frame = validate_frame(_as_frame(records), self.spec, columns="declared", extra="drop")
+        frame = self._validated(records)
         threads = num_threads or (1 if len(frame) < 10_000 else 2)
         proba, risk = self._probabilities(frame, num_threads=threads)
         ids = frame[self.spec.id_column]
@@ -565,7 +601,7 @@ class RiskModel:
                 np.asarray(manifest["calibration"][0], dtype=np.float64),
                 np.asarray(manifest["calibration"][1], dtype=np.float64),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise ArtifactError(
                 f"{path}: model file content is inconsistent ({exc}); re-save or retrain"
             ) from exc

@@ -27,6 +27,7 @@ dtypes, and :func:`schema_summary` renders a spec as a table for documentation a
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import functools
 import hashlib
@@ -1038,7 +1039,41 @@ def _fail_text(col: _Column, in_values: np.ndarray | None, matches: np.ndarray |
             col.fail(f"match the pattern {spec.pattern!r}", mismatch, _FIX_VALUE)
 
 
+def _utf8_ok(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_utf8(col: _Column) -> None:
+    """Refuse text that cannot be stored as UTF-8 (lone surrogates from broken decoding upstream)."""
+    raw = col.raw
+    values = raw.cat.categories if isinstance(raw.dtype, pd.CategoricalDtype) else raw
+    if values.dtype != object:
+        return  # numbers, or pandas' own string dtype, which is UTF-8 already
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        bad_cat = np.fromiter((not _utf8_ok(v) for v in values), dtype=bool, count=len(values))
+        if not bad_cat.any():
+            return
+        bad = np.append(bad_cat, False)[raw.cat.codes.to_numpy()]
+    else:
+        # element by element: values may be unhashable (a list where text belongs is refused later)
+        bad = np.fromiter((not _utf8_ok(v) for v in raw.to_numpy(dtype=object)), dtype=bool, count=len(raw))
+    if bad.any():
+        col.fail(
+            "be valid UTF-8 text",
+            bad,
+            "Decode the source text correctly (it holds a lone surrogate such as '\\ud800').",
+            found="has text that is not valid Unicode",
+        )
+
+
 def _coerce_string(col: _Column, check: bool) -> pd.Series:
+    _check_utf8(col)
     text = _as_str(col.raw).rename(col.spec.name)
     if check:
         col.check_not_missing()
@@ -1065,6 +1100,7 @@ def _sorted_categorical(raw: pd.Series) -> pd.Categorical[Any]:
 
 
 def _coerce_category(col: _Column, check: bool) -> pd.Series:
+    _check_utf8(col)
     result = pd.Series(_sorted_categorical(col.raw), index=col.raw.index, name=col.spec.name)
     if check:
         col.check_not_missing()
@@ -1101,6 +1137,21 @@ def _coerce_datetime(col: _Column, check: bool) -> pd.Series:
         parsed = raw
     elif is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype | pd.CategoricalDtype):
         source = raw.astype(object) if isinstance(dtype, pd.CategoricalDtype) else raw
+        if is_object_dtype(source.dtype):
+            # numbers mixed into a time column are refused before parsing (epochs are ambiguous)
+            values = source.to_numpy(dtype=object)
+            not_time = (
+                np.fromiter(
+                    (not isinstance(v, str | dt.date | np.datetime64) for v in values),
+                    dtype=bool,
+                    count=len(values),
+                )
+                & ~missing
+            )
+            if not_time.any():
+                col.fail(
+                    "be a date/time (ISO 8601 such as '2024-03-01T14:30:00' is safest)", not_time, _FIX_VALUE
+                )
         parsed = _parse_datetimes(source, missing).dt.tz_localize(None)
     else:  # numbers, booleans, timedeltas...: not dates (epoch numbers are ambiguous, so refuse them)
         parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")

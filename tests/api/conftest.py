@@ -1,0 +1,95 @@
+"""Fixtures of the public API tests: a small trained shipment model and the shipped models.
+
+The small model (40,000 generated shipments, seed 31, 80 boosting rounds, 2 threads) is trained once per
+session; its held-out test window (the latest records) supplies realistic records to score. Tests must
+treat the fixtures as read-only: copy frames before changing them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import riskscore
+from riskscore.model import ChannelModel, RiskModel
+from riskscore.spec import validate_frame
+from riskscore.synthetic import generate_shipments
+from riskscore.train import TrainResult, train
+
+SMALL_ROWS = 40_000
+SMALL_SEED = 31
+
+
+@pytest.fixture(scope="session")
+def small_result() -> TrainResult:
+    """A small shipment model and its held-out test window (read-only)."""
+    data = generate_shipments(SMALL_ROWS, seed=SMALL_SEED)
+    return train(data, kind="shipment", estimator=ChannelModel(n_estimators=80), num_threads=2)
+
+
+@pytest.fixture(scope="session")
+def small_model(small_result: TrainResult) -> RiskModel:
+    return small_result.model
+
+
+@pytest.fixture(scope="session")
+def test_window(small_result: TrainResult) -> pd.DataFrame:
+    """The small model's test window, declared columns only, validated (canonical dtypes), 0..n-1 index."""
+    spec = riskscore.load_spec("shipment")
+    frame = small_result.test.reset_index(drop=True)[spec.declared_columns]
+    return validate_frame(frame, spec)
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> RiskModel:
+    return riskscore.load("shipment")
+
+
+@pytest.fixture(scope="session")
+def shipped_passenger_model() -> RiskModel:
+    return riskscore.load("passenger")
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def plain_value(value: Any) -> Any:
+    """A plain Python value, the way a caller without pandas holds it (NaN/NaT -> None)."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else pd.Timestamp(value).to_pydatetime()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def plain_records(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of `frame` as dicts of plain Python values (str, int, float, bool, datetime, None)."""
+    cols = list(frame.columns if columns is None else columns)
+    out = []
+    for row in frame[cols].astype(object).itertuples(index=False, name=None):
+        out.append({c: plain_value(v) for c, v in zip(cols, row, strict=True)})
+    for record in out:
+        for v in record.values():
+            assert v is None or type(v) in (str, int, float, bool, dt.datetime), type(v)
+    return out
+
+
+def row_dict(pred: pd.DataFrame, i: int) -> dict[str, Any]:
+    """Row `i` of a prediction frame as a dict comparable with ``predict_one``'s result."""
+    row = pred.iloc[i]
+    return {
+        c: (str(row[c]) if c in ("record_id", "channel", "selection_reason", "model_version") else row[c])
+        for c in pred.columns
+    }
