@@ -411,7 +411,9 @@ class RiskModel:
         """Check and coerce the records' declared columns; other columns (truth, outcomes) are ignored."""
         frame = _as_frame(records)
         declared = {c.name for c in self.spec.columns if c.declared}
-        return validate_frame(frame[[c for c in frame.columns if c in declared]], self.spec, columns="declared")
+        return validate_frame(
+            frame[[c for c in frame.columns if c in declared]], self.spec, columns="declared"
+        )
 
     def _single_row(self) -> tuple[Any, Any] | None:
         """Per-model single-row predictors (risk, severity), built on first use; None if unavailable."""
