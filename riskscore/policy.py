@@ -8,6 +8,7 @@ that may not otherwise come to Customs attention". Every decision records why it
 from __future__ import annotations
 
 import hashlib
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,15 @@ __all__ = ["CHANNELS", "REASONS", "ChannelPolicy", "Rule"]
 CHANNELS = ("green", "yellow", "red")
 REASONS = ("none", "model", "rule", "random", "exempt")
 _OPS = ("==", "!=", ">=", "<=", ">", "<", "in", "not_in", "prefix_in")
+# numeric comparisons, shared by the batch (arrays) and one-record (scalars) paths
+_COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
 
 
 @dataclass(frozen=True)
@@ -83,14 +93,7 @@ class Rule:
             left = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             right = float(self.value)
             with np.errstate(invalid="ignore"):
-                hit = {
-                    "==": left == right,
-                    "!=": left != right,
-                    ">=": left >= right,
-                    "<=": left <= right,
-                    ">": left > right,
-                    "<": left < right,
-                }[self.op]
+                hit = _COMPARE[self.op](left, right)
         return np.asarray(hit, dtype=bool) & present
 
     @staticmethod
@@ -115,16 +118,7 @@ class Rule:
         except (TypeError, ValueError):
             return False
         right = float(self.value)
-        return bool(
-            {
-                "==": left == right,
-                "!=": left != right,
-                ">=": left >= right,
-                "<=": left <= right,
-                ">": left > right,
-                "<": left < right,
-            }[self.op]
-        )
+        return bool(_COMPARE[self.op](left, right))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from riskscore._io import publish
-from riskscore.exceptions import OutputError, ParameterError
+from riskscore._io import check_output, publish
+from riskscore.exceptions import ParameterError
 from riskscore.synthetic import _common as C
 from riskscore.synthetic.scenario import Scenario, load_scenario
 
@@ -283,19 +283,9 @@ def write_records(
         The extension is not supported or the folder is missing or not writable.
     """
     _check_args(kind, n, seed, days, chunk_rows)
-    path = Path(out)
+    path = check_output(out, (".parquet", ".csv"))
     suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise OutputError(
-            f"output {str(path)!r} must end in .parquet or .csv; got {suffix or 'no extension'!r}"
-        )
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(
-            f"output folder {str(folder)!r} does not exist; create it first or choose another path"
-        )
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"output folder {str(folder)!r} is not writable; choose a path you can write to")
     load_scenario(scenario)  # fail on a bad scenario before creating anything
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm.auto import tqdm
