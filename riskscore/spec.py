@@ -49,6 +49,7 @@ import pandas as pd
 from pandas.api.types import (
     infer_dtype,
     is_bool_dtype,
+    is_complex_dtype,
     is_datetime64_any_dtype,
     is_float_dtype,
     is_integer_dtype,
@@ -883,9 +884,19 @@ def _numbers(col: _Column) -> tuple[np.ndarray, np.ndarray]:
         if is_unsigned_integer_dtype(dtype) and len(raw) and raw.max() >= _INT64_LIMIT:
             return raw.to_numpy(dtype="float64"), np.zeros(len(raw), dtype=bool)
         return raw.to_numpy(dtype="int64"), np.zeros(len(raw), dtype=bool)
+    if is_complex_dtype(dtype):  # complex numbers are not amounts: refuse rather than drop the imaginary part
+        return np.full(len(raw), np.nan), ~missing
     if is_numeric_dtype(dtype):
         return raw.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(raw), dtype=bool)
     if is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
+        if is_object_dtype(dtype):
+            is_complex = np.fromiter(
+                (isinstance(v, complex | np.complexfloating) for v in raw.to_numpy(dtype=object)),
+                dtype=bool,
+                count=len(raw),
+            )
+            if is_complex.any():
+                raw = raw.where(~is_complex, "not a number")  # parsed as NaN below, then refused by name
         parsed = pd.to_numeric(raw, errors="coerce")
         if is_integer_dtype(parsed.dtype) and not is_unsigned_integer_dtype(parsed.dtype):
             values = parsed.to_numpy(dtype="int64")
