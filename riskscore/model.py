@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 from riskscore.exceptions import ArtifactError, ParameterError, SchemaError
 from riskscore.features import FeatureBuilder
 from riskscore.policy import CHANNELS, ChannelPolicy
-from riskscore.spec import RecordSpec, load_spec, validate_frame
+from riskscore.spec import RecordSpec, validate_frame
 
 __all__ = ["OUTPUT_COLUMNS", "ChannelModel", "RiskModel", "load"]
 
@@ -697,7 +697,3 @@ def load(
             )
         return RiskModel.from_file(path, require_signature=require_signature, key=key)
     return RiskModel.from_file(text, require_signature=require_signature, key=key)
-
-
-def _spec_of(kind: str | RecordSpec) -> RecordSpec:
-    return load_spec(kind)
