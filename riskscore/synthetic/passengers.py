@@ -25,6 +25,7 @@ from scipy.stats import poisson
 
 from riskscore.synthetic import _common as C
 from riskscore.synthetic._stats import categorical, norm_logpdf, normalise_log
+from riskscore.synthetic.inspection import legacy_selection
 from riskscore.synthetic.scenario import PASSENGER_MECHANISMS, TRAVELLER_TYPES, Scenario
 
 KIND = 2  # seed-stream tag for passengers
@@ -408,30 +409,10 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
 
     pts = _legacy_points(world, ctx, f)
     legacy = p["legacy"]
-    score = pts + rng.random(size)
-    rule_red = score >= world.legacy_red
     declared_goods = f["declared_red"]
-    rule_yellow = ~rule_red & ((score >= world.legacy_yellow) | declared_goods)
-    rand_red = ~rule_red & (rng.random(size) < legacy["random_red"])
-    rand_yellow = ~rule_red & ~rule_yellow & ~rand_red & (rng.random(size) < legacy["random_yellow"])
-    channel = np.where(rule_red | rand_red, 2, np.where(rule_yellow | rand_yellow, 1, 0))
-    reason = np.where(
-        rule_red,
-        "rule",
-        np.where(
-            rand_red | rand_yellow,
-            "random",
-            np.where(
-                rule_yellow,
-                np.where(declared_goods & (score < world.legacy_yellow), "declared", "rule"),
-                "none",
-            ),
-        ),
+    channel, reason, propensity = legacy_selection(
+        rng, pts, declared_goods, world.legacy_red, world.legacy_yellow, legacy, "declared"
     )
-    a = np.clip(pts + 1 - world.legacy_red, 0, 1)
-    b = np.maximum(a, np.where(declared_goods, 1.0, np.clip(pts + 1 - world.legacy_yellow, 0, 1)))
-    rr, ry = legacy["random_red"], legacy["random_yellow"]
-    propensity = b + (1 - b) * (rr + (1 - rr) * ry)
     inspected = channel > 0
     sens = np.where(
         channel == 2, legacy["red_sensitivity"], legacy["yellow_sensitivity"] * YELLOW_SENSITIVITY[h]

@@ -40,6 +40,7 @@ from riskscore.synthetic._stats import (
     rowwise_categorical,
     shifted_logpdf,
 )
+from riskscore.synthetic.inspection import legacy_selection
 from riskscore.synthetic.scenario import IMPORTER_TYPES, SHIPMENT_MECHANISMS, Scenario
 
 KIND = 1  # seed-stream tag for shipments
@@ -927,27 +928,9 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     pts = _legacy_points(world, ctx, dec)
     legacy = p["legacy"]
     licence = world.hs6_licence[dec["hs6"]]
-    score = pts + rng.random(size)
-    rule_red = score >= world.legacy_red
-    rule_yellow = ~rule_red & ((score >= world.legacy_yellow) | licence)
-    rand_red = ~rule_red & (rng.random(size) < legacy["random_red"])
-    rand_yellow = ~rule_red & ~rule_yellow & ~rand_red & (rng.random(size) < legacy["random_yellow"])
-    channel = np.where(rule_red | rand_red, 2, np.where(rule_yellow | rand_yellow, 1, 0))
-    reason = np.where(
-        rule_red,
-        "rule",
-        np.where(
-            rand_red | rand_yellow,
-            "random",
-            np.where(
-                rule_yellow, np.where(licence & (score < world.legacy_yellow), "regulatory", "rule"), "none"
-            ),
-        ),
+    channel, reason, propensity = legacy_selection(
+        rng, pts, licence, world.legacy_red, world.legacy_yellow, legacy, "regulatory"
     )
-    a = np.clip(pts + 1 - world.legacy_red, 0, 1)
-    b = np.maximum(a, np.where(licence, 1.0, np.clip(pts + 1 - world.legacy_yellow, 0, 1)))
-    rr, ry = legacy["random_red"], legacy["random_yellow"]
-    propensity = b + (1 - b) * (rr + (1 - rr) * ry)
     inspected = channel > 0
     doc = np.isin(mech_names[mech], list(DOC_DETECTABLE))
     sens = np.where(channel == 2, legacy["red_sensitivity"], np.where(doc, legacy["yellow_sensitivity"], 0.0))
