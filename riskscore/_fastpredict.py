@@ -41,12 +41,14 @@ class SingleRowPredictor:
         self._local = threading.local()
         self._handles: list[ctypes.c_void_p] = []
         self._lock = threading.Lock()
+        self._fn = _LIB.LGBM_BoosterPredictForMatSingleRowFast
         weakref.finalize(self, _free_all, _LIB, self._handles)
         self.predict(np.zeros(self._ncol))  # fail now, not on the first record, if the C path is unusable
 
-    def _config(self) -> ctypes.c_void_p:
-        handle = getattr(self._local, "handle", None)
-        if handle is None:
+    def _thread_state(self) -> tuple[Any, ...]:
+        """Return this thread's (fast config, input buffer and pointer, output and pointer, length pointer)."""
+        state = getattr(self._local, "state", None)
+        if state is None:
             handle = ctypes.c_void_p()
             self._safe_call(
                 self._lib.LGBM_BoosterPredictForMatSingleRowFastInit(
@@ -62,20 +64,28 @@ class SingleRowPredictor:
             )
             with self._lock:
                 self._handles.append(handle)
-            self._local.handle = handle
-        return handle
-
-    def predict(self, row: np.ndarray) -> float:
-        """Return the booster's prediction (a probability for binary models) for one float64 row."""
-        data = np.ascontiguousarray(row, dtype=np.float64)
-        out = np.zeros(1, dtype=np.float64)
-        out_len = ctypes.c_int64(0)
-        self._safe_call(
-            self._lib.LGBM_BoosterPredictForMatSingleRowFast(
-                self._config(),
-                data.ctypes.data_as(ctypes.c_void_p),
-                ctypes.byref(out_len),
-                out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+            row = (ctypes.c_double * self._ncol)()
+            out = ctypes.c_double(0.0)
+            out_len = ctypes.c_int64(0)
+            state = (
+                handle,
+                row,
+                ctypes.cast(row, ctypes.c_void_p),
+                out,
+                ctypes.pointer(out),
+                ctypes.pointer(out_len),
             )
-        )
-        return float(out[0])
+            self._local.state = state
+        return state
+
+    def predict(self, row: Any) -> float:
+        """Return the booster's prediction (a probability for binary models) for one row of floats.
+
+        ``row`` is a sequence of ``ncol`` floats (a list is fastest) or a float64 array.
+        """
+        handle, buf, buf_p, out, out_p, len_p = self._thread_state()
+        buf[:] = row if isinstance(row, list) else np.asarray(row, dtype=np.float64).tolist()
+        rc = self._fn(handle, buf_p, len_p, out_p)
+        if rc != 0:
+            self._safe_call(rc)  # raises LightGBMError with LightGBM's message
+        return float(out.value)

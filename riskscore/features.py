@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from riskscore._onerecord import FeaturePlan
 from riskscore.exceptions import SchemaError
 from riskscore.spec import DerivedFeature, RecordSpec, load_spec
 
@@ -108,10 +109,6 @@ def _numeric(series: pd.Series) -> Float:
         )
     numbers = pd.to_numeric(series, errors="coerce").astype("float64")
     return np.asarray(numbers.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
-
-
-def _num_one(value: Any) -> float:
-    return np.nan if value is None else float(value)
 
 
 def _lookup_sorted(keys: U64, query: U64) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
@@ -271,30 +268,6 @@ class EventTable:
             out[f"count_{w}d"] = out["count"] - before_w
         return out
 
-    def lookup_one(self, position: int | None, day: int, windows: tuple[int, ...] = ()) -> dict[str, float]:
-        """:meth:`lookup` for one query, given the entity's position in ``keys`` (None = unseen)."""
-        if position is None or len(self.day) == 0:
-            out = {"count": 0.0, "inspected": 0.0, "hits": 0.0, "days_since_first": float("nan")}
-            out.update({f"count_{w}d": 0.0 for w in windows})
-            return out
-        lo, hi = int(self.start[position]), int(self.start[position + 1])
-        days = self.day[lo:hi]
-        p = lo + int(np.searchsorted(days, max(day, 0), side="left"))
-        if p > lo:
-            c = self.cum[p - 1]
-            out = {
-                "count": float(c[0]),
-                "inspected": float(c[1]),
-                "hits": float(c[2]),
-                "days_since_first": float(day - int(days[0])),
-            }
-        else:
-            out = {"count": 0.0, "inspected": 0.0, "hits": 0.0, "days_since_first": float("nan")}
-        for w in windows:
-            pw = lo + int(np.searchsorted(days, max(day - w, 0), side="left"))
-            out[f"count_{w}d"] = out["count"] - (float(self.cum[pw - 1, 0]) if pw > lo else 0.0)
-        return out
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
         return {
@@ -415,6 +388,7 @@ class FeatureBuilder:
             self.categorical_[name] = kept
         self.raw_numeric_ = list(nums)
         self.references_, self.gaps_, self.histories_ = {}, {}, {}
+        self.__dict__.pop("_one_plan", None)  # the one-record plan follows the fitted state
         out = self._features(frame, day, training=True, inspected=insp, hits=hit)
         self.fitted_ = True
         # keep only the recent daily detail for scoring (collapsed totals before it)
@@ -446,6 +420,7 @@ class FeatureBuilder:
             self.last_day_ = max(self.last_day_, int(day.max()))
         for name, table in self.histories_.items():
             self.histories_[name] = table.compact(self.last_day_ + 1, self.history_keep_days)
+        self.__dict__.pop("_one_plan", None)  # the one-record plan follows the fitted state
 
     def transform(self, frame: pd.DataFrame) -> Float:
         """Features of new records from the stored state; each row depends only on itself."""
@@ -596,48 +571,23 @@ class FeatureBuilder:
 
     # -- one record, without pandas ----------------------------------------------------------------------
 
-    def _one_caches(self) -> dict[str, Any]:
-        cache = getattr(self, "_one", None)
-        if cache is None:
-            cache = {
-                "codes": {
-                    name: {v: i for i, v in enumerate(kept)} for name, kept in self.categorical_.items()
-                },
-                "hash": {},
-                "refs": {
-                    name: [dict(zip(u.tolist(), range(len(u)), strict=True)) for u, _, _ in r.levels]
-                    for name, r in self.references_.items()
-                },
-                "gaps": {
-                    name: dict(zip(k.tolist(), g.tolist(), strict=True))
-                    for name, (k, g) in self.gaps_.items()
-                },
-                "hist": {
-                    name: dict(zip(t.keys.tolist(), range(len(t.keys)), strict=True))
-                    for name, t in self.histories_.items()
-                },
-            }
-            object.__setattr__(self, "_one", cache)
-        return cache
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle and copy without the one-record plan (rebuilt on first use)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_one_plan"}
 
-    def _hash_one(self, record: dict[str, Any], columns: tuple[str, ...], cache: dict[str, Any]) -> np.uint64:
-        out: np.uint64 | None = None
-        hashes = cache["hash"]
-        for spec_col in columns:
-            name, _, cut = spec_col.partition(":")
-            value = record.get(name)
-            if value is None:
-                h = _MISSING
-            else:
-                text = str(value)[: int(cut)] if cut else str(value)
-                h = hashes.get(text)
-                if h is None:
-                    h = pd.util.hash_array(np.array([text], dtype=object), categorize=False)[0]
-                    if len(hashes) < 1_000_000:
-                        hashes[text] = h
-            out = h if out is None else np.uint64((int(out) * int(_MIX) + int(h)) & 0xFFFFFFFFFFFFFFFF)
-        assert out is not None
-        return np.uint64(out)
+    def _plan(self) -> FeaturePlan:
+        """Return the compiled one-record plan for the current fitted state (built on first use)."""
+        plan = self.__dict__.get("_one_plan")
+        if plan is None:
+            plan = FeaturePlan(self)
+            self.__dict__["_one_plan"] = plan
+        return plan
+
+    def row_one(self, record: dict[str, Any]) -> list[float]:
+        """:meth:`transform_one` as a plain list of floats (the fastest form for the single-row predictor)."""
+        if not self.fitted_:
+            raise RuntimeError("FeatureBuilder is not fitted; call fit_transform on training history first")
+        return self._plan().row(record)
 
     def transform_one(self, record: dict[str, Any]) -> Float:
         """Features of one record given as already-coerced Python values, without pandas.
@@ -647,85 +597,7 @@ class FeatureBuilder:
         numbers, ``bool`` for flags, ``str`` for categories, ``numpy.datetime64`` for the time column,
         ``None`` for missing.
         """
-        if not self.fitted_:
-            raise RuntimeError("FeatureBuilder is not fitted; call fit_transform on training history first")
-        assert isinstance(self.spec, RecordSpec)
-        cache = self._one_caches()
-        cols: dict[str, float] = {}
-        for name, codes in cache["codes"].items():
-            value = record.get(name)
-            cols[name] = np.nan if value is None else float(codes.get(str(value), len(codes)))
-        for name in self.raw_numeric_:
-            value = record.get(name)
-            cols[name] = np.nan if value is None else float(value)
-        derived: dict[str, float] = {}
-        ts = record[self.spec.time_column]
-        day = int(np.datetime64(ts, "D").astype(np.int64))
-        for feat in self.spec.features:
-            kind = feat.kind
-            if kind in ("log_ratio", "ratio"):
-                a, b = (derived[i] if i in derived else _num_one(record.get(i)) for i in feat.inputs)
-                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    v = (
-                        np.log(np.float64(a + _EPS) / np.float64(b + _EPS))
-                        if kind == "log_ratio"
-                        else (np.float64(a) / np.float64(b) if b > 0 else np.nan)
-                    )
-                derived[feat.name] = cols[feat.name] = float(v) if np.isfinite(v) else np.nan
-            elif kind == "not_equal":
-                a_s, b_s = ("nan" if record.get(i) is None else str(record.get(i)) for i in feat.inputs)
-                derived[feat.name] = cols[feat.name] = float(a_s != b_s)
-            elif kind == "reference":
-                x = (
-                    derived[feat.inputs[0]]
-                    if feat.inputs[0] in derived
-                    else _num_one(record.get(feat.inputs[0]))
-                )
-                if feat.inputs[0] not in derived:
-                    x = float(np.log(np.float64(x))) if x > 0 else np.nan
-                ref_state = self.references_[feat.name]
-                ref = ref_state.global_mean
-                for (_uniq, sums, counts), index, level in zip(
-                    reversed(ref_state.levels),
-                    reversed(cache["refs"][feat.name]),
-                    reversed(feat.by),
-                    strict=True,
-                ):
-                    pos = index.get(int(self._hash_one(record, level, cache)))
-                    if pos is not None and counts[pos] > 0:
-                        n = counts[pos]
-                        mean = sums[pos] / max(n, 1.0)
-                        ref = (n * mean + self.reference_shrink * ref) / (n + self.reference_shrink)
-                derived[feat.name] = cols[feat.name] = x - ref if np.isfinite(x) else np.nan
-            elif kind == "group_max_gap":
-                value = _num_one(record.get(feat.inputs[0]))
-                top = cache["gaps"][feat.name].get(int(self._hash_one(record, (feat.group,), cache)), value)
-                derived[feat.name] = cols[feat.name] = max(top - value, 0.0)
-            elif kind == "history":
-                key = int(self._hash_one(record, feat.inputs, cache))
-                h1 = self.histories_[feat.name].lookup_one(
-                    cache["hist"][feat.name].get(key), day, feat.windows
-                )
-                a = self.smoothing
-                cols[f"{feat.name}_count"] = h1["count"]
-                cols[f"{feat.name}_hit_rate"] = float(
-                    (np.float64(h1["hits"]) + a * self.hit_rate_) / (np.float64(h1["inspected"]) + a)
-                )
-                if feat.first_seen:
-                    cols[f"{feat.name}_days_since_first"] = h1["days_since_first"]
-                for w in feat.windows:
-                    cols[f"{feat.name}_count_{w}d"] = h1[f"count_{w}d"]
-                if len(feat.windows) >= 2:
-                    short, long_ = feat.windows[0], feat.windows[-1]
-                    cols[f"{feat.name}_spike"] = float(
-                        np.float64(h1[f"count_{short}d"])
-                        / (np.float64(h1[f"count_{long_}d"]) * short / long_ + 1.0)
-                    )
-            elif kind == "calendar":
-                t = pd.Timestamp(ts)
-                cols[f"{feat.name}_day_of_week"] = float(t.day_of_week)
-                cols[f"{feat.name}_hour"] = float(t.hour)
-        return np.array([[cols[c] for c in self.feature_names_]], dtype=np.float64)
+        return np.array([self.row_one(record)], dtype=np.float64)
 
     # -- persistence -----------------------------------------------------------------------------------
 

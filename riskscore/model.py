@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from riskscore._onerecord import interp_one
 from riskscore.exceptions import ArtifactError, ParameterError, SchemaError
 from riskscore.features import FeatureBuilder
 from riskscore.policy import CHANNELS, ChannelPolicy
@@ -210,6 +211,36 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
 _TS_MIN, _TS_MAX = pd.Timestamp.min, pd.Timestamp.max
 
 
+_NUMBER, _INT, _TEXT, _BOOL, _TIME = range(5)
+
+
+def _one_record_checks(spec: RecordSpec) -> list[tuple[Any, ...]]:
+    """Per declared column, what ``RiskModel._coerce_one`` checks: laid out once per model."""
+    kinds = {"float": _NUMBER, "int": _INT, "category": _TEXT, "string": _TEXT, "bool": _BOOL}
+    checks = []
+    for col in spec.columns:
+        if not col.declared:
+            continue
+        kind = kinds.get(col.type, _TIME)
+        if col.type not in kinds and col.type != "datetime":  # pragma: no cover - the spec validates types
+            raise SchemaError(f"column {col.name!r}: type {col.type!r} has no one-record check")
+        closed = None if col.values is None or col.open else frozenset(col.values)
+        pattern = None if col.pattern is None else _pattern(col.pattern)
+        checks.append(
+            (
+                col.name,
+                kind,
+                col.required,
+                col.nullable,
+                col.min,
+                col.max,
+                closed if kind == _TEXT else None,
+                pattern,
+            )
+        )
+    return checks
+
+
 def _utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -274,6 +305,12 @@ class RiskModel:
     severity: ChannelModel | None = None  # P(red | violation), binary; None -> severity_prior
     severity_prior: float = 0.0
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle and copy without the one-record caches (rebuilt on first use; some hold C handles)."""
+        return {
+            k: v for k, v in self.__dict__.items() if k not in ("_fast", "_checks", "_knots", "_text_cols")
+        }
+
     @property
     def version(self) -> str:
         """Model version string (name, training date and data fingerprint)."""
@@ -318,64 +355,70 @@ class RiskModel:
         """Plain, clean values of one record, or None when anything needs the batch path's handling.
 
         Only canonical Python values are accepted here (floats/ints for numbers, bool for flags, str for
-        categories, naive datetimes for times); everything else - strings for numbers, tz-aware times,
-        values out of range, a missing required field - goes to the batch path, which either coerces it
-        or raises the SchemaError that names the column, the row and the fix.
+        categories, naive datetimes for times - returned as ``pandas.Timestamp``); everything else -
+        strings for numbers, tz-aware times, values out of range, a missing required field - goes to the
+        batch path, which either coerces it or raises the SchemaError that names the column, the row and
+        the fix.
         """
+        checks = self.__dict__.get("_checks")
+        if checks is None:
+            checks = self.__dict__["_checks"] = _one_record_checks(self.spec)
         out: dict[str, Any] = {}
-        for col in self.spec.columns:
-            if not col.declared:
-                continue
-            if col.required and col.name not in record:
+        for name, kind, required, nullable, lo, hi, values, pattern in checks:
+            if name in record:
+                v = record[name]
+            elif required:
                 return None  # the batch path names the missing column
-            v = record.get(col.name)
-            if v is None or (isinstance(v, float) and v != v):
-                if not col.nullable:
+            else:
+                v = None
+            if v is None or (type(v) is float and v != v):
+                if not nullable:
                     return None
-                out[col.name] = None
+                out[name] = None
                 continue
-            t = col.type
-            if t == "float" or t == "int":
-                if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
-                    return None
+            if kind == _NUMBER or kind == _INT:
+                if type(v) is not float:
+                    if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+                        return None
+                    if isinstance(v, np.floating) and v != v:
+                        if not nullable:
+                            return None
+                        out[name] = None
+                        continue
                 f = float(v)
-                if (
-                    not np.isfinite(f)
-                    or (col.min is not None and f < col.min)
-                    or (col.max is not None and f > col.max)
-                ):
-                    return None
-                if t == "int":
+                if f - f != 0.0 or (lo is not None and f < lo) or (hi is not None and f > hi):
+                    return None  # inf (inf - inf is nan) or out of the declared range
+                if kind == _INT:
                     if f != int(f) or abs(f) >= 2**53:
                         return None
-                    out[col.name] = int(f)
+                    out[name] = int(f)
                 else:
-                    out[col.name] = f
-            elif t == "bool":
+                    out[name] = f
+            elif kind == _TEXT:
+                if type(v) is not str or not (v.isascii() or _utf8(v)):
+                    return None
+                if values is not None and v not in values:
+                    return None
+                if pattern is not None and not pattern.fullmatch(v):
+                    return None
+                out[name] = v
+            elif kind == _BOOL:
                 if not isinstance(v, bool | np.bool_):
                     return None
-                out[col.name] = bool(v)
-            elif t in ("category", "string"):
-                if not isinstance(v, str) or not _utf8(v):
-                    return None
-                if col.values is not None and not col.open and v not in col.values:
-                    return None
-                if col.pattern is not None and not _pattern(col.pattern).fullmatch(v):
-                    return None
-                out[col.name] = v
-            elif t == "datetime":
-                if isinstance(v, str | dt.datetime | np.datetime64):
+                out[name] = bool(v)
+            else:  # datetime
+                if type(v) is pd.Timestamp:
+                    ts = v
+                elif isinstance(v, str | dt.datetime | np.datetime64):
                     try:
                         ts = pd.Timestamp(v)
-                    except (ValueError, TypeError):
+                    except (ValueError, TypeError, OverflowError):
                         return None
-                    if ts is pd.NaT or ts.tzinfo is not None or not (_TS_MIN <= ts <= _TS_MAX):
-                        return None  # out of the nanosecond range: the batch path refuses it
-                    out[col.name] = ts.to_datetime64().astype("datetime64[ns]")
                 else:
                     return None
-            else:  # pragma: no cover - the spec validates types
-                return None
+                if ts is pd.NaT or ts.tzinfo is not None or not (_TS_MIN <= ts <= _TS_MAX):
+                    return None  # out of the nanosecond range: the batch path refuses it
+                out[name] = ts
         return out
 
     def predict_one(self, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -390,19 +433,16 @@ class RiskModel:
         if values is None:
             row = self.predict(_frame_from_dicts([dict(record)]), num_threads=1).iloc[0]
             return {c: (str(row[c]) if c in ("channel", "record_id") else row[c]) for c in OUTPUT_COLUMNS}
-        X = self.features.transform_one(values)
-        proba, risk = self._probabilities_one(X)
+        p_green, p_yellow, p_red, risk = self._probabilities_one(self.features.row_one(values))
         record_id = str(values[self.spec.id_column])
-        channel, reason = self.policy.assign_one(
-            values, record_id, float(proba[0, 2]), float(risk[0]), self._text_columns
-        )
+        channel, reason = self.policy.assign_one(values, record_id, p_red, risk, self._text_columns)
         return {
             "record_id": record_id,
             "channel": channel,
-            "risk_score": float(risk[0]),
-            "p_green": float(proba[0, 0]),
-            "p_yellow": float(proba[0, 1]),
-            "p_red": float(proba[0, 2]),
+            "risk_score": risk,
+            "p_green": p_green,
+            "p_yellow": p_yellow,
+            "p_red": p_red,
             "selection_reason": reason,
             "model_version": self.version,
         }
@@ -435,18 +475,28 @@ class RiskModel:
             self.__dict__["_fast"] = cached
         return cached if isinstance(cached, tuple) else None
 
-    def _probabilities_one(self, X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def _probabilities_one(self, row: list[float]) -> tuple[float, float, float, float]:
+        """(p_green, p_yellow, p_red, risk score) of one feature row: :meth:`_combine`'s arithmetic on floats."""
         fast = self._single_row()
         if fast is None:
-            return self._probabilities_from_matrix(X, num_threads=1)
+            full, risks = self._probabilities_from_matrix(np.array([row], dtype=np.float64), num_threads=1)
+            return float(full[0, 0]), float(full[0, 1]), float(full[0, 2]), float(risks[0])
         risk_p, sev_p = fast
-        raw = np.array([risk_p.predict(X[0])])
-        sev = np.array([sev_p.predict(X[0]) if sev_p is not None else self.severity_prior])
-        return self._combine(raw, sev)
+        raw = risk_p.predict(row)
+        sev = sev_p.predict(row) if sev_p is not None else float(self.severity_prior)
+        knots = self.__dict__.get("_knots")
+        if knots is None:
+            knots = self.__dict__["_knots"] = (self.calibration[0].tolist(), self.calibration[1].tolist())
+        score = interp_one(raw, *knots) if knots[0] else raw
+        return 1.0 - raw, raw * (1.0 - sev), raw * sev, score
 
     @property
     def _text_columns(self) -> frozenset[str]:
-        return frozenset(c.name for c in self.spec.columns if c.type in ("category", "string"))
+        cols = self.__dict__.get("_text_cols")
+        if cols is None:
+            cols = frozenset(c.name for c in self.spec.columns if c.type in ("category", "string"))
+            self.__dict__["_text_cols"] = cols
+        return cols
 
     def describe(self) -> dict[str, Any]:
         """Describe what the model expects and what it was trained on: spec, inputs, outputs, policy, training."""

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from riskscore._onerecord import text_hasher
 from riskscore.exceptions import ParameterError, SchemaError
 
 __all__ = ["CHANNELS", "REASONS", "ChannelPolicy", "Rule"]
@@ -52,6 +53,7 @@ class Rule:
     value: Any
     channel: str
     note: str = ""
+    _texts: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.op not in _OPS:
@@ -62,6 +64,8 @@ class Rule:
             )
         if self.op in ("in", "not_in", "prefix_in"):
             object.__setattr__(self, "value", tuple(self.value))
+            # the texts matches_one compares against, built once (not a field: equality ignores it)
+            object.__setattr__(self, "_texts", frozenset(str(v) for v in self.value))
 
     def matches(self, frame: pd.DataFrame) -> NDArray[np.bool_]:
         """Which records meet the criterion (missing values never match)."""
@@ -105,7 +109,7 @@ class Rule:
         if value is None or (isinstance(value, float) and value != value):
             return False
         if self.op in ("in", "not_in"):
-            hit = str(value) in {str(v) for v in self.value}
+            hit = str(value) in self._texts
             return hit if self.op == "in" else not hit
         if self.op == "prefix_in":
             return any(str(value).startswith(str(p)) for p in self.value)
@@ -132,13 +136,17 @@ class Rule:
         }
 
 
+def _policy_key(seed: int) -> str:
+    return hashlib.sha256(f"riskscore-policy-{seed}".encode()).hexdigest()[:16]
+
+
 def _uniform_from_ids(ids: pd.Series | NDArray[np.object_], seed: int) -> NDArray[np.float64]:
     """Draw a uniform number per record id, the same on every run, machine and batch.
 
     SipHash-2-4 of the id (pandas' hash_array) keyed by the policy seed: vectorised, platform independent,
     and unpredictable to a declarant who does not know the seed.
     """
-    key = hashlib.sha256(f"riskscore-policy-{seed}".encode()).hexdigest()[:16]
+    key = _policy_key(seed)
     values = (
         ids.astype(str).to_numpy(dtype=object)
         if isinstance(ids, pd.Series)
@@ -264,12 +272,23 @@ class ChannelPolicy:
         if rule_red:
             channel, reason = 2, 2
         if self.random_red or self.random_yellow:
-            u = float(_uniform_from_ids(np.array([record_id], dtype=object), self.seed)[0])
+            u = self._uniform_one(record_id)
             if u < self.random_red and channel < 2:
                 channel, reason = 2, 3
             elif self.random_red <= u < self.random_red + self.random_yellow and channel < 1:
                 channel, reason = 1, 3
         return CHANNELS[channel], REASONS[reason]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle and copy without the one-record hasher (rebuilt on first use)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hasher"}
+
+    def _uniform_one(self, record_id: str) -> float:
+        """:func:`_uniform_from_ids` for one id, without arrays (same number, bit for bit)."""
+        hasher = self.__dict__.get("_hasher")
+        if hasher is None or hasher[0] != self.seed:
+            hasher = self.__dict__["_hasher"] = (self.seed, text_hasher(_policy_key(self.seed), memo=False))
+        return (hasher[1](record_id) >> 11) / 2.0**53
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form, thresholds included."""
