@@ -214,8 +214,10 @@ _TS_MIN, _TS_MAX = pd.Timestamp.min, pd.Timestamp.max
 _NUMBER, _INT, _TEXT, _BOOL, _TIME = range(5)
 
 
-def _one_record_checks(spec: RecordSpec) -> list[tuple[Any, ...]]:
-    """Per declared column, what ``RiskModel._coerce_one`` checks: laid out once per model."""
+def _one_record_checks(
+    spec: RecordSpec, slots: dict[str, tuple[int, dict[str, float] | None, float]]
+) -> list[tuple[Any, ...]]:
+    """Per declared column, what ``RiskModel._coerce_one`` checks and where the value goes as a feature."""
     kinds = {"float": _NUMBER, "int": _INT, "category": _TEXT, "string": _TEXT, "bool": _BOOL}
     checks = []
     for col in spec.columns:
@@ -236,6 +238,7 @@ def _one_record_checks(spec: RecordSpec) -> list[tuple[Any, ...]]:
                 col.max,
                 closed if kind == _TEXT else None,
                 pattern,
+                *slots.get(col.name, (-1, None, 0.0)),  # feature position, category codes, unseen code
             )
         )
     return checks
@@ -351,20 +354,23 @@ class RiskModel:
         risk = np.interp(raw, knots_x, knots_y) if len(knots_x) else raw
         return full, risk
 
-    def _coerce_one(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _coerce_one(self, record: Mapping[str, Any], out: list[float] | None = None) -> dict[str, Any] | None:
         """Plain, clean values of one record, or None when anything needs the batch path's handling.
 
         Only canonical Python values are accepted here (floats/ints for numbers, bool for flags, str for
         categories, naive datetimes for times - returned as ``pandas.Timestamp``); everything else -
         strings for numbers, tz-aware times, values out of range, a missing required field - goes to the
         batch path, which either coerces it or raises the SchemaError that names the column, the row and
-        the fix.
+        the fix. Given ``out`` (``FeaturePlan.blank()``), the columns used as features as they are are
+        written into it on the way (see ``FeaturePlan.input_slots``).
         """
         checks = self.__dict__.get("_checks")
         if checks is None:
-            checks = self.__dict__["_checks"] = _one_record_checks(self.spec)
-        out: dict[str, Any] = {}
-        for name, kind, required, nullable, lo, hi, values, pattern in checks:
+            checks = self.__dict__["_checks"] = _one_record_checks(
+                self.spec, self.features._plan().input_slots()
+            )
+        values: dict[str, Any] = {}
+        for name, kind, required, nullable, lo, hi, closed, pattern, j, codes, unseen in checks:
             if name in record:
                 v = record[name]
             elif required:
@@ -374,7 +380,7 @@ class RiskModel:
             if v is None or (type(v) is float and v != v):
                 if not nullable:
                     return None
-                out[name] = None
+                values[name] = None
                 continue
             if kind == _NUMBER or kind == _INT:
                 if type(v) is not float:
@@ -383,7 +389,7 @@ class RiskModel:
                     if isinstance(v, np.floating) and v != v:
                         if not nullable:
                             return None
-                        out[name] = None
+                        values[name] = None
                         continue
                 f = float(v)
                 if f - f != 0.0 or (lo is not None and f < lo) or (hi is not None and f > hi):
@@ -391,21 +397,27 @@ class RiskModel:
                 if kind == _INT:
                     if f != int(f) or abs(f) >= 2**53:
                         return None
-                    out[name] = int(f)
+                    values[name] = int(f)
                 else:
-                    out[name] = f
+                    values[name] = f
+                if j >= 0 and out is not None:
+                    out[j] = f
             elif kind == _TEXT:
                 if type(v) is not str or not (v.isascii() or _utf8(v)):
                     return None
-                if values is not None and v not in values:
+                if closed is not None and v not in closed:
                     return None
                 if pattern is not None and not pattern.fullmatch(v):
                     return None
-                out[name] = v
+                values[name] = v
+                if j >= 0 and out is not None:
+                    out[j] = codes.get(v, unseen) if codes is not None else float(v)
             elif kind == _BOOL:
                 if not isinstance(v, bool | np.bool_):
                     return None
-                out[name] = bool(v)
+                values[name] = bool(v)
+                if j >= 0 and out is not None:
+                    out[j] = float(bool(v))
             else:  # datetime
                 if type(v) is pd.Timestamp:
                     ts = v
@@ -418,8 +430,10 @@ class RiskModel:
                     return None
                 if ts is pd.NaT or ts.tzinfo is not None or not (_TS_MIN <= ts <= _TS_MAX):
                     return None  # out of the nanosecond range: the batch path refuses it
-                out[name] = ts
-        return out
+                values[name] = ts
+                if j >= 0 and out is not None:  # pragma: no cover - no spec uses a time as a raw feature
+                    out[j] = float(ts.value)
+        return values
 
     def predict_one(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Score one record given as a dict, without building a pandas frame; same answer as :meth:`predict`.
@@ -429,11 +443,13 @@ class RiskModel:
         """
         if not isinstance(record, Mapping):
             raise SchemaError(f"predict_one takes one record as a dict; got {type(record).__name__}")
-        values = self._coerce_one(record)
+        plan = self.features._plan()
+        out = plan.blank()
+        values = self._coerce_one(record, out)
         if values is None:
             row = self.predict(_frame_from_dicts([dict(record)]), num_threads=1).iloc[0]
             return {c: (str(row[c]) if c in ("channel", "record_id") else row[c]) for c in OUTPUT_COLUMNS}
-        p_green, p_yellow, p_red, risk = self._probabilities_one(self.features.row_one(values))
+        p_green, p_yellow, p_red, risk = self._probabilities_one(plan.finish(values, out))
         record_id = str(values[self.spec.id_column])
         channel, reason = self.policy.assign_one(values, record_id, p_red, risk, self._text_columns)
         return {
