@@ -172,7 +172,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     try:
         writer = None
         with tqdm(unit="rows", disable=args.no_progress or not sys.stderr.isatty(), desc="score") as bar:
-            for i, chunk in enumerate(iter_table(args.data, args.chunk_rows)):
+            for i, chunk in enumerate(iter_table(args.data, args.chunk_rows, model.spec.declared_columns)):
                 pred = model.predict(chunk)
                 if out.suffix.lower() == ".parquet":
                     table = pa.Table.from_pandas(pred, preserve_index=False)
