@@ -311,7 +311,9 @@ class RiskModel:
     def __getstate__(self) -> dict[str, Any]:
         """Pickle and copy without the one-record caches (rebuilt on first use; some hold C handles)."""
         return {
-            k: v for k, v in self.__dict__.items() if k not in ("_fast", "_checks", "_knots", "_text_cols")
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("_fast", "_checks", "_knots", "_text_cols", "_explain_fast", "_explain_layout")
         }
 
     @property
@@ -435,11 +437,26 @@ class RiskModel:
                     out[j] = float(ts.value)
         return values
 
-    def predict_one(self, record: Mapping[str, Any]) -> dict[str, Any]:
+    def predict_one(
+        self, record: Mapping[str, Any], *, explain: bool = False, top_k: int = 3
+    ) -> dict[str, Any]:
         """Score one record given as a dict, without building a pandas frame; same answer as :meth:`predict`.
 
-        Returns a dict with the keys of :data:`OUTPUT_COLUMNS`. Records needing coercion or rejection
-        take the batch path, so the answer (or the SchemaError) is always the batch path's.
+        Parameters
+        ----------
+        record
+            One record: a dict with the spec's declared fields (extra fields are ignored).
+        explain
+            Add ``reason_codes`` and ``reasons``: the values ``predict(records, explain=True)`` gives.
+        top_k
+            Number of reasons with ``explain=True``.
+
+        Returns
+        -------
+        dict
+            The keys of :data:`OUTPUT_COLUMNS` (then ``reason_codes`` and ``reasons``). Records needing
+            coercion or rejection take the batch path, so the answer (or the SchemaError) is always the
+            batch path's.
         """
         if not isinstance(record, Mapping):
             raise SchemaError(f"predict_one takes one record as a dict; got {type(record).__name__}")
@@ -447,12 +464,15 @@ class RiskModel:
         out = plan.blank()
         values = self._coerce_one(record, out)
         if values is None:
+            if explain:
+                return self._predict_one_batch_explained(record, top_k)
             row = self.predict(_frame_from_dicts([dict(record)]), num_threads=1).iloc[0]
             return {c: (str(row[c]) if c in ("channel", "record_id") else row[c]) for c in OUTPUT_COLUMNS}
-        p_green, p_yellow, p_red, risk = self._probabilities_one(plan.finish(values, out))
+        features = plan.finish(values, out)
+        p_green, p_yellow, p_red, risk = self._probabilities_one(features)
         record_id = str(values[self.spec.id_column])
         channel, reason = self.policy.assign_one(values, record_id, p_red, risk, self._text_columns)
-        return {
+        result = {
             "record_id": record_id,
             "channel": channel,
             "risk_score": risk,
@@ -462,6 +482,20 @@ class RiskModel:
             "selection_reason": reason,
             "model_version": self.version,
         }
+        if explain:
+            from riskscore.explain import _reasons_one, reason_columns
+
+            result["reason_codes"], result["reasons"] = reason_columns(
+                _reasons_one(self, record, values, features, top_k)
+            )
+        return result
+
+    def _predict_one_batch_explained(self, record: Mapping[str, Any], top_k: int) -> dict[str, Any]:
+        """``predict_one(record, explain=True)`` through the batch path (records needing coercion)."""
+        frame = _frame_from_dicts([dict(record)])
+        row = self.predict(frame, explain=True, top_k=top_k, num_threads=1).iloc[0]
+        keys = (*OUTPUT_COLUMNS, "reason_codes", "reasons")
+        return {c: (str(row[c]) if c in ("channel", "record_id") else row[c]) for c in keys}
 
     def _validated(self, records: Any) -> pd.DataFrame:
         """Check and coerce the records' declared columns; other columns (truth, outcomes) are ignored."""
