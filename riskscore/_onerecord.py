@@ -17,9 +17,11 @@ Nothing here decides anything the batch path does not: tests hold predict_one to
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import functools
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,8 +29,9 @@ import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
     from riskscore.features import FeatureBuilder
+    from riskscore.spec import RecordSpec
 
-__all__ = ["FeaturePlan", "interp_one", "text_hasher"]
+__all__ = ["FeaturePlan", "compile_checker", "interp_one", "scalar_log", "text_hasher"]
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _NAN = float("nan")
@@ -446,3 +449,148 @@ class FeaturePlan:
             out[j_hour] = float((ns // _NS_PER_HOUR) % 24)
 
         return step
+
+
+# -- the record checks, generated ------------------------------------------------------------------------
+
+_REFUSE = object()  # a value the one-record path does not take (the batch path coerces or refuses it)
+_NAN_NUMBER = object()  # a numpy floating NaN: missing
+
+
+def _number(v: Any) -> Any:
+    """Return a non-``float`` number as float; _REFUSE for anything else; _NAN_NUMBER for a numpy NaN."""
+    if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+        return _REFUSE
+    if isinstance(v, np.floating) and v != v:
+        return _NAN_NUMBER
+    try:
+        return float(v)
+    except OverflowError:  # an int beyond float range: the batch path refuses it by name
+        return _REFUSE
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_TS_MIN, _TS_MAX = pd.Timestamp.min, pd.Timestamp.max
+
+
+def _timestamp(v: Any) -> pd.Timestamp | None:
+    """Return a naive time in pandas' nanosecond range as a Timestamp, else None (the batch path decides)."""
+    if type(v) is pd.Timestamp:
+        ts = v
+    elif isinstance(v, str | dt.datetime | np.datetime64):
+        try:
+            ts = pd.Timestamp(v)
+        except (ValueError, TypeError, OverflowError):
+            return None
+    else:
+        return None
+    if ts is pd.NaT or ts.tzinfo is not None or not (_TS_MIN <= ts <= _TS_MAX):
+        return None
+    return ts
+
+
+Checker = Callable[[Mapping[str, Any], "list[float] | None"], "dict[str, Any] | None"]
+
+
+def compile_checker(
+    spec: RecordSpec, slots: dict[str, tuple[int, dict[str, float] | None, float]]
+) -> Checker:
+    """Generate the one-record check of a spec as one straight-line Python function.
+
+    The function takes a record (a mapping) and optionally a feature row to fill (``FeaturePlan.blank()``);
+    it returns the clean values - floats/ints for numbers, bool for flags, str for text, Timestamp for
+    times, None for missing - or None when anything needs the batch path (a value to coerce or to refuse
+    with the SchemaError naming column, row and fix). Columns used as features as they are get written
+    into the row on the way (``slots``: position, category codes, unseen code).
+
+    Generated rather than looped over the columns because it runs for every declaration lodged: the
+    straight-line form has no per-column dispatch. Column names, bounds and tables are passed in as
+    constants, never written into the source, so a spec cannot inject code.
+    """
+    consts: dict[str, Any] = {
+        "_ABSENT": _REFUSE,
+        "_REFUSE": _REFUSE,
+        "_NAN_NUMBER": _NAN_NUMBER,
+        "_number": _number,
+        "_utf8": _utf8,
+        "_timestamp": _timestamp,
+        "_bool_types": (bool, np.bool_),
+    }
+    lines = ["def check(record, out):", "    get = record.get", "    values = {}"]
+    for i, col in enumerate(c for c in spec.columns if c.declared):
+        name = f"N{i}"
+        consts[name] = col.name
+        j, codes, unseen = slots.get(col.name, (-1, None, 0.0))
+        write = j >= 0
+        lines.append(f"    v = get({name}, _ABSENT)")
+        lines.append("    if v is _ABSENT:")
+        lines.append("        return None" if col.required else "        v = None")
+        lines.append("    if v is None or (type(v) is float and v != v):")
+        lines.append(f"        values[{name}] = None" if col.nullable else "        return None")
+        lines.append("    else:")
+        body: list[str] = []
+        if col.type in ("float", "int"):
+            body += [
+                "if type(v) is float:",
+                "    f = v",
+                "else:",
+                "    f = _number(v)",
+                "    if f is _REFUSE:",
+                "        return None",
+                "if f is _NAN_NUMBER:",
+                f"    values[{name}] = None" if col.nullable else "    return None",
+                "else:",
+            ]
+            cond = "f - f != 0.0"  # inf - inf is nan: infinities go to the batch path
+            if col.min is not None:
+                consts[f"LO{i}"] = float(col.min)
+                cond += f" or f < LO{i}"
+            if col.max is not None:
+                consts[f"HI{i}"] = float(col.max)
+                cond += f" or f > HI{i}"
+            body += [f"    if {cond}:", "        return None"]
+            if col.type == "int":
+                body += [
+                    "    if f != int(f) or abs(f) >= 9007199254740992.0:",  # 2**53
+                    "        return None",
+                    f"    values[{name}] = int(f)",
+                ]
+            else:
+                body.append(f"    values[{name}] = f")
+            if write:
+                body += ["    if out is not None:", f"        out[{j}] = f"]
+        elif col.type in ("category", "string"):
+            body += ["if type(v) is not str or not (v.isascii() or _utf8(v)):", "    return None"]
+            if col.values is not None and not col.open:
+                consts[f"CLOSED{i}"] = frozenset(col.values)
+                body += [f"if v not in CLOSED{i}:", "    return None"]
+            if col.pattern is not None:
+                consts[f"PAT{i}"] = re.compile(col.pattern).fullmatch
+                body += [f"if PAT{i}(v) is None:", "    return None"]
+            body.append(f"values[{name}] = v")
+            if write:
+                consts[f"CODES{i}"], consts[f"UNSEEN{i}"] = codes, unseen
+                body += ["if out is not None:", f"    out[{j}] = CODES{i}.get(v, UNSEEN{i})"]
+        elif col.type == "bool":
+            body += ["if not isinstance(v, _bool_types):", "    return None", f"values[{name}] = b = bool(v)"]
+            if write:
+                body += ["if out is not None:", f"    out[{j}] = float(b)"]
+        elif col.type == "datetime":
+            body += ["ts = _timestamp(v)", "if ts is None:", "    return None", f"values[{name}] = ts"]
+            if write:  # pragma: no cover - no built-in spec uses a time as a raw feature
+                body += ["if out is not None:", f"    out[{j}] = float(ts.value)"]
+        else:  # pragma: no cover - the spec validates types
+            raise ValueError(f"column {col.name!r}: type {col.type!r} has no one-record check")
+        lines += ["        " + line for line in body]
+    lines.append("    return values")
+    namespace = dict(consts)
+    exec(compile("\n".join(lines), f"<riskscore checks for spec {spec.name!r}>", "exec"), namespace)
+    check: Checker = namespace["check"]
+    return check

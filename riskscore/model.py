@@ -12,10 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from riskscore._onerecord import interp_one
+from riskscore._onerecord import _utf8, compile_checker, interp_one
 from riskscore.exceptions import ArtifactError, ParameterError, SchemaError
 from riskscore.features import FeatureBuilder
 from riskscore.policy import CHANNELS, ChannelPolicy
@@ -208,55 +206,6 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
         return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
 
 
-_TS_MIN, _TS_MAX = pd.Timestamp.min, pd.Timestamp.max
-
-
-_NUMBER, _INT, _TEXT, _BOOL, _TIME = range(5)
-
-
-def _one_record_checks(
-    spec: RecordSpec, slots: dict[str, tuple[int, dict[str, float] | None, float]]
-) -> list[tuple[Any, ...]]:
-    """Per declared column, what ``RiskModel._coerce_one`` checks and where the value goes as a feature."""
-    kinds = {"float": _NUMBER, "int": _INT, "category": _TEXT, "string": _TEXT, "bool": _BOOL}
-    checks = []
-    for col in spec.columns:
-        if not col.declared:
-            continue
-        kind = kinds.get(col.type, _TIME)
-        if col.type not in kinds and col.type != "datetime":  # pragma: no cover - the spec validates types
-            raise SchemaError(f"column {col.name!r}: type {col.type!r} has no one-record check")
-        closed = None if col.values is None or col.open else frozenset(col.values)
-        pattern = None if col.pattern is None else _pattern(col.pattern)
-        checks.append(
-            (
-                col.name,
-                kind,
-                col.required,
-                col.nullable,
-                col.min,
-                col.max,
-                closed if kind == _TEXT else None,
-                pattern,
-                *slots.get(col.name, (-1, None, 0.0)),  # feature position, category codes, unseen code
-            )
-        )
-    return checks
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-@lru_cache(maxsize=256)
-def _pattern(text: str) -> re.Pattern[str]:
-    return re.compile(text)
-
-
 def _frame_from_dicts(rows: list[dict[str, Any]]) -> pd.DataFrame:
     try:
         return pd.DataFrame(rows)
@@ -366,76 +315,10 @@ class RiskModel:
         the fix. Given ``out`` (``FeaturePlan.blank()``), the columns used as features as they are are
         written into it on the way (see ``FeaturePlan.input_slots``).
         """
-        checks = self.__dict__.get("_checks")
-        if checks is None:
-            checks = self.__dict__["_checks"] = _one_record_checks(
-                self.spec, self.features._plan().input_slots()
-            )
-        values: dict[str, Any] = {}
-        for name, kind, required, nullable, lo, hi, closed, pattern, j, codes, unseen in checks:
-            if name in record:
-                v = record[name]
-            elif required:
-                return None  # the batch path names the missing column
-            else:
-                v = None
-            if v is None or (type(v) is float and v != v):
-                if not nullable:
-                    return None
-                values[name] = None
-                continue
-            if kind == _NUMBER or kind == _INT:
-                if type(v) is not float:
-                    if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
-                        return None
-                    if isinstance(v, np.floating) and v != v:
-                        if not nullable:
-                            return None
-                        values[name] = None
-                        continue
-                f = float(v)
-                if f - f != 0.0 or (lo is not None and f < lo) or (hi is not None and f > hi):
-                    return None  # inf (inf - inf is nan) or out of the declared range
-                if kind == _INT:
-                    if f != int(f) or abs(f) >= 2**53:
-                        return None
-                    values[name] = int(f)
-                else:
-                    values[name] = f
-                if j >= 0 and out is not None:
-                    out[j] = f
-            elif kind == _TEXT:
-                if type(v) is not str or not (v.isascii() or _utf8(v)):
-                    return None
-                if closed is not None and v not in closed:
-                    return None
-                if pattern is not None and not pattern.fullmatch(v):
-                    return None
-                values[name] = v
-                if j >= 0 and out is not None:
-                    out[j] = codes.get(v, unseen) if codes is not None else float(v)
-            elif kind == _BOOL:
-                if not isinstance(v, bool | np.bool_):
-                    return None
-                values[name] = bool(v)
-                if j >= 0 and out is not None:
-                    out[j] = float(bool(v))
-            else:  # datetime
-                if type(v) is pd.Timestamp:
-                    ts = v
-                elif isinstance(v, str | dt.datetime | np.datetime64):
-                    try:
-                        ts = pd.Timestamp(v)
-                    except (ValueError, TypeError, OverflowError):
-                        return None
-                else:
-                    return None
-                if ts is pd.NaT or ts.tzinfo is not None or not (_TS_MIN <= ts <= _TS_MAX):
-                    return None  # out of the nanosecond range: the batch path refuses it
-                values[name] = ts
-                if j >= 0 and out is not None:  # pragma: no cover - no spec uses a time as a raw feature
-                    out[j] = float(ts.value)
-        return values
+        check = self.__dict__.get("_checks")
+        if check is None:
+            check = self.__dict__["_checks"] = compile_checker(self.spec, self.features._plan().input_slots())
+        return check(record, out)
 
     def predict_one(
         self, record: Mapping[str, Any], *, explain: bool = False, top_k: int = 3

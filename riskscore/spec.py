@@ -36,6 +36,7 @@ import json
 import math
 import os
 import re
+import sys
 import tomllib
 import warnings
 from collections.abc import Iterable, Mapping
@@ -109,6 +110,7 @@ _FEATURE_KEYS = ("name", "kind", "inputs", "by", "key", "group", "windows", "fir
 _BUILTIN_PACKAGE = "riskscore"
 _BUILTIN_DIR = "specs"
 _INT64_LIMIT = 2.0**63
+_FLOAT_MAX = sys.float_info.max
 _TRUE_STRINGS = "true"
 _FALSE_STRINGS = "false"
 
@@ -897,6 +899,19 @@ def _numbers(col: _Column) -> tuple[np.ndarray, np.ndarray]:
             )
             if is_complex.any():
                 raw = raw.where(~is_complex, "not a number")  # parsed as NaN below, then refused by name
+            # Python ints beyond float range (pd.to_numeric raises OverflowError on them): +/-inf, which
+            # the caller refuses by name as not finite
+            huge = np.fromiter(
+                (isinstance(v, int) and abs(v) > _FLOAT_MAX for v in raw.to_numpy(dtype=object)),
+                dtype=bool,
+                count=len(raw),
+            )
+            if huge.any():
+                objects = raw.to_numpy(dtype=object)
+                signed = [
+                    (math.inf if v > 0 else -math.inf) if h else v for v, h in zip(objects, huge, strict=True)
+                ]
+                raw = pd.Series(signed, index=raw.index, dtype=object)
         parsed = pd.to_numeric(raw, errors="coerce")
         if is_integer_dtype(parsed.dtype) and not is_unsigned_integer_dtype(parsed.dtype):
             values = parsed.to_numpy(dtype="int64")

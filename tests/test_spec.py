@@ -688,6 +688,14 @@ def test_infinity(mini: RecordSpec) -> None:
         validate_frame(_frame(2).assign(packages=[np.inf, 1.0]), mini)
 
 
+@pytest.mark.parametrize("huge", [10**400, -(10**400)])
+def test_int_beyond_float_range_is_named(mini: RecordSpec, huge: int) -> None:
+    """pandas' to_numeric raises OverflowError on such ints; they are refused by name like infinities."""
+    amounts = pd.Series([1.0, huge, 2.0], dtype=object)
+    with pytest.raises(SchemaError, match=r"column 'cif_value_usd' must be a finite number; row 1 "):
+        validate_frame(_frame(3).assign(cif_value_usd=amounts), mini)
+
+
 def test_bounds(mini: RecordSpec) -> None:
     with pytest.raises(
         SchemaError,

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from riskscore import SchemaError
 from riskscore._onerecord import interp_one, text_hasher
 from riskscore.policy import _policy_key, _uniform_from_ids
 
@@ -128,3 +129,31 @@ def test_copied_and_pickled_models_score_the_same(small_model, test_window):
     want = [small_model.predict_one(r) for r in records]  # caches built, some hold C handles
     for other in (copy.deepcopy(small_model), pickle.loads(pickle.dumps(small_model))):
         assert [other.predict_one(r) for r in records] == want
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("quantity", 10**400),  # an int beyond float range
+        ("quantity", np.float64("nan")),  # numpy NaN in a required number
+        ("importer_compliance_level", 2.5),  # not a whole number
+        ("importer_compliance_level", 7),  # above the declared maximum
+        ("aeo", 1),  # a number for a flag
+        ("hs_code", "85171"),  # does not match the pattern
+        ("office_type", "moon"),  # not among the closed values
+        ("declared_at", dt.datetime(2025, 12, 1, tzinfo=dt.UTC)),  # a time with a zone
+    ],
+    ids=lambda v: repr(v)[:30],
+)
+def test_values_the_checks_do_not_take_get_the_batch_answer(small_model, test_window, column, value):
+    """The generated checks hand anything unusual to the batch path: its answer, or its SchemaError."""
+    record = {**plain_records(test_window.iloc[:1], small_model.spec.declared_columns)[0], column: value}
+    assert small_model._coerce_one(record) is None
+    try:
+        want = row_dict(small_model.predict([record]), 0)
+    except SchemaError as exc:
+        with pytest.raises(SchemaError, match=column):
+            small_model.predict_one(record)
+        assert column in str(exc)
+    else:
+        assert small_model.predict_one(record) == want
