@@ -265,9 +265,10 @@ def _numbers_as_strings(model: RiskModel, record: dict[str, Any]) -> dict[str, A
     return out
 
 
-def test_record_needing_coercion_gets_the_batch_answer(model_copy, shipments, monkeypatch):
-    records = _records(shipments.iloc[:20], model_copy.spec.declared_columns)
-    calls = []
+@pytest.fixture
+def batch_calls(model_copy, monkeypatch) -> list[int]:
+    """Record each call of ``model_copy``'s batch validation (the start of the batch path)."""
+    calls: list[int] = []
     validated = RiskModel._validated
 
     def spy(self, records):
@@ -275,6 +276,12 @@ def test_record_needing_coercion_gets_the_batch_answer(model_copy, shipments, mo
         return validated(self, records)
 
     monkeypatch.setattr(model_copy, "_validated", spy.__get__(model_copy), raising=False)
+    return calls
+
+
+def test_record_needing_coercion_gets_the_batch_answer(model_copy, shipments, batch_calls):
+    calls = batch_calls
+    records = _records(shipments.iloc[:20], model_copy.spec.declared_columns)
     for record in records:
         changed = _numbers_as_strings(model_copy, record)
         assert isinstance(changed["cif_value_usd"], str) and isinstance(changed["n_packages"], str)
@@ -313,16 +320,9 @@ def test_missing_required_field_raises_schema_error(shipment_model, shipments, n
         shipment_model.explain(record)
 
 
-def test_list_and_frame_take_the_batch_path(model_copy, shipments, monkeypatch):
+def test_list_and_frame_take_the_batch_path(model_copy, shipments, batch_calls):
+    calls = batch_calls
     records = _records(shipments.iloc[:3], model_copy.spec.declared_columns)
-    calls = []
-    validated = RiskModel._validated
-
-    def spy(self, records):
-        calls.append(1)
-        return validated(self, records)
-
-    monkeypatch.setattr(model_copy, "_validated", spy.__get__(model_copy), raising=False)
     model_copy.explain(records[:1])
     model_copy.explain(shipments.iloc[:1])
     assert len(calls) == 2
