@@ -177,6 +177,8 @@ class FeaturePlan:
             if feat.kind not in ("history", "calendar"):  # as in the batch path, these are not inputs
                 self._derived_names.add(feat.name)
         self._steps = steps
+        index = {part: i for i, part in enumerate(self._parts)}
+        self._level_parts = [(index[level[0]], tuple(index[p] for p in level[1:])) for level in self._levels]
 
     # -- per record ----------------------------------------------------------------------------------------
 
@@ -217,18 +219,18 @@ class FeaturePlan:
         record["__ns__"] = ns  # never a column name: spec names are identifiers
         record["__day__"] = ns // _NS_PER_DAY
         hasher, missing, mixc = self._hash, self._missing, self._mixc
-        parts: dict[tuple[str, int | None], int] = {}
+        parts: list[int] = []  # hash of each distinct (column, prefix), as in the batch path's _hash_key
         for name, cut in self._parts:
             value = record.get(name)
             if value is None:
-                parts[name, cut] = missing
+                parts.append(missing)
             else:
-                text = str(value)
-                parts[name, cut] = hasher(text[:cut] if cut else text)
-        keys: list[int] = []
-        for level in self._levels:
-            acc = parts[level[0]]
-            for part in level[1:]:
+                text = value if type(value) is str else str(value)
+                parts.append(hasher(text[:cut] if cut else text))
+        keys: list[int] = []  # each distinct key: its parts' hashes combined
+        for first, rest in self._level_parts:
+            acc = parts[first]
+            for part in rest:
                 acc = (acc * mixc + parts[part]) & _M64
             keys.append(acc)
         for step in self._steps:
