@@ -176,3 +176,20 @@ class SingleRowPredictor:
         """
         values: list[float] = self._run(row)[:]
         return values
+
+    def predict_pair(self, other: SingleRowPredictor, row: list[float]) -> tuple[float, float]:
+        """Return ``(self.predict(row), other.predict(row))``, filling the row buffer once for both.
+
+        Both predictors must take rows of the same width and give one value per row (checked).
+        """
+        if self.output_length != 1 or other.output_length != 1 or self._ncol != other._ncol:
+            raise ValueError("predict_pair needs two one-value predictors over rows of the same width")
+        handle, buf, buf_p, out, out_p, len_p, _ = self._thread_state()
+        handle2, _, _, out2, out2_p, len2_p, _ = other._thread_state()
+        buf[:] = row
+        rc = self._fn(handle, buf_p, len_p, out_p)
+        if rc == 0:
+            rc = self._fn(handle2, buf_p, len2_p, out2_p)  # LightGBM only reads the row
+        if rc != 0:
+            self._safe_call(rc)  # raises LightGBMError with LightGBM's message
+        return float(out[0]), float(out2[0])

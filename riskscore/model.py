@@ -415,8 +415,10 @@ class RiskModel:
             full, risks = self._probabilities_from_matrix(np.array([row], dtype=np.float64), num_threads=1)
             return float(full[0, 0]), float(full[0, 1]), float(full[0, 2]), float(risks[0])
         risk_p, sev_p = fast
-        raw = risk_p.predict(row)
-        sev = sev_p.predict(row) if sev_p is not None else float(self.severity_prior)
+        if sev_p is not None:
+            raw, sev = risk_p.predict_pair(sev_p, row)
+        else:
+            raw, sev = risk_p.predict(row), float(self.severity_prior)
         knots = self.__dict__.get("_knots")
         if knots is None:
             knots = self.__dict__["_knots"] = (self.calibration[0].tolist(), self.calibration[1].tolist())
