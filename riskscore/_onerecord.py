@@ -140,14 +140,14 @@ def interp_one(x: float, xp: list[float], fp: list[float]) -> float:
     return res
 
 
-Step = Callable[[dict[str, Any], list[float], dict[str, float], list[int]], None]
-
-
 class FeaturePlan:
     """The features of one record, as :meth:`FeatureBuilder.transform` computes them, without pandas.
 
-    Built once per fitted builder (``FeatureBuilder._plan()``); thread-safe: steps only read shared state,
-    and the text-hash memo is a dict (single operations are atomic under the GIL).
+    Built once per fitted builder (``FeatureBuilder._plan()``): the spec's derived features are laid out
+    as one generated straight-line function (``finish``) over the fitted tables, in spec order - the key
+    hashes of the record first, then each feature with its constants. Column names and tables are passed
+    in as constants, never written into the source. Thread-safe: the function only reads shared tables;
+    the memo tables (text hashes, history values) are dicts whose single operations are atomic.
     """
 
     def __init__(self, fb: FeatureBuilder) -> None:
@@ -158,9 +158,6 @@ class FeaturePlan:
         assert isinstance(spec, RecordSpec)
         self.names: list[str] = list(fb.feature_names_)
         self._pos = {n: i for i, n in enumerate(self.names)}
-        self._hash = text_hasher()
-        self._missing, self._mixc = int(_MISSING), int(_MIX)
-        self._eps = _EPS
         self.time_column: str = spec.time_column
         self._parts: list[tuple[str, int | None]] = []  # distinct (column, prefix length) hashed per record
         self._levels: list[tuple[tuple[str, int | None], ...]] = []  # distinct keys, as parts
@@ -169,16 +166,45 @@ class FeaturePlan:
             for name, kept in fb.categorical_.items()
         ]
         self._raw_numbers = [(name, self._pos[name]) for name in fb.raw_numeric_]
-        steps: list[Step] = []
-        self._derived_names: set[str] = set()  # features computed before the one being laid out
-        for feat in spec.features:
-            build = getattr(self, f"_{feat.kind}")
-            steps.append(build(fb, feat))
-            if feat.kind not in ("history", "calendar"):  # as in the batch path, these are not inputs
-                self._derived_names.add(feat.name)
-        self._steps = steps
+        self._consts: dict[str, Any] = {
+            "NAN": _NAN,
+            "INF": math.inf,
+            "EPS": _EPS,
+            "LN": scalar_log(),
+            "HASH": text_hasher(),
+            "MISSING": int(_MISSING),
+            "MIX": int(_MIX),
+            "M64": _M64,
+            "NS": _ns,
+            "NS_DAY": _NS_PER_DAY,
+            "NS_HOUR": _NS_PER_HOUR,
+            "TIME": self.time_column,
+        }
+        self._derived: dict[str, str] = {}  # feature name -> local variable holding its value
+        body: list[str] = []
+        for i, feat in enumerate(spec.features):
+            body += getattr(self, f"_{feat.kind}")(fb, feat, i)
+        head = [
+            "def finish(record, out):",
+            "    get = record.get",
+            "    ns = NS(record[TIME])",
+            "    day = ns // NS_DAY",
+        ]
+        for i, (name, cut) in enumerate(self._parts):  # as the batch path's _hash_key: text, prefix, hash
+            self._consts[f"PART{i}"] = name
+            text = "(v if type(v) is str else str(v))" + (f"[:{int(cut)}]" if cut else "")
+            head += [f"    v = get(PART{i})", f"    p{i} = MISSING if v is None else HASH({text})"]
         index = {part: i for i, part in enumerate(self._parts)}
-        self._level_parts = [(index[level[0]], tuple(index[p] for p in level[1:])) for level in self._levels]
+        for k, level in enumerate(self._levels):
+            expr = f"p{index[level[0]]}"
+            for part in level[1:]:
+                expr = f"({expr} * MIX + p{index[part]}) & M64"
+            head.append(f"    k{k} = {expr}")
+        lines = head + ["    " + line for line in body] + ["    return out"]
+        self.source = "\n".join(lines)  # the generated code, for reading (constants are in _consts)
+        namespace = dict(self._consts)
+        exec(compile(self.source, f"<riskscore features for spec {spec.name!r}>", "exec"), namespace)
+        self._finish: Callable[[dict[str, Any], list[float]], list[float]] = namespace["finish"]
 
     # -- per record ----------------------------------------------------------------------------------------
 
@@ -210,35 +236,16 @@ class FeaturePlan:
             value = record.get(name)
             if value is not None:
                 out[j] = float(value)
-        return self.finish(dict(record), out)
+        return self.finish(record, out)
 
     def finish(self, record: dict[str, Any], out: list[float]) -> list[float]:
-        """Add the derived features to ``out``, whose input slots are filled; ``record`` gains two keys."""
-        derived: dict[str, float] = {}
-        ns = _ns(record[self.time_column])
-        record["__ns__"] = ns  # never a column name: spec names are identifiers
-        record["__day__"] = ns // _NS_PER_DAY
-        hasher, missing, mixc = self._hash, self._missing, self._mixc
-        parts: list[int] = []  # hash of each distinct (column, prefix), as in the batch path's _hash_key
-        for name, cut in self._parts:
-            value = record.get(name)
-            if value is None:
-                parts.append(missing)
-            else:
-                text = value if type(value) is str else str(value)
-                parts.append(hasher(text[:cut] if cut else text))
-        keys: list[int] = []  # each distinct key: its parts' hashes combined
-        for first, rest in self._level_parts:
-            acc = parts[first]
-            for part in rest:
-                acc = (acc * mixc + parts[part]) & _M64
-            keys.append(acc)
-        for step in self._steps:
-            step(record, out, derived, keys)
-        return out
+        """Add the derived features to ``out``, whose input slots are filled; returns ``out``."""
+        return self._finish(record, out)
 
-    def _key_index(self, columns: tuple[str, ...]) -> int:
-        """Index of the hashed key of these columns (e.g. ``("hs_code:4",)``) among each record's keys."""
+    # -- code per derived feature --------------------------------------------------------------------------
+
+    def _key(self, columns: tuple[str, ...]) -> str:
+        """Return the local variable holding the hashed key of these columns (e.g. ``("hs_code:4",)``)."""
         level = []
         for col in columns:
             name, _, cut = col.partition(":")
@@ -248,209 +255,171 @@ class FeaturePlan:
             level.append(part)
         if tuple(level) not in self._levels:
             self._levels.append(tuple(level))
-        return self._levels.index(tuple(level))
+        return f"k{self._levels.index(tuple(level))}"
 
-    # -- step builders -------------------------------------------------------------------------------------
+    def _number(self, name: str, i: int, var: str) -> list[str]:
+        """Lines putting input ``name`` (a derived feature's value, or a declared number) in ``var``."""
+        if name in self._derived:
+            return [f"{var} = {self._derived[name]}"]
+        self._consts[f"IN{i}_{var}"] = name
+        return [f"x = get(IN{i}_{var})", f"{var} = NAN if x is None else float(x)"]
 
-    def _log_ratio(self, fb: FeatureBuilder, feat: Any) -> Step:
-        return self._ratio_step(feat, log=True)
+    def _store(self, feat: Any, i: int) -> list[str]:
+        """Lines keeping the value ``v`` of derived feature ``i`` (for later features, and in ``out``)."""
+        self._derived[feat.name] = f"d{i}"
+        j = self._pos.get(feat.name)
+        return [f"d{i} = v"] + ([] if j is None else [f"out[{j}] = v"])
 
-    def _ratio(self, fb: FeatureBuilder, feat: Any) -> Step:
-        return self._ratio_step(feat, log=False)
+    def _log_ratio(self, fb: FeatureBuilder, feat: Any, i: int) -> list[str]:
+        lines = self._number(feat.inputs[0], i, "a") + self._number(feat.inputs[1], i, "b")
+        lines += [
+            "q = (a + EPS) / (b + EPS) if b + EPS != 0.0 else NAN",
+            "v = LN(q) if q > 0.0 and q != INF else NAN",  # log of a positive finite q is finite
+        ]
+        return lines + self._store(feat, i)
 
-    def _ratio_step(self, feat: Any, *, log: bool) -> Step:
-        a_name, b_name = feat.inputs
-        a_derived, b_derived = (i in self._derived_names for i in feat.inputs)
-        name, j, eps = feat.name, self._pos.get(feat.name), self._eps
-        ln = scalar_log()
+    def _ratio(self, fb: FeatureBuilder, feat: Any, i: int) -> list[str]:
+        lines = self._number(feat.inputs[0], i, "a") + self._number(feat.inputs[1], i, "b")
+        lines += ["v = a / b if b > 0.0 else NAN", "if v - v != 0.0:", "    v = NAN"]  # inf or nan -> nan
+        return lines + self._store(feat, i)
 
-        def step(
-            record: dict[str, Any], out: list[float], derived: dict[str, float], keys: list[int]
-        ) -> None:
-            if a_derived:
-                a = derived[a_name]
-            else:
-                raw = record.get(a_name)
-                a = _NAN if raw is None else float(raw)
-            if b_derived:
-                b = derived[b_name]
-            else:
-                raw = record.get(b_name)
-                b = _NAN if raw is None else float(raw)
-            if log:
-                q = (a + eps) / (b + eps) if b + eps != 0.0 else _NAN
-                v = ln(q) if q > 0.0 and q != math.inf else _NAN
-            else:
-                v = a / b if b > 0.0 else _NAN
-                if v - v != 0.0:  # inf or nan
-                    v = _NAN
-            derived[name] = v
-            if j is not None:
-                out[j] = v
+    def _not_equal(self, fb: FeatureBuilder, feat: Any, i: int) -> list[str]:
+        self._consts[f"NEA{i}"], self._consts[f"NEB{i}"] = feat.inputs
+        lines = [
+            f"a = get(NEA{i})",
+            f"b = get(NEB{i})",
+            'v = float(("nan" if a is None else str(a)) != ("nan" if b is None else str(b)))',
+        ]
+        return lines + self._store(feat, i)
 
-        return step
-
-    def _not_equal(self, fb: FeatureBuilder, feat: Any) -> Step:
-        a_name, b_name = feat.inputs
-        name, j = feat.name, self._pos.get(feat.name)
-
-        def step(
-            record: dict[str, Any], out: list[float], derived: dict[str, float], keys: list[int]
-        ) -> None:
-            a, b = record.get(a_name), record.get(b_name)
-            v = float(("nan" if a is None else str(a)) != ("nan" if b is None else str(b)))
-            derived[name] = v
-            if j is not None:
-                out[j] = v
-
-        return step
-
-    def _reference(self, fb: FeatureBuilder, feat: Any) -> Step:
+    def _reference(self, fb: FeatureBuilder, feat: Any, i: int) -> list[str]:
         state = fb.references_[feat.name]
-        shrink = fb.reference_shrink
-        coarse_first = []
-        for (uniq, sums, counts), level in zip(reversed(state.levels), reversed(feat.by), strict=True):
-            table = {
+        source = feat.inputs[0]
+        if source in self._derived:
+            lines = [f"x = {self._derived[source]}"]
+        else:  # a raw amount: compare in logs
+            self._consts[f"RIN{i}"] = source
+            lines = [f"x = get(RIN{i})", "x = LN(float(x)) if x is not None and x > 0.0 else NAN"]
+        self._consts[f"GM{i}"] = float(state.global_mean)
+        self._consts[f"SHRINK{i}"] = fb.reference_shrink
+        lines.append(f"ref = GM{i}")
+        levels = list(zip(reversed(state.levels), reversed(feat.by), strict=True))
+        for lvl, ((uniq, sums, counts), by) in enumerate(levels):  # coarse to fine, as the batch path
+            self._consts[f"REF{i}_{lvl}"] = {
                 k: (n, s / max(n, 1.0))
                 for k, s, n in zip(uniq.tolist(), sums.tolist(), counts.tolist(), strict=True)
                 if n > 0
             }
-            coarse_first.append((self._key_index(tuple(level)), table))
-        source = feat.inputs[0]
-        from_derived = source in self._derived_names
-        global_mean = float(state.global_mean)
-        name, j = feat.name, self._pos.get(feat.name)
-        ln = scalar_log()
+            lines += [
+                f"hit = REF{i}_{lvl}.get({self._key(tuple(by))})",
+                "if hit is not None:",
+                f"    ref = (hit[0] * hit[1] + SHRINK{i} * ref) / (hit[0] + SHRINK{i})",
+            ]
+        lines.append("v = x - ref if x - x == 0.0 else NAN")  # x - x is 0 exactly when x is finite
+        return lines + self._store(feat, i)
 
-        def step(
-            record: dict[str, Any], out: list[float], derived: dict[str, float], keys: list[int]
-        ) -> None:
-            if from_derived:
-                x = derived[source]
-            else:  # a raw amount: compare in logs
-                raw = record.get(source)
-                x = ln(float(raw)) if raw is not None and raw > 0.0 else _NAN
-            ref = global_mean
-            for k, table in coarse_first:
-                hit = table.get(keys[k])
-                if hit is not None:
-                    n, mean = hit
-                    ref = (n * mean + shrink * ref) / (n + shrink)
-            v = x - ref if math.isfinite(x) else _NAN
-            derived[name] = v
-            if j is not None:
-                out[j] = v
-
-        return step
-
-    def _group_max_gap(self, fb: FeatureBuilder, feat: Any) -> Step:
+    def _group_max_gap(self, fb: FeatureBuilder, feat: Any, i: int) -> list[str]:
         keys, gmax = fb.gaps_[feat.name]
-        table = dict(zip(keys.tolist(), gmax.tolist(), strict=True))
-        k = self._key_index((feat.group,))
-        source = feat.inputs[0]
-        name, j = feat.name, self._pos.get(feat.name)
+        self._consts[f"GAP{i}"] = dict(zip(keys.tolist(), gmax.tolist(), strict=True))
+        self._consts[f"GIN{i}"] = feat.inputs[0]  # the declared value, as the batch path reads it
+        lines = [
+            f"x = get(GIN{i})",
+            "value = NAN if x is None else float(x)",
+            f"top = GAP{i}.get({self._key((feat.group,))}, value)",
+            "v = max(top - value, 0.0)",
+        ]
+        return lines + self._store(feat, i)
 
-        def step(
-            record: dict[str, Any], out: list[float], derived: dict[str, float], keys: list[int]
-        ) -> None:
-            raw = record.get(source)  # the declared value, as the batch path reads it
-            value = _NAN if raw is None else float(raw)
-            top = table.get(keys[k], value)
-            v = max(top - value, 0.0)
-            derived[name] = v
-            if j is not None:
-                out[j] = v
-
-        return step
-
-    def _history(self, fb: FeatureBuilder, feat: Any) -> Step:
-        table = fb.histories_[feat.name]
-        positions = dict(zip(table.keys.tolist(), range(len(table.keys)), strict=True))
-        start, days_all, cum = table.start, table.day, table.cum
-        k = self._key_index(tuple(feat.inputs))
-        windows = tuple(feat.windows)
-        smooth, prior = float(fb.smoothing), float(fb.hit_rate_)
+    def _history(self, fb: FeatureBuilder, feat: Any, i: int) -> list[str]:
         pos = self._pos
-        j_count = pos[f"{feat.name}_count"]
-        j_rate = pos[f"{feat.name}_hit_rate"]
-        j_first = pos[f"{feat.name}_days_since_first"] if feat.first_seen else None
-        j_windows = [pos[f"{feat.name}_count_{w}d"] for w in windows]
-        spike = None
-        if len(windows) >= 2:
-            spike = (pos[f"{feat.name}_spike"], 0, len(windows) - 1, windows[0], windows[-1])
-        empty = len(days_all) == 0
-        # (position, value) pairs written per record, in this order: count, hit rate, [days since first],
-        # one count per window, [spike]
-        slots = [j_count, j_rate] + ([] if j_first is None else [j_first]) + j_windows
-        slots += [] if spike is None else [spike[0]]
-        memo: dict[tuple[int, int], tuple[float, ...]] = {}  # (entity, day) -> values; bounded
+        slots = [pos[f"{feat.name}_count"], pos[f"{feat.name}_hit_rate"]]
+        slots += [pos[f"{feat.name}_days_since_first"]] if feat.first_seen else []
+        slots += [pos[f"{feat.name}_count_{w}d"] for w in feat.windows]
+        slots += [pos[f"{feat.name}_spike"]] if len(feat.windows) >= 2 else []
+        self._consts[f"HIST{i}"] = _history_values(fb, feat)
+        names = ", ".join(f"h{n}" for n in range(len(slots)))
+        lines = [f"{names}{',' if len(slots) == 1 else ''} = HIST{i}({self._key(tuple(feat.inputs))}, day)"]
+        lines += [f"out[{j}] = h{n}" for n, j in enumerate(slots)]
+        return lines
 
-        def compute(entity: int, day: int) -> tuple[float, ...]:
-            at = None if empty else positions.get(entity)
-            counts = [0.0] * len(windows)
-            lo = hi = 0
-            if at is not None:
-                lo, hi = int(start[at]), int(start[at + 1])
-            if hi == lo:  # an entity never seen (or with no stored days)
+    def _calendar(self, fb: FeatureBuilder, feat: Any, i: int) -> list[str]:
+        j_dow, j_hour = self._pos[f"{feat.name}_day_of_week"], self._pos[f"{feat.name}_hour"]
+        if feat.inputs[0] == self.time_column:
+            lines = ["t = ns"]
+        else:  # pragma: no cover - the built-in specs take the calendar of the record time
+            self._consts[f"CAL{i}"] = feat.inputs[0]
+            lines = [f"t = NS(record[CAL{i}])"]
+        return [
+            *lines,
+            f"out[{j_dow}] = float((t // NS_DAY + 3) % 7)",  # 1970-01-01 was a Thursday; Monday = 0
+            f"out[{j_hour}] = float((t // NS_HOUR) % 24)",
+        ]
+
+
+def _history_values(fb: FeatureBuilder, feat: Any) -> Callable[[int, int], tuple[float, ...]]:
+    """Return a function (entity key, day) -> the history feature values, memoised per (entity, day).
+
+    The values, in order: count, smoothed hit rate, [days since first seen], one count per window,
+    [spike] - the batch path's EventTable.lookup and FeatureBuilder._derive arithmetic on floats.
+    """
+    table = fb.histories_[feat.name]
+    positions = dict(zip(table.keys.tolist(), range(len(table.keys)), strict=True))
+    start, days_all, cum = table.start, table.day, table.cum
+    windows = tuple(feat.windows)
+    smooth, prior = float(fb.smoothing), float(fb.hit_rate_)
+    first_seen = bool(feat.first_seen)
+    spike = (windows[0], windows[-1]) if len(windows) >= 2 else None
+    empty = len(days_all) == 0
+    memo: dict[tuple[int, int], tuple[float, ...]] = {}  # bounded
+
+    def compute(entity: int, day: int) -> tuple[float, ...]:
+        at = None if empty else positions.get(entity)
+        counts = [0.0] * len(windows)
+        lo = hi = 0
+        if at is not None:
+            lo, hi = int(start[at]), int(start[at + 1])
+        if hi == lo:  # an entity never seen (or with no stored days)
+            count = inspected = hits = 0.0
+            first = _NAN
+        else:
+            last = int(days_all[hi - 1])
+            if day > last:  # scoring after the stored history, the usual case: all of it counts
+                p = hi
+            else:
+                p = lo + int(days_all[lo:hi].searchsorted(max(day, 0), side="left"))
+            if p > lo:
+                c = cum[p - 1].tolist()
+                count, inspected, hits = float(c[0]), float(c[1]), float(c[2])
+                first = float(day - int(days_all[lo]))
+            else:
                 count = inspected = hits = 0.0
                 first = _NAN
-            else:
-                last = int(days_all[hi - 1])
-                if day > last:  # scoring after the stored history, the usual case: all of it counts
-                    p = hi
-                else:
-                    p = lo + int(days_all[lo:hi].searchsorted(max(day, 0), side="left"))
-                if p > lo:
-                    c = cum[p - 1].tolist()
-                    count, inspected, hits = float(c[0]), float(c[1]), float(c[2])
-                    first = float(day - int(days_all[lo]))
-                else:
-                    count = inspected = hits = 0.0
-                    first = _NAN
-                for i, w in enumerate(windows):
-                    since = max(day - w, 0)
-                    if since > last:  # then p == hi: count minus the same cumulative count
-                        counts[i] = count - count
-                        continue
-                    pw = lo + int(days_all[lo:hi].searchsorted(since, side="left"))
-                    counts[i] = count - (float(cum[pw - 1, 0]) if pw > lo else 0.0)
-            values = [count, (hits + smooth * prior) / (inspected + smooth)]
-            if j_first is not None:
-                values.append(first)
-            values += counts
-            if spike is not None:
-                _, i_short, i_long, short, long_ = spike
-                values.append(counts[i_short] / (counts[i_long] * short / long_ + 1.0))
-            return tuple(values)
+            for n, w in enumerate(windows):
+                since = max(day - w, 0)
+                if since > last:  # then p == hi: count minus the same cumulative count
+                    counts[n] = count - count
+                    continue
+                pw = lo + int(days_all[lo:hi].searchsorted(since, side="left"))
+                counts[n] = count - (float(cum[pw - 1, 0]) if pw > lo else 0.0)
+        values = [count, (hits + smooth * prior) / (inspected + smooth)]
+        if first_seen:
+            values.append(first)
+        values += counts
+        if spike is not None:
+            short, long_ = spike
+            values.append(counts[0] / (counts[-1] * short / long_ + 1.0))
+        return tuple(values)
 
-        def step(
-            record: dict[str, Any], out: list[float], derived: dict[str, float], keys: list[int]
-        ) -> None:
-            at = (keys[k], record["__day__"])
-            values = memo.get(at)
-            if values is None:
-                values = compute(*at)
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                memo[at] = values
-            for j, v in zip(slots, values, strict=True):
-                out[j] = v
+    def lookup(entity: int, day: int) -> tuple[float, ...]:
+        values = memo.get((entity, day))
+        if values is None:
+            values = compute(entity, day)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[entity, day] = values
+        return values
 
-        return step
-
-    def _calendar(self, fb: FeatureBuilder, feat: Any) -> Step:
-        j_dow = self._pos[f"{feat.name}_day_of_week"]
-        j_hour = self._pos[f"{feat.name}_hour"]
-        source, time_column = feat.inputs[0], self.time_column
-
-        def step(
-            record: dict[str, Any], out: list[float], derived: dict[str, float], keys: list[int]
-        ) -> None:
-            ns = record["__ns__"] if source == time_column else _ns(record[source])
-            out[j_dow] = float((ns // _NS_PER_DAY + 3) % 7)  # 1970-01-01 was a Thursday; Monday = 0
-            out[j_hour] = float((ns // _NS_PER_HOUR) % 24)
-
-        return step
+    return lookup
 
 
 # -- the record checks, generated ------------------------------------------------------------------------
