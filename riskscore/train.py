@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -150,6 +151,30 @@ def _calibrate(
     return np.asarray(knots_x, dtype=np.float64), np.asarray(knots_y, dtype=np.float64)
 
 
+def _content_hash(model: RiskModel, data_fingerprint: str, label: str) -> str:
+    """SHA-256 over what decides a model's answers: data, spec, features, trees, calibration, policy.
+
+    Part of the model version, so that two builds differing in anything that changes a score (features,
+    parameters, label, policy) never share a version, and an identical rebuild gets the same one.
+    """
+    h = hashlib.sha256()
+    for text in (
+        data_fingerprint,
+        label,
+        model.spec.fingerprint(),
+        json.dumps(model.features.feature_names_),
+    ):
+        h.update(text.encode("utf-8") + b"\0")
+    for head in (model.estimator, model.severity):
+        booster = "" if head is None else head.booster_.model_to_string(num_iteration=head.best_iteration_)
+        h.update(booster.encode("utf-8") + b"\0")
+    h.update(str(model.severity_prior).encode("ascii") + b"\0")
+    for knots in model.calibration:
+        h.update(np.ascontiguousarray(knots, dtype=np.float64).tobytes() + b"\0")
+    h.update(json.dumps(model.policy.to_dict(), sort_keys=True).encode("utf-8"))
+    return h.hexdigest()
+
+
 def _fingerprint(frame: pd.DataFrame, spec: RecordSpec) -> str:
     h = hashlib.sha256()
     h.update(pd.util.hash_pandas_object(frame[spec.id_column].astype(str), index=False).to_numpy().tobytes())
@@ -276,8 +301,9 @@ def train(
     builder.extend_history(valid_f, inspected=v_has, hits=v_has & (v_y != "green"))
     today = dt.datetime.now(dt.UTC)
     fingerprint = _fingerprint(train_f, spec)
+    content = _content_hash(model, fingerprint + _fingerprint(valid_f, spec), label)
     model.info = {
-        "model_version": f"{spec.name}-{today:%Y%m%d}-{fingerprint[:8]}",
+        "model_version": f"{spec.name}-{today:%Y%m%d}-{content[:8]}",
         "trained_at": today.isoformat(timespec="seconds"),
         "label": label,
         "training_rows": len(train_f),

@@ -119,3 +119,20 @@ def test_training_records_what_it_did(world):
     assert info["include_protected"] == []
     assert info["features"] == model.features.feature_names_
     assert 0 < model.estimator.best_iteration_ <= 150
+
+
+def test_model_version_follows_what_decides_the_scores(world):
+    """Same data and settings -> same version; other trees (or features, label, policy) -> another one."""
+    from riskscore.model import ChannelModel
+
+    data = world.shipments
+    small = train(data, kind="shipment", estimator=ChannelModel(n_estimators=30), num_threads=2)
+    again = train(data, kind="shipment", estimator=ChannelModel(n_estimators=30), num_threads=2)
+    other = train(data, kind="shipment", estimator=ChannelModel(n_estimators=31), num_threads=2)
+    assert small.model.version == again.model.version
+    assert small.model.info["training_data_sha256"] == other.model.info["training_data_sha256"]
+    assert other.model.version != small.model.version  # the parameters are part of the trees' text
+    shuffled_policy = train(
+        data, kind="shipment", estimator=ChannelModel(n_estimators=30), num_threads=2, seed=1
+    )
+    assert shuffled_policy.model.version != small.model.version  # another seed: other trees, other draws
