@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+import riskscore
+from riskscore.model import RiskModel
 from riskscore.synthetic import generate_passengers, generate_shipments
 
 SESSION_ROWS = 200_000
@@ -26,3 +28,15 @@ def shipments_200k() -> pd.DataFrame:
 def passengers_200k() -> pd.DataFrame:
     """200,000 passenger trips of the default scenario, seed 11 (read-only)."""
     return generate_passengers(SESSION_ROWS, seed=SESSION_SEED)
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> RiskModel:
+    """The shipped shipment model (models/shipment.rsk), read-only: copy it before changing anything."""
+    return riskscore.load("shipment")
+
+
+@pytest.fixture(scope="session")
+def shipped_passenger_model() -> RiskModel:
+    """The shipped passenger model (models/passenger.rsk), read-only."""
+    return riskscore.load("passenger")

@@ -46,16 +46,6 @@ def test_window(small_result: TrainResult) -> pd.DataFrame:
     return validate_frame(frame, spec)
 
 
-@pytest.fixture(scope="session")
-def shipped_model() -> RiskModel:
-    return riskscore.load("shipment")
-
-
-@pytest.fixture(scope="session")
-def shipped_passenger_model() -> RiskModel:
-    return riskscore.load("passenger")
-
-
 # ------------------------------------------------------------------------------------------- helpers
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import math
 import pickle
 import re
 import threading
@@ -22,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from api.conftest import plain_records  # tests/ is on sys.path (pytest's rootdir insertion)
 
-import riskscore
 from riskscore import OUTPUT_COLUMNS, SchemaError
 from riskscore._fastpredict import PREDICT_CONTRIB, PREDICT_NORMAL, PREDICT_RAW_SCORE, SingleRowPredictor
 from riskscore.explain import Explanation, _field_contributions, _Layout, _layout, _sentence_record, explain
@@ -38,26 +37,9 @@ N_RECORDS = 200
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def _plain(value: Any) -> Any:
-    """A plain Python value, the way a caller without pandas holds it (NaN/NaT -> None)."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def _records(frame: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
-    """Rows of `frame` as dicts of plain Python values (str, int, float, bool, datetime, None)."""
-    cols = list(columns)
-    return [
-        {c: _plain(v) for c, v in zip(cols, row, strict=True)}
-        for row in frame[cols].astype(object).itertuples(index=False, name=None)
-    ]
+    """Rows of `frame` as dicts of plain Python values (the predict-API tests' helper)."""
+    return plain_records(frame, columns)
 
 
 def _sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
@@ -133,16 +115,6 @@ def _assert_one_equals_batch(model: RiskModel, frame: pd.DataFrame, top_k: int =
 
 
 @pytest.fixture(scope="module")
-def shipped_shipment() -> RiskModel:
-    return riskscore.load("shipment")
-
-
-@pytest.fixture(scope="module")
-def shipped_passenger() -> RiskModel:
-    return riskscore.load("passenger")
-
-
-@pytest.fixture(scope="module")
 def shipments(shipment_test: pd.DataFrame) -> pd.DataFrame:
     """200 records of the trained shipment model's test window (truth columns kept)."""
     return _sample(shipment_test, N_RECORDS, seed=3)
@@ -169,9 +141,15 @@ def test_one_record_equals_batch_passengers(passenger_model, passenger_test):
     _assert_one_equals_batch(passenger_model, frame)
 
 
+SHIPPED = {
+    "shipment": "shipped_model",
+    "passenger": "shipped_passenger_model",
+}  # fixtures (tests/conftest.py)
+
+
 @pytest.mark.parametrize("kind", ["shipment", "passenger"])
 def test_one_record_equals_batch_shipped_models(request, kind):
-    model = request.getfixturevalue(f"shipped_{kind}")
+    model = request.getfixturevalue(SHIPPED[kind])
     _assert_one_equals_batch(model, _fresh(model, kind).iloc[:N_RECORDS])
 
 
@@ -230,7 +208,7 @@ def test_sentence_record_matches_the_batch_frame_row():
 @pytest.mark.parametrize("kind", ["shipment", "passenger"])
 @pytest.mark.parametrize("top_k", [3, 1])
 def test_predict_one_explain_equals_predict_explain(request, kind, top_k):
-    model = request.getfixturevalue(f"shipped_{kind}")
+    model = request.getfixturevalue(SHIPPED[kind])
     frame = _fresh(model, kind).iloc[:N_RECORDS]
     batch = model.predict(frame, explain=True, top_k=top_k)
     assert list(batch.columns) == [*OUTPUT_COLUMNS, "reason_codes", "reasons"]
@@ -337,7 +315,7 @@ def test_clean_dict_never_touches_the_batch_path(request, which, shipments, monk
         model_copy = copy.copy(request.getfixturevalue("shipment_model"))  # no severity head
         frame = shipments.iloc[:30]
     else:
-        model_copy = copy.copy(request.getfixturevalue("shipped_shipment"))  # with a severity head
+        model_copy = copy.copy(request.getfixturevalue("shipped_model"))  # with a severity head
         frame = _fresh(model_copy, "shipment").iloc[:30]
     records = _records(frame, model_copy.spec.declared_columns)
     want = [model_copy.explain([r], severity=True) for r in records]
@@ -370,19 +348,19 @@ def test_without_the_c_fast_path_the_answer_is_the_same(model_copy, shipments):
         _assert_same(model_copy.explain(record, severity=True), want[i], 0)
 
 
-def test_model_without_severity_head(shipped_shipment):
-    model = copy.copy(shipped_shipment)
+def test_model_without_severity_head(shipped_model):
+    model = copy.copy(shipped_model)
     model.severity = None
-    frame = _fresh(shipped_shipment, "shipment").iloc[:20]
+    frame = _fresh(shipped_model, "shipment").iloc[:20]
     batch = explain(model, frame, severity=True)
     assert batch.severity is None
     for i, record in enumerate(_records(frame, model.spec.declared_columns)):
         _assert_same(model.explain(record, severity=True), batch, i)
 
 
-def test_cached_predictors_follow_replaced_estimators(shipped_shipment):
-    model = copy.copy(shipped_shipment)
-    frame = _fresh(shipped_shipment, "shipment").iloc[:5]
+def test_cached_predictors_follow_replaced_estimators(shipped_model):
+    model = copy.copy(shipped_model)
+    frame = _fresh(shipped_model, "shipment").iloc[:5]
     record = _records(frame, model.spec.declared_columns)[0]
     before = model.explain(record, severity=True)  # caches built for the original boosters
     assert before.severity is not None
