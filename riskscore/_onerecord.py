@@ -1,15 +1,20 @@
-"""The one-record path, compiled: a fitted feature builder turned into plain-Python steps for one dict.
+"""The one-record path, compiled: a spec's checks and a fitted builder's features as generated code.
 
 ``RiskModel.predict_one`` must answer one declaration in well under a millisecond and give exactly what
 the batch path gives. The batch code interprets the spec column by column over arrays; here the same
-arithmetic is laid out once per fitted builder as a list of small steps over Python floats and dicts:
+work is generated once per model as straight-line Python over one dict (column names, bounds and tables
+passed in as constants, never written into the source):
 
-- text keys are hashed exactly as pandas' ``hash_array(..., categorize=False)`` does (SipHash-2-4 then
-  the same 64-bit mixing), memoised per text, and combined per key as the batch ``_hash_key`` does;
-- reference tables become ``{key: (count, mean)}`` dicts, level by level, so a lookup is a dict get;
-- history tables stay numpy arrays (they can hold millions of rows) and are searched per entity slice;
-- IEEE arithmetic on Python floats rounds exactly as numpy's float64 does for + - * /; logarithms still go
-  through ``numpy.log`` so the result is numpy's, bit for bit.
+- ``compile_checker``: the record checks; anything unusual (a value to coerce or to refuse) is handed to
+  the batch path, so its answer or its SchemaError is the batch path's;
+- ``FeaturePlan``: the derived features. Text keys are hashed exactly as pandas'
+  ``hash_array(..., categorize=False)`` does (SipHash-2-4 then the same 64-bit mixing), memoised per text,
+  and combined per key as the batch ``_hash_key`` does; reference tables become ``{key: (count, mean)}``
+  dicts; history tables stay numpy arrays (they can hold millions of rows), searched per entity and
+  memoised per (entity, day);
+- IEEE arithmetic on Python floats rounds exactly as numpy's float64 does for + - * /; logarithms use
+  ``math.log`` only where it equals numpy's on the machine (``scalar_log``), and ``interp_one`` is numpy's
+  ``interp`` formula.
 
 Nothing here decides anything the batch path does not: tests hold predict_one to predict, bit for bit.
 """

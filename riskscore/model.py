@@ -267,7 +267,7 @@ class RiskModel:
 
     @property
     def version(self) -> str:
-        """Model version string (name, training date and data fingerprint)."""
+        """Model version string: spec name, training date and a hash of what decides the scores."""
         return str(self.info.get("model_version", "unversioned"))
 
     # -- scoring ---------------------------------------------------------------------------------------
