@@ -479,10 +479,28 @@ def explain(
         one = _coerced_one(model, records)
         if one is not None:
             return _explain_one(model, records, *one, top_k=top_k, severity=severity)
-    spec = model.spec
     frame = model._validated(records)
     threads = num_threads or (1 if len(frame) < 1_000 else 2)
-    X = model.features.transform(frame)
+    return explain_frame(
+        model, frame, model.features.transform(frame), top_k=top_k, severity=severity, num_threads=threads
+    )
+
+
+def explain_frame(
+    model: RiskModel,
+    frame: pd.DataFrame,
+    X: NDArray[np.float64],
+    *,
+    top_k: int = 5,
+    severity: bool = False,
+    num_threads: int = 1,
+) -> Explanation:
+    """:func:`explain` of records already validated (``frame``) whose features ``X`` are already built.
+
+    For callers that have both at hand (``RiskModel.predict(..., explain=True)``): no second validation,
+    no second feature pass.
+    """
+    spec, threads = model.spec, num_threads
     layout = _layout(model)
     names = layout.names
     est = model.estimator

@@ -494,7 +494,8 @@ class RiskModel:
         """
         frame = self._validated(records)
         threads = num_threads or (1 if len(frame) < 10_000 else 2)
-        proba, risk = self._probabilities(frame, num_threads=threads)
+        X = self.features.transform(frame)
+        proba, risk = self._probabilities_from_matrix(X, num_threads=threads)
         ids = frame[self.spec.id_column]
         channel, reason = self.policy.assign(frame, ids, proba[:, 2], risk)
         out = pd.DataFrame(
@@ -511,11 +512,12 @@ class RiskModel:
             columns=list(OUTPUT_COLUMNS),
         )
         if explain:
-            from riskscore.explain import explain as _explain
+            from riskscore.explain import explain_frame, reason_columns
 
-            ex = _explain(self, frame, top_k=top_k, num_threads=threads)
-            out["reason_codes"] = [";".join(r.code for r in rs) for rs in ex.reasons]
-            out["reasons"] = ["\n".join(r.text for r in rs) for rs in ex.reasons]
+            ex = explain_frame(self, frame, X, top_k=top_k, num_threads=threads)
+            columns = [reason_columns(rs) for rs in ex.reasons]
+            out["reason_codes"] = [codes for codes, _ in columns]
+            out["reasons"] = [texts for _, texts in columns]
         return out
 
     # -- persistence -----------------------------------------------------------------------------------
