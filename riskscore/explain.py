@@ -343,12 +343,10 @@ def _coerced_one(model: RiskModel, record: Mapping[str, Any]) -> tuple[dict[str,
     None when ``_coerce_one`` refuses the record (it needs coercion, or the batch path's SchemaError) or
     when it has no record id (the batch path decides how a missing id reads).
     """
-    plan = model.features._plan()
-    out = plan.blank()
-    values = model._coerce_one(record, out)
-    if values is None or values.get(model.spec.id_column) is None:
+    one = model._values_and_features(record)
+    if one is None or one[0].get(model.spec.id_column) is None:
         return None
-    return values, plan.finish(values, out)
+    return one
 
 
 def _one_contributions(

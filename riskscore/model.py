@@ -343,15 +343,10 @@ class RiskModel:
         """
         if not isinstance(record, Mapping):
             raise SchemaError(f"predict_one takes one record as a dict; got {type(record).__name__}")
-        plan = self.features._plan()
-        out = plan.blank()
-        values = self._coerce_one(record, out)
-        if values is None:
-            if explain:
-                return self._predict_one_batch_explained(record, top_k)
-            row = self.predict(_frame_from_dicts([dict(record)]), num_threads=1).iloc[0]
-            return {c: (str(row[c]) if c in ("channel", "record_id") else row[c]) for c in OUTPUT_COLUMNS}
-        features = plan.finish(values, out)
+        one = self._values_and_features(record)
+        if one is None:
+            return self._predict_one_batch(record, explain, top_k)
+        values, features = one
         p_green, p_yellow, p_red, risk = self._probabilities_one(features)
         record_id = str(values[self.spec.id_column])
         channel, reason = self.policy.assign_one(values, record_id, p_red, risk, self._text_columns)
@@ -373,11 +368,18 @@ class RiskModel:
             )
         return result
 
-    def _predict_one_batch_explained(self, record: Mapping[str, Any], top_k: int) -> dict[str, Any]:
-        """``predict_one(record, explain=True)`` through the batch path (records needing coercion)."""
+    def _values_and_features(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[float]] | None:
+        """One record's clean values and feature row, without pandas; None when it needs the batch path."""
+        plan = self.features._plan()
+        out = plan.blank()
+        values = self._coerce_one(record, out)
+        return None if values is None else (values, plan.finish(values, out))
+
+    def _predict_one_batch(self, record: Mapping[str, Any], explain: bool, top_k: int) -> dict[str, Any]:
+        """``predict_one`` through the batch path (records needing coercion, or its SchemaError)."""
         frame = _frame_from_dicts([dict(record)])
-        row = self.predict(frame, explain=True, top_k=top_k, num_threads=1).iloc[0]
-        keys = (*OUTPUT_COLUMNS, "reason_codes", "reasons")
+        row = self.predict(frame, explain=explain, top_k=top_k, num_threads=1).iloc[0]
+        keys = (*OUTPUT_COLUMNS, "reason_codes", "reasons") if explain else OUTPUT_COLUMNS
         return {c: (str(row[c]) if c in ("channel", "record_id") else row[c]) for c in keys}
 
     def _validated(self, records: Any) -> pd.DataFrame:
