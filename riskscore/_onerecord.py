@@ -456,11 +456,24 @@ def _utf8(text: str) -> bool:
 _TS_MIN, _TS_MAX = pd.Timestamp.min, pd.Timestamp.max
 
 
+# The text times the one-record path parses itself: plain ISO 8601 dates and naive times, which pandas'
+# ISO 8601 parser in the batch path reads the same way. Anything else (offsets, other layouts, relative
+# words) takes the batch path, which parses or refuses it.
+_PLAIN_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?").fullmatch
+
+
 def _timestamp(v: Any) -> pd.Timestamp | None:
     """Return a naive time in pandas' nanosecond range as a Timestamp, else None (the batch path decides)."""
     if type(v) is pd.Timestamp:
         ts = v
-    elif isinstance(v, str | dt.datetime | np.datetime64):
+    elif isinstance(v, str):
+        if _PLAIN_ISO(v) is None:
+            return None
+        try:
+            ts = pd.Timestamp(v)
+        except (ValueError, TypeError, OverflowError):
+            return None
+    elif isinstance(v, dt.datetime | np.datetime64):
         try:
             ts = pd.Timestamp(v)
         except (ValueError, TypeError, OverflowError):
@@ -544,6 +557,8 @@ def compile_checker(
                 body += ["    if out is not None:", f"        out[{j}] = f"]
         elif col.type in ("category", "string"):
             body += ["if type(v) is not str or not (v.isascii() or _utf8(v)):", "    return None"]
+            for step in col.normalize or ():  # the same steps as the batch path's pandas .str methods
+                body.append(f"v = v.{step}()")
             if col.values is not None and not col.open:
                 consts[f"CLOSED{i}"] = frozenset(col.values)
                 body += [f"if v not in CLOSED{i}:", "    return None"]
@@ -559,6 +574,8 @@ def compile_checker(
             if write:
                 body += ["if out is not None:", f"    out[{j}] = float(b)"]
         elif col.type == "datetime":
+            if col.format is not None:  # text in the column's own layout: the batch path parses it
+                body += ["if type(v) is str:", "    return None"]
             body += ["ts = _timestamp(v)", "if ts is None:", "    return None", f"values[{name}] = ts"]
             if write:  # pragma: no cover - no built-in spec uses a time as a raw feature
                 body += ["if out is not None:", f"    out[{j}] = float(ts.value)"]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from riskscore.exceptions import ParameterError
 from riskscore.spec import RecordSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -444,6 +445,18 @@ def _explain_one(
 # -- the public entry point ---------------------------------------------------------------------------
 
 
+def check_top_k(top_k: object) -> int:
+    """Return ``top_k`` as an int, or raise ParameterError: a count of reasons must be a whole number >= 1.
+
+    ``0`` or a negative number would silently return no reasons, and ``"3"`` would fail deep inside.
+    """
+    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
+        raise ParameterError(
+            f"top_k must be a whole number of reasons >= 1; got {top_k!r}. Pass e.g. top_k=3."
+        )
+    return int(top_k)
+
+
 def explain(
     model: RiskModel, records: Any, *, top_k: int = 5, severity: bool = False, num_threads: int | None = None
 ) -> Explanation:
@@ -472,7 +485,10 @@ def explain(
         A required column is missing or a value is impossible.
     AssertionError
         If the contributions do not add up to the model's raw output (they always should).
+    ParameterError
+        If ``top_k`` is not a whole number >= 1.
     """
+    top_k = check_top_k(top_k)
     if isinstance(records, Mapping):
         one = _coerced_one(model, records)
         if one is not None:

@@ -599,6 +599,22 @@ class FeatureBuilder:
         """
         return np.array([self.row_one(record)], dtype=np.float64)
 
+    def unseen_rates(self, X: Float) -> dict[str, float]:
+        """Share of rows whose entity has no earlier record, per history feature, from built features ``X``.
+
+        A history feature's ``<name>_count`` is 0 exactly when its key (an importer, a broker, a pair...) has
+        no record on an earlier day in the stored history. A high share in a batch of regular traffic
+        usually means ids arrive in another form than in training (spaces, case, another code list).
+        """
+        assert isinstance(self.spec, RecordSpec)
+        rates: dict[str, float] = {}
+        for feat in self.spec.features:
+            name = f"{feat.name}_count"
+            if feat.kind == "history" and name in self.feature_names_ and len(X):
+                column = X[:, self.feature_names_.index(name)]
+                rates[feat.name] = float(np.count_nonzero(column == 0.0) / len(X))
+        return rates
+
     # -- persistence -----------------------------------------------------------------------------------
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from riskscore.exceptions import ArtifactError, ParameterError, SchemaError
 from riskscore.features import FeatureBuilder
 from riskscore.policy import CHANNELS, ChannelPolicy
 from riskscore.spec import RecordSpec, validate_frame
+
+log = logging.getLogger("riskscore")
 
 __all__ = ["OUTPUT_COLUMNS", "ChannelModel", "RiskModel", "load"]
 
@@ -207,8 +210,13 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
 
 
 def _frame_from_dicts(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Records as a frame of Python objects: each value is coerced on its own, never by its batch's dtype.
+
+    ``pd.DataFrame(rows)`` would infer one dtype per column from all the records: an id ``29.0`` beside a
+    string id would become ``'29.0'`` but ``'29'`` alone. Object columns keep every value as it was sent.
+    """
     try:
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, dtype=object)
     except UnicodeEncodeError:
         # pandas stores text as UTF-8: name the field and row holding a lone surrogate
         for i, row in enumerate(rows):
@@ -221,9 +229,27 @@ def _frame_from_dicts(rows: list[dict[str, Any]]) -> pd.DataFrame:
         raise
 
 
-def _as_frame(records: Any) -> pd.DataFrame:
+def _check_keys(rows: list[dict[str, Any]], required: list[str]) -> None:
+    """Refuse a record that lacks a required field, whatever the other records of the batch carry.
+
+    In a frame built from dicts, a key one record lacks but another has becomes a missing value; alone,
+    the same record lacks the column. Both are refused, naming the record and the field.
+    """
+    for name in required:
+        has = [name in row for row in rows]
+        if any(has) and not all(has):  # absent from every record: the missing-column message names it
+            i = has.index(False)
+            raise SchemaError(
+                f"record {i} lacks field {name!r}, which the spec requires of every record ({has.count(False)} "
+                "record(s) lack it). Add the key, with None when the value is unknown and the field is nullable."
+            )
+
+
+def _as_frame(records: Any, required: list[str] | None = None) -> pd.DataFrame:
     if isinstance(records, pd.DataFrame):
         return records
+    if isinstance(records, pd.Series):  # one record, as a row of a frame (df.iloc[i])
+        return _frame_from_dicts([records.to_dict()])
     if isinstance(records, Mapping):
         return _frame_from_dicts([dict(records)])
     if isinstance(records, Sequence) and not isinstance(records, str | bytes):
@@ -232,8 +258,13 @@ def _as_frame(records: Any) -> pd.DataFrame:
                 "records must be a DataFrame, a dict or a list of dicts; the list holds "
                 f"{sorted({type(r).__name__ for r in records if not isinstance(r, Mapping)})}"
             )
-        return _frame_from_dicts([dict(r) for r in records])
-    raise SchemaError(f"records must be a DataFrame, a dict or a list of dicts; got {type(records).__name__}")
+        rows = [dict(r) for r in records]
+        if required:
+            _check_keys(rows, required)
+        return _frame_from_dicts(rows)
+    raise SchemaError(
+        f"records must be a DataFrame, a dict, a list of dicts or a pandas Series; got {type(records).__name__}"
+    )
 
 
 @dataclass
@@ -343,6 +374,10 @@ class RiskModel:
         """
         if not isinstance(record, Mapping):
             raise SchemaError(f"predict_one takes one record as a dict; got {type(record).__name__}")
+        if explain:
+            from riskscore.explain import check_top_k
+
+            top_k = check_top_k(top_k)
         one = self._values_and_features(record)
         if one is None:
             return self._predict_one_batch(record, explain, top_k)
@@ -384,7 +419,7 @@ class RiskModel:
 
     def _validated(self, records: Any) -> pd.DataFrame:
         """Check and coerce the records' declared columns; other columns (truth, outcomes) are ignored."""
-        frame = _as_frame(records)
+        frame = _as_frame(records, [c.name for c in self.spec.columns if c.declared and c.required])
         declared = {c.name for c in self.spec.columns if c.declared}
         return validate_frame(
             frame[[c for c in frame.columns if c in declared]], self.spec, columns="declared"
@@ -494,25 +529,40 @@ class RiskModel:
         SchemaError
             A required column is missing or a value is impossible (the message names column, row, fix).
         """
+        if explain:
+            from riskscore.explain import check_top_k
+
+            top_k = check_top_k(top_k)
         frame = self._validated(records)
         threads = num_threads or (1 if len(frame) < 10_000 else 2)
         X = self.features.transform(frame)
         proba, risk = self._probabilities_from_matrix(X, num_threads=threads)
         ids = frame[self.spec.id_column]
         channel, reason = self.policy.assign(frame, ids, proba[:, 2], risk)
+        index = pd.RangeIndex(len(frame))
         out = pd.DataFrame(
             {
-                "record_id": ids.astype(str).to_numpy(dtype=object),
+                # text columns in pandas' str dtype whatever the batch size (an empty batch included)
+                "record_id": pd.Series(ids.astype(str).to_numpy(dtype=object), index=index, dtype="str"),
                 "channel": pd.Categorical(channel, categories=list(CHANNELS)),
                 "risk_score": risk,
                 "p_green": proba[:, 0],
                 "p_yellow": proba[:, 1],
                 "p_red": proba[:, 2],
-                "selection_reason": reason.astype(object),
-                "model_version": self.version,
+                "selection_reason": pd.Series(reason.astype(object), index=index, dtype="str"),
+                "model_version": pd.Series(self.version, index=index, dtype="str"),
             },
             columns=list(OUTPUT_COLUMNS),
         )
+        # how much of the batch the stored history does not know (DOMAIN.md 4.1: new importers are a
+        # risk signal, but a large share in ordinary traffic means the ids do not match training's)
+        out.attrs["unseen_history"] = unseen = self.features.unseen_rates(X)
+        if unseen and log.isEnabledFor(logging.INFO):
+            log.info(
+                "scored %d records; no earlier history for %s",
+                len(out),
+                ", ".join(f"{name} {share:.1%}" for name, share in unseen.items()),
+            )
         if explain:
             from riskscore.explain import explain_frame, reason_columns
 

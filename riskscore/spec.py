@@ -87,6 +87,9 @@ ROLES: tuple[str, ...] = (
     "label",
 )
 
+#: The steps a text column's ``normalize`` may list, applied in the order given.
+NORMALIZE_STEPS: tuple[str, ...] = ("strip", "upper", "lower")
+
 #: Roles of columns that are *not declared*: produced by the generator or by past inspections, never inputs.
 UNDECLARED_ROLES: frozenset[str] = frozenset({"truth", "oracle", "outcome", "label"})
 
@@ -111,8 +114,8 @@ _BUILTIN_PACKAGE = "riskscore"
 _BUILTIN_DIR = "specs"
 _INT64_LIMIT = 2.0**63
 _FLOAT_MAX = sys.float_info.max
-_TRUE_STRINGS = "true"
-_FALSE_STRINGS = "false"
+_TRUE_STRINGS = ("true", "1")
+_FALSE_STRINGS = ("false", "0")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -198,6 +201,14 @@ class ColumnSpec:
     protected : bool, default False
         A protected attribute (sex, nationality, age) excluded from model features by default. Always true
         for role ``protected``.
+    normalize : tuple of str or None
+        ``string``/``category`` only: steps applied to every value before it is checked and used, in order:
+        ``"strip"`` (surrounding white space), ``"upper"`` or ``"lower"`` (case). Entity ids that arrive as
+        ``"IM000284 "`` or ``"im000284"`` then keep their history. Applied identically when training,
+        scoring a batch and scoring one record.
+    format : str or None
+        ``datetime`` only: the ``strftime`` layout of text times (e.g. ``"%d/%m/%Y %H:%M"``). Without it,
+        text times must be ISO 8601; day/month order is never guessed.
 
     Raises
     ------
@@ -218,6 +229,8 @@ class ColumnSpec:
     open: bool = False
     pattern: str | None = None
     protected: bool = False
+    normalize: tuple[str, ...] | None = None
+    format: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -282,6 +295,30 @@ class ColumnSpec:
                 re.compile(self.pattern)
             except re.error as exc:
                 raise SpecError(f"{where}: pattern {self.pattern!r} is not a valid regex: {exc}") from exc
+        if self.normalize is not None:
+            steps = self.normalize
+            if isinstance(steps, str) or not isinstance(steps, list | tuple):
+                raise SpecError(f"{where}: normalize must be a list such as [\"strip\", \"upper\"], got {steps!r}")
+            unknown_steps = [v for v in steps if v not in NORMALIZE_STEPS]
+            if unknown_steps:
+                raise SpecError(
+                    f"{where}: unknown normalize step(s) {_quote_list(unknown_steps)}; "
+                    f"allowed: {', '.join(NORMALIZE_STEPS)}"
+                )
+            if self.type not in _TEXT_TYPES:
+                raise SpecError(
+                    f"{where}: normalize applies only to string and category columns, not {self.type!r}"
+                )
+            if "upper" in steps and "lower" in steps:
+                raise SpecError(f"{where}: normalize cannot hold both 'upper' and 'lower'; keep one")
+            object.__setattr__(self, "normalize", tuple(steps))
+        if self.format is not None:
+            if not isinstance(self.format, str) or "%" not in self.format:
+                raise SpecError(
+                    f"{where}: format must be a strftime layout such as '%d/%m/%Y %H:%M', got {self.format!r}"
+                )
+            if self.type != "datetime":
+                raise SpecError(f"{where}: format applies only to datetime columns, not {self.type!r}")
         if self.role == "protected":
             object.__setattr__(self, "protected", True)
 
@@ -297,7 +334,8 @@ class ColumnSpec:
         -------
         dict
             Always ``name``, ``type``, ``role``, ``description``, ``nullable``, ``required``, ``open`` and
-            ``protected``; ``min``, ``max``, ``values`` (a list) and ``pattern`` when set.
+            ``protected``; ``min``, ``max``, ``values`` (a list), ``pattern``, ``normalize`` (a list) and
+            ``format`` when set.
         """
         out: dict[str, Any] = {
             "name": self.name,
@@ -317,6 +355,10 @@ class ColumnSpec:
             out["values"] = list(self.values)
         if self.pattern is not None:
             out["pattern"] = self.pattern
+        if self.normalize is not None:
+            out["normalize"] = list(self.normalize)
+        if self.format is not None:
+            out["format"] = self.format
         return out
 
     @classmethod
@@ -351,8 +393,9 @@ class ColumnSpec:
         if missing:
             raise SpecError(f"{label}: missing required key(s) {_quote_list(missing)}")
         kwargs = dict(data)
-        if isinstance(kwargs.get("values"), list):
-            kwargs["values"] = tuple(kwargs["values"])
+        for key in ("values", "normalize"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)
 
 
@@ -870,6 +913,9 @@ class _Column:
 _FIX_VALUE = "Fix the value or drop the row."
 
 
+_NOT_AMOUNT = (complex, np.complexfloating, bool, np.bool_, bytes, bytearray, memoryview)
+
+
 def _numbers(col: _Column) -> tuple[np.ndarray, np.ndarray]:
     """Return (values, not_a_number): int64 values when the source is integer without gaps, else float64."""
     raw, missing = col.raw, col.missing
@@ -877,9 +923,8 @@ def _numbers(col: _Column) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(dtype, pd.CategoricalDtype):
         raw = raw.astype(object)
         dtype = raw.dtype
-    if is_bool_dtype(dtype):
-        values = raw.to_numpy(dtype="float64", na_value=np.nan)
-        return values, np.zeros(len(raw), dtype=bool)
+    if is_bool_dtype(dtype):  # true/false is a flag, not an amount: refused as in the one-record path
+        return np.full(len(raw), np.nan), ~missing
     if is_integer_dtype(dtype):
         if missing.any():
             return raw.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(raw), dtype=bool)
@@ -892,13 +937,13 @@ def _numbers(col: _Column) -> tuple[np.ndarray, np.ndarray]:
         return raw.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(raw), dtype=bool)
     if is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
         if is_object_dtype(dtype):
-            is_complex = np.fromiter(
-                (isinstance(v, complex | np.complexfloating) for v in raw.to_numpy(dtype=object)),
-                dtype=bool,
-                count=len(raw),
+            # complex numbers, booleans and bytes are not amounts (pandas would read True as 1 and b"12" as
+            # 12): parsed as NaN below, then refused by name
+            not_amount = np.fromiter(
+                (isinstance(v, _NOT_AMOUNT) for v in raw.to_numpy(dtype=object)), dtype=bool, count=len(raw)
             )
-            if is_complex.any():
-                raw = raw.where(~is_complex, "not a number")  # parsed as NaN below, then refused by name
+            if not_amount.any():
+                raw = raw.where(~not_amount, "not a number")
             # Python ints beyond float range (pd.to_numeric raises OverflowError on them): +/-inf, which
             # the caller refuses by name as not finite
             huge = np.fromiter(
@@ -975,7 +1020,7 @@ def _bool_token(value: object) -> float:
         return float(value) if value in (0, 1) else -1.0
     if isinstance(value, str):
         text = value.strip().lower()
-        return 1.0 if text == _TRUE_STRINGS else 0.0 if text == _FALSE_STRINGS else -1.0
+        return 1.0 if text in _TRUE_STRINGS else 0.0 if text in _FALSE_STRINGS else -1.0
     return -1.0
 
 
@@ -991,7 +1036,7 @@ def _bool_codes(raw: pd.Series, missing: np.ndarray) -> np.ndarray:
         is_object_dtype(dtype) and infer_dtype(raw, skipna=True) == "string"
     ):
         text = raw.astype("str").str.strip().str.lower()
-        codes = np.where(text == _TRUE_STRINGS, 1.0, np.where(text == _FALSE_STRINGS, 0.0, -1.0))
+        codes = np.where(text.isin(_TRUE_STRINGS), 1.0, np.where(text.isin(_FALSE_STRINGS), 0.0, -1.0))
         codes[missing] = np.nan
         return codes
     if is_object_dtype(dtype):
@@ -1014,7 +1059,7 @@ def _coerce_bool(col: _Column, check: bool) -> pd.Series:
     codes = _bool_codes(col.raw, col.missing)
     bad = codes == -1.0
     if bad.any():
-        col.fail("be true or false (a bool, 0/1, or the strings 'true'/'false')", bad, _FIX_VALUE)
+        col.fail("be true or false (a bool, 0/1, or the strings 'true'/'false'/'1'/'0')", bad, _FIX_VALUE)
     if check:
         col.check_not_missing()
     index, name = col.raw.index, col.spec.name
@@ -1025,15 +1070,77 @@ def _coerce_bool(col: _Column, check: bool) -> pd.Series:
     return pd.Series(codes == 1.0, index=index, name=name, dtype=bool, copy=True)
 
 
-def _as_str(raw: pd.Series) -> pd.Series:
-    """Convert to pandas' default string dtype; integral floats become '12', not '12.0'."""
-    if is_float_dtype(raw.dtype):
+#: Values refused in text columns: their text form would be a Python repr, not what the sender meant.
+_NOT_TEXT = (bytes, bytearray, memoryview, list, tuple, dict, set, frozenset)
+
+
+def _render(value: object) -> object:
+    """One value as text, decided by the value alone (never by its batch): integral floats as ``'12'``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if math.isfinite(number) and number == math.floor(number):
+            return str(int(number))
+    return str(value)
+
+
+def _as_str(raw: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
+    """Convert to pandas' default string dtype, value by value; return it and the rows that are not text.
+
+    Integral floats become ``'12'``, never ``'12.0'``, whether they come alone, in a float column or beside
+    strings, so a record's id or code never depends on the other records of its batch. Bytes and
+    containers are not text (their text would be a Python repr): they are flagged, not converted.
+    """
+    dtype = raw.dtype
+    if isinstance(dtype, pd.StringDtype) or is_integer_dtype(dtype) or is_bool_dtype(dtype):
+        return raw.astype("str"), None
+    if is_float_dtype(dtype):
         values = raw.to_numpy(dtype="float64", na_value=np.nan)
-        finite = values[np.isfinite(values)]
-        if len(finite) == np.count_nonzero(~np.isnan(values)) and np.all(finite == np.floor(finite)):
-            if np.all(np.abs(finite) < _INT64_LIMIT):
-                return raw.astype("Int64").astype("str")
-    return raw.astype("str")
+        with np.errstate(invalid="ignore"):
+            integral = np.isfinite(values) & (values == np.floor(values))
+        if not integral.any():
+            return raw.astype("str"), None
+        text = raw.astype("str").to_numpy(dtype=object)
+        small = integral & (np.abs(np.where(integral, values, 0.0)) < _INT64_LIMIT)
+        text[small] = values[small].astype(np.int64).astype(str).astype(object)
+        for i in np.flatnonzero(integral & ~small):
+            text[i] = str(int(values[i]))
+        return pd.Series(text, index=raw.index, dtype="str"), None
+    if is_object_dtype(dtype):
+        if infer_dtype(raw, skipna=True) in ("string", "empty"):
+            return raw.astype("str"), None
+        objects = raw.to_numpy(dtype=object)
+        missing = raw.isna().to_numpy(dtype=bool)
+        bad = np.fromiter((isinstance(v, _NOT_TEXT) for v in objects), dtype=bool, count=len(objects))
+        bad &= ~missing
+        text = np.array(
+            [np.nan if m or b else _render(v) for v, m, b in zip(objects, missing, bad, strict=True)],
+            dtype=object,
+        )
+        return pd.Series(text, index=raw.index, dtype="str"), (bad if bad.any() else None)
+    return raw.astype("str"), None
+
+
+def _normalized(spec: ColumnSpec, text: pd.Series) -> pd.Series:
+    """Apply the column's ``normalize`` steps (strip, upper, lower) to a str-dtype series."""
+    for step in spec.normalize or ():
+        text = text.str.strip() if step == "strip" else text.str.upper() if step == "upper" else text.str.lower()
+    return text
+
+
+def _text(col: _Column) -> pd.Series:
+    """The column as normalised text (str dtype); refuses values that are not text by name."""
+    _check_utf8(col)
+    text, bad = _as_str(col.raw)
+    if bad is not None:
+        col.fail(
+            "hold text (a string, or a number written as one)",
+            bad,
+            "Send the value as a string (decode bytes first; lists and dicts are not values).",
+            found=None,
+        )
+    return _normalized(col.spec, text)
 
 
 def _text_verdicts(spec: ColumnSpec, text: pd.Series) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -1099,21 +1206,22 @@ def _check_utf8(col: _Column) -> None:
 
 
 def _coerce_string(col: _Column, check: bool) -> pd.Series:
-    _check_utf8(col)
-    text = _as_str(col.raw).rename(col.spec.name)
+    text = _text(col).rename(col.spec.name)
     if check:
         col.check_not_missing()
         _fail_text(col, *_text_verdicts(col.spec, text))
     return text
 
 
-def _sorted_categorical(raw: pd.Series) -> pd.Categorical[Any]:
-    """Categorical of the observed values as strings, categories sorted (not the spec's `values` order)."""
+def _sorted_categorical(col: _Column) -> pd.Categorical[Any]:
+    """Categorical of the observed values as (normalised) text, categories sorted (not the spec's order)."""
+    raw = col.raw
     if isinstance(raw.dtype, pd.CategoricalDtype):
         # Work on the (few) categories rather than the (many) rows.
         used = raw.cat.remove_unused_categories()
-        labels = _as_str(pd.Series(used.cat.categories))
-        if labels.is_unique and not labels.isna().any():
+        labels, bad = _as_str(pd.Series(used.cat.categories))
+        labels = _normalized(col.spec, labels)
+        if bad is None and labels.is_unique and not labels.isna().any():
             label_values = labels.to_numpy(dtype=object)
             order = np.argsort(label_values, kind="stable")
             codes = used.cat.codes.to_numpy()
@@ -1122,12 +1230,12 @@ def _sorted_categorical(raw: pd.Series) -> pd.Categorical[Any]:
             remap[-1] = -1  # code -1 (missing) indexes the last slot
             categories = pd.Index(label_values[order], dtype="str")
             return pd.Categorical.from_codes(remap[codes], dtype=pd.CategoricalDtype(categories))
-    return pd.Categorical(_as_str(raw))
+    return pd.Categorical(_text(col))
 
 
 def _coerce_category(col: _Column, check: bool) -> pd.Series:
     _check_utf8(col)
-    result = pd.Series(_sorted_categorical(col.raw), index=col.raw.index, name=col.spec.name)
+    result = pd.Series(_sorted_categorical(col), index=col.raw.index, name=col.spec.name)
     if check:
         col.check_not_missing()
         # Check each category once, then map the verdicts back to the rows (code -1 -> True sentinel).
@@ -1140,18 +1248,37 @@ def _coerce_category(col: _Column, check: bool) -> pd.Series:
     return result
 
 
-def _parse_datetimes(source: pd.Series, missing: np.ndarray) -> pd.Series:
-    """Parse text or objects as UTC-aware datetimes: ISO 8601 first (fast), other formats if needed."""
-    parsed = pd.to_datetime(source, errors="coerce", utc=True, format="ISO8601")
-    retry = parsed.isna().to_numpy(dtype=bool) & ~missing
-    if retry.any():
-        with warnings.catch_warnings():
-            # "mixed" parses element by element and may warn about guessed day/month order.
-            warnings.simplefilter("ignore", UserWarning)
-            if pd.to_datetime(source[retry], errors="coerce", utc=True, format="mixed").notna().any():
-                # The column mixes formats: parse all of it the slow way so that it has a single unit.
-                parsed = pd.to_datetime(source, errors="coerce", utc=True, format="mixed")
-    return parsed
+#: Words pandas would turn into the clock's time: a record's time must be its own, never the moment of scoring.
+_RELATIVE_TIMES = frozenset({"now", "today", "yesterday", "tomorrow"})
+
+_TIME_EXPECTED = "be a date/time in ISO 8601 (such as '2024-03-01T14:30:00' or '2024-03-01')"
+_TIME_FIX = (
+    "Fix the value or drop the row; for another layout set `format` for the column in the spec "
+    "(e.g. format = '%d/%m/%Y %H:%M'): day and month are never guessed."
+)
+
+
+def _parse_datetimes(col: _Column, source: pd.Series) -> pd.Series:
+    """Parse text or date objects as UTC-aware datetimes, value by value.
+
+    Text must be ISO 8601, or follow the column's ``format`` when the spec sets one: a per-value format
+    guess would read ``02/01/2025`` as 2 January or 1 February depending on the other values.
+    """
+    text = source.astype(object).where(~col.missing)
+    words = np.fromiter(
+        (isinstance(v, str) and v.strip().lower() in _RELATIVE_TIMES for v in text.to_numpy(dtype=object)),
+        dtype=bool,
+        count=len(text),
+    )
+    if words.any():
+        col.fail(
+            "be the record's own date/time",
+            words,
+            "Relative words are refused because they would score the record at the moment of scoring; "
+            "send the time the record carries, in ISO 8601.",
+        )
+    layout = col.spec.format or "ISO8601"
+    return pd.to_datetime(source, errors="coerce", utc=True, format=layout)
 
 
 def _coerce_datetime(col: _Column, check: bool) -> pd.Series:
@@ -1175,19 +1302,13 @@ def _coerce_datetime(col: _Column, check: bool) -> pd.Series:
                 & ~missing
             )
             if not_time.any():
-                col.fail(
-                    "be a date/time (ISO 8601 such as '2024-03-01T14:30:00' is safest)", not_time, _FIX_VALUE
-                )
-        parsed = _parse_datetimes(source, missing).dt.tz_localize(None)
+                col.fail(_TIME_EXPECTED, not_time, "Epoch numbers are ambiguous: " + _TIME_FIX)
+        parsed = _parse_datetimes(col, source).dt.tz_localize(None)
     else:  # numbers, booleans, timedeltas...: not dates (epoch numbers are ambiguous, so refuse them)
         parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     unparsed = parsed.isna().to_numpy(dtype=bool) & ~missing
     if unparsed.any():
-        col.fail(
-            "be a date/time (ISO 8601 such as '2024-03-01T14:30:00' is safest)",
-            unparsed,
-            _FIX_VALUE,
-        )
+        col.fail(_TIME_EXPECTED if col.spec.format is None else f"be a date/time in the layout {col.spec.format!r}", unparsed, _TIME_FIX)
     out_of_range = ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max)).to_numpy(dtype=bool)
     if out_of_range.any():
         col.fail(

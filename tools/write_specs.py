@@ -10,6 +10,10 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "riskscore" / "specs"
 
+# Entity ids arrive with stray spaces or in lower case from some clearance systems; the same importer must
+# keep its history, so ids are stripped and upper-cased in every path (training, batch, one record).
+ID_NORMALIZE = ["strip", "upper"]
+
 # name, type, role, extra (dict), description
 SHIPMENT = [
     ("declaration_id", "string", "id", {}, "Declaration number"),
@@ -36,7 +40,13 @@ SHIPMENT = [
         {"values": ["consumption", "processing_export", "temporary_import", "ecommerce", "samples"]},
         "Customs procedure (VNACCS type code family)",
     ),
-    ("importer_id", "category", "entity", {"open": True}, "Importer (consignee) tax code, hashed"),
+    (
+        "importer_id",
+        "category",
+        "entity",
+        {"open": True, "normalize": ID_NORMALIZE},
+        "Importer (consignee) tax code, hashed",
+    ),
     (
         "importer_registered_days",
         "int",
@@ -52,9 +62,21 @@ SHIPMENT = [
         "Compliance rating 1 (priority) to 5 (non-compliant), Circular 81/2019",
     ),
     ("aeo", "bool", "flag", {}, "Importer is an Authorised Economic Operator"),
-    ("declarant_id", "category", "entity", {"open": True}, "Customs broker (declarant) code"),
+    (
+        "declarant_id",
+        "category",
+        "entity",
+        {"open": True, "normalize": ID_NORMALIZE},
+        "Customs broker (declarant) code",
+    ),
     ("related_party", "bool", "flag", {}, "Buyer and seller are related (transfer pricing)"),
-    ("hs_code", "category", "entity", {"open": True, "pattern": "^[0-9]{6}$"}, "Declared HS code (6 digits)"),
+    (
+        "hs_code",
+        "category",
+        "entity",
+        {"open": True, "pattern": "^[0-9]{6}$", "normalize": ["strip"]},
+        "Declared HS code (6 digits)",
+    ),
     ("goods_description", "category", "text", {"open": True, "nullable": True}, "Goods description"),
     (
         "origin_country",
@@ -282,7 +304,13 @@ PASSENGER_FEATURES = [
 PASSENGER = [
     ("trip_id", "string", "id", {}, "Crossing (trip) identifier"),
     ("crossed_at", "datetime", "timestamp", {}, "Time of arrival or departure at the border"),
-    ("traveller_id", "category", "entity", {"open": True}, "Stable hashed traveller identifier"),
+    (
+        "traveller_id",
+        "category",
+        "entity",
+        {"open": True, "normalize": ["strip"]},  # hex digits: their case is part of the generated id
+        "Stable hashed traveller identifier",
+    ),
     ("border_point", "category", "category", {"open": True}, "Airport or land gate (customs office code)"),
     (
         "border_type",
@@ -292,7 +320,13 @@ PASSENGER = [
         "Kind of border point",
     ),
     ("direction", "category", "category", {"values": ["arrival", "departure"]}, "Arrival or departure"),
-    ("route", "category", "entity", {"open": True}, "Route (foreign port to border point)"),
+    (
+        "route",
+        "category",
+        "entity",
+        {"open": True, "normalize": ID_NORMALIZE},
+        "Route (foreign port to border point)",
+    ),
     (
         "route_country",
         "category",
