@@ -459,7 +459,9 @@ _TS_MIN, _TS_MAX = pd.Timestamp.min, pd.Timestamp.max
 # The text times the one-record path parses itself: plain ISO 8601 dates and naive times, which pandas'
 # ISO 8601 parser in the batch path reads the same way. Anything else (offsets, other layouts, relative
 # words) takes the batch path, which parses or refuses it.
-_PLAIN_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?").fullmatch
+_PLAIN_ISO = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?"
+).fullmatch
 
 
 def _timestamp(v: Any) -> pd.Timestamp | None:

@@ -210,7 +210,7 @@ class ChannelModel(ClassifierMixin, BaseEstimator):
 
 
 def _frame_from_dicts(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Records as a frame of Python objects: each value is coerced on its own, never by its batch's dtype.
+    """Build a frame of Python objects from records: each value is coerced on its own, never by its batch.
 
     ``pd.DataFrame(rows)`` would infer one dtype per column from all the records: an id ``29.0`` beside a
     string id would become ``'29.0'`` but ``'29'`` alone. Object columns keep every value as it was sent.

@@ -38,7 +38,6 @@ import os
 import re
 import sys
 import tomllib
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -298,7 +297,9 @@ class ColumnSpec:
         if self.normalize is not None:
             steps = self.normalize
             if isinstance(steps, str) or not isinstance(steps, list | tuple):
-                raise SpecError(f"{where}: normalize must be a list such as [\"strip\", \"upper\"], got {steps!r}")
+                raise SpecError(
+                    f'{where}: normalize must be a list such as ["strip", "upper"], got {steps!r}'
+                )
             unknown_steps = [v for v in steps if v not in NORMALIZE_STEPS]
             if unknown_steps:
                 raise SpecError(
@@ -1070,11 +1071,16 @@ def _coerce_bool(col: _Column, check: bool) -> pd.Series:
     return pd.Series(codes == 1.0, index=index, name=name, dtype=bool, copy=True)
 
 
-#: Values refused in text columns: their text form would be a Python repr, not what the sender meant.
-_NOT_TEXT = (bytes, bytearray, memoryview, list, tuple, dict, set, frozenset)
+def _is_text_value(value: object) -> bool:
+    """Whether a value can stand in a text column: a string, or a number written as one (an id 29)."""
+    if isinstance(value, str):
+        return True
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
 
 
-def _render(value: object) -> object:
+def _render(value: object) -> str:
     """One value as text, decided by the value alone (never by its batch): integral floats as ``'12'``."""
     if isinstance(value, str):
         return value
@@ -1089,11 +1095,12 @@ def _as_str(raw: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
     """Convert to pandas' default string dtype, value by value; return it and the rows that are not text.
 
     Integral floats become ``'12'``, never ``'12.0'``, whether they come alone, in a float column or beside
-    strings, so a record's id or code never depends on the other records of its batch. Bytes and
-    containers are not text (their text would be a Python repr): they are flagged, not converted.
+    strings, so a record's id or code never depends on the other records of its batch. Booleans, bytes,
+    dates and containers are not text (their text would be a Python repr): they are flagged, not converted.
     """
     dtype = raw.dtype
-    if isinstance(dtype, pd.StringDtype) or is_integer_dtype(dtype) or is_bool_dtype(dtype):
+    missing = raw.isna().to_numpy(dtype=bool)
+    if isinstance(dtype, pd.StringDtype) or (is_integer_dtype(dtype) and not is_bool_dtype(dtype)):
         return raw.astype("str"), None
     if is_float_dtype(dtype):
         values = raw.to_numpy(dtype="float64", na_value=np.nan)
@@ -1111,34 +1118,35 @@ def _as_str(raw: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
         if infer_dtype(raw, skipna=True) in ("string", "empty"):
             return raw.astype("str"), None
         objects = raw.to_numpy(dtype=object)
-        missing = raw.isna().to_numpy(dtype=bool)
-        bad = np.fromiter((isinstance(v, _NOT_TEXT) for v in objects), dtype=bool, count=len(objects))
-        bad &= ~missing
+        bad = ~missing & np.fromiter((not _is_text_value(v) for v in objects), dtype=bool, count=len(objects))
         text = np.array(
             [np.nan if m or b else _render(v) for v, m, b in zip(objects, missing, bad, strict=True)],
             dtype=object,
         )
         return pd.Series(text, index=raw.index, dtype="str"), (bad if bad.any() else None)
-    return raw.astype("str"), None
+    # booleans, dates, durations, complex numbers: not text, whatever their batch
+    empty = pd.Series(np.nan, index=raw.index, dtype="str")
+    return empty, (~missing if (~missing).any() else None)
 
 
 def _normalized(spec: ColumnSpec, text: pd.Series) -> pd.Series:
     """Apply the column's ``normalize`` steps (strip, upper, lower) to a str-dtype series."""
     for step in spec.normalize or ():
-        text = text.str.strip() if step == "strip" else text.str.upper() if step == "upper" else text.str.lower()
+        text = (
+            text.str.strip() if step == "strip" else text.str.upper() if step == "upper" else text.str.lower()
+        )
     return text
 
 
 def _text(col: _Column) -> pd.Series:
-    """The column as normalised text (str dtype); refuses values that are not text by name."""
+    """Return the column as normalised text (str dtype); refuse values that are not text, by name."""
     _check_utf8(col)
     text, bad = _as_str(col.raw)
     if bad is not None:
         col.fail(
             "hold text (a string, or a number written as one)",
             bad,
-            "Send the value as a string (decode bytes first; lists and dicts are not values).",
-            found=None,
+            "Send the value as a string (decode bytes first; flags, dates, lists and dicts are not codes).",
         )
     return _normalized(col.spec, text)
 
@@ -1272,7 +1280,7 @@ def _parse_datetimes(col: _Column, source: pd.Series) -> pd.Series:
     )
     if words.any():
         col.fail(
-            "be the record's own date/time",
+            "be a date/time of the record itself",
             words,
             "Relative words are refused because they would score the record at the moment of scoring; "
             "send the time the record carries, in ISO 8601.",
@@ -1308,7 +1316,13 @@ def _coerce_datetime(col: _Column, check: bool) -> pd.Series:
         parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     unparsed = parsed.isna().to_numpy(dtype=bool) & ~missing
     if unparsed.any():
-        col.fail(_TIME_EXPECTED if col.spec.format is None else f"be a date/time in the layout {col.spec.format!r}", unparsed, _TIME_FIX)
+        col.fail(
+            _TIME_EXPECTED
+            if col.spec.format is None
+            else f"be a date/time in the layout {col.spec.format!r}",
+            unparsed,
+            _TIME_FIX,
+        )
     out_of_range = ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max)).to_numpy(dtype=bool)
     if out_of_range.any():
         col.fail(
