@@ -190,7 +190,7 @@ SHIPMENT = [
         "Channel the legacy policy assigned",
     ),
     (
-        "selection_reason",
+        "legacy_reason",
         "category",
         "outcome",
         {"values": ["none", "rule", "regulatory", "random"]},
@@ -482,7 +482,7 @@ PASSENGER = [
         "Channel the legacy policy assigned",
     ),
     (
-        "selection_reason",
+        "legacy_reason",
         "category",
         "outcome",
         {"values": ["none", "rule", "declared", "random"]},
@@ -530,7 +530,9 @@ def render(name: str, description: str, id_col: str, time_col: str, columns: lis
         "# Written by tools/write_specs.py; edit there and re-run.",
         "[spec]",
         f"name = {_value(name)}",
-        "version = 1",
+        # version 2: the generated legacy outcome's `selection_reason` became `legacy_reason` (it means why the
+        # legacy policy selected a record, not why a model's policy did); entity ids gained `normalize`
+        "version = 2",
         f"description = {_value(description)}",
         f"id = {_value(id_col)}",
         f"timestamp = {_value(time_col)}",

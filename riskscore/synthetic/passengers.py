@@ -474,7 +474,7 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
             "oracle_p_yellow": p_violation - p_red,
             "oracle_p_red": p_red,
             "legacy_channel": C.categorical_codes(channel, channels),
-            "selection_reason": pd.Categorical(reason, categories=["none", "rule", "declared", "random"]),
+            "legacy_reason": pd.Categorical(reason, categories=["none", "rule", "declared", "random"]),
             "selection_propensity": propensity,
             "inspected": inspected,
             "observed_label": pd.array(np.where(inspected, detected, False), dtype="boolean"),

@@ -996,7 +996,7 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
             "oracle_p_red": p_red,
             # legacy selection outcome (what a real history table records)
             "legacy_channel": C.categorical_codes(channel, channels),
-            "selection_reason": pd.Categorical(reason, categories=["none", "rule", "regulatory", "random"]),
+            "legacy_reason": pd.Categorical(reason, categories=["none", "rule", "regulatory", "random"]),
             "selection_propensity": propensity,
             "inspected": inspected,
             "observed_label": pd.array(np.where(inspected, detected, False), dtype="boolean"),

@@ -142,14 +142,14 @@ def assert_common_invariants(frame: pd.DataFrame, kind: str, start: dt.date, day
     np.testing.assert_array_equal(frame["observed_label"].isna().to_numpy(), ~inspected)
     found = frame["observed_label"].fillna(False).to_numpy(dtype=bool)
     assert not (found & ~violation).any(), "an inspection found a violation in a compliant record"
-    np.testing.assert_array_equal((frame["selection_reason"] == "none").to_numpy(), ~inspected)
+    np.testing.assert_array_equal((frame["legacy_reason"] == "none").to_numpy(), ~inspected)
 
     legacy = load_scenario("default").params[kind]["legacy"]
     floor = legacy["random_red"] + (1 - legacy["random_red"]) * legacy["random_yellow"]
     prop = frame["selection_propensity"].to_numpy()
     assert ((prop > 0) & (prop <= 1)).all()
     assert (prop >= floor - 1e-12).all(), (prop.min(), floor)
-    reason = frame["selection_reason"].astype(str).to_numpy()
+    reason = frame["legacy_reason"].astype(str).to_numpy()
     assert (prop[inspected & (reason == "rule")] > 0).all()
     # mandatory (regulatory / declared-goods) selections are certain
     mandatory = np.isin(reason, ["regulatory", "declared"])

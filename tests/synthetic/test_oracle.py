@@ -14,7 +14,7 @@ NOT_FEATURES = {
     "declaration_id",
     "declared_at",
     "legacy_channel",
-    "selection_reason",
+    "legacy_reason",
     "selection_propensity",
     "inspected",
     "observed_label",

@@ -245,14 +245,14 @@ def test_shipment_legacy_channel_shares(shipments_200k):
     assert shares["yellow"] == pytest.approx(0.20, abs=0.02)
     assert shares["red"] == pytest.approx(0.05, abs=0.02)
     # random picks: red among the ~95% not sent red by rule, yellow among the ~75% left green by the rules
-    random = (shipments_200k["selection_reason"] == "random").mean()
+    random = (shipments_200k["legacy_reason"] == "random").mean()
     assert random == pytest.approx(0.95 * 0.005 + 0.75 * 0.995 * 0.01, abs=0.002)
 
 
 def test_regulatory_share_of_yellow(shipments_200k):
     """DOMAIN.md 4.1: 30-60% of yellow selections are mandatory by regulation, not by risk."""
     yellow = shipments_200k[shipments_200k["legacy_channel"] == "yellow"]
-    regulatory = (yellow["selection_reason"] == "regulatory").mean()
+    regulatory = (yellow["legacy_reason"] == "regulatory").mean()
     assert 0.3 <= regulatory <= 0.6, regulatory
 
 
