@@ -113,6 +113,72 @@ class _Values(dict[str, str]):
         return _fmt(self.record[key]) if key in self.record else "?"
 
 
+def _quote(spec: RecordSpec, name: str, record: Mapping[str, Any]) -> str:
+    """Return the record's decoded value of a declared field as people read it (a rate as a percentage)."""
+    value = record.get(name)
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return "unknown"
+    if spec.column(name).role == "rate" and isinstance(value, int | float | np.integer | np.floating):
+        return f"{float(value) * 100:.4g}%"
+    return _fmt(value)
+
+
+def _entity(spec: RecordSpec, inputs: tuple[str, ...], record: Mapping[str, Any]) -> str:
+    """Return the labelled values of a history key's fields: ``Importer IM000284 / HS 620330``."""
+    parts = []
+    for item in inputs:
+        name, _, cut = item.partition(":")
+        value = _quote(spec, name, record)
+        parts.append(
+            f"{spec.column(name).display} {value[: int(cut)] if cut and value != 'unknown' else value}"
+        )
+    return " / ".join(parts)
+
+
+def _generic_text(
+    feature: str, value: float, record: Mapping[str, Any], spec: RecordSpec, fields: tuple[str, ...]
+) -> str:
+    """Return a sentence for a feature without an entry in reasons.toml, from the spec alone.
+
+    It names declared fields by their labels and quotes the record's decoded values: never a column name,
+    a feature name or a category code.
+    """
+    columns = {c.name for c in spec.columns}
+    if feature in columns:
+        return f"{spec.column(feature).display}: {_quote(spec, feature, record)}"
+    derived = {f.name: f for f in spec.features}
+    owner = derived.get(feature) or next(
+        (derived[n] for n in sorted(derived, key=len, reverse=True) if feature.startswith(n + "_")), None
+    )
+    finite = math.isfinite(value)
+    if owner is not None and owner.kind == "history":
+        who = _entity(spec, owner.inputs, record)
+        part = feature[len(owner.name) + 1 :]
+        n = _fmt(round(value)) if finite else "unknown"
+        if part == "count":
+            return f"{who}: {n} earlier records on file"
+        if part == "hit_rate":
+            return f"{who}: past inspections found violations at a {value * 100:.1f}% rate"
+        if part == "days_since_first":
+            return f"{who}: first seen {n} days ago"
+        if part == "spike":
+            return f"{who}: records in the latest days run at {_fmt(value)} times the usual pace"
+        if part.startswith("count_") and part.endswith("d"):
+            return f"{who}: {n} records in the previous {part[6:-1]} days"
+    if owner is not None and owner.kind == "reference" and finite and abs(value) < 50:
+        what = derived[owner.inputs[0]].description if owner.inputs[0] in derived else ""
+        what = what or spec.column(owner.inputs[0]).display if owner.inputs[0] in columns else what
+        what = what or owner.inputs[0].replace("_", " ")
+        direction = "above" if value > 0 else "below"
+        return f"{what[:1].upper() + what[1:]} is {round(abs(math.expm1(value)) * 100):,}% {direction} its reference"
+    cols = [f for f in fields if f in columns]
+    if not cols:  # pragma: no cover - every feature resolves to declared fields
+        return (
+            owner.description if owner is not None and owner.description else "Derived value"
+        ) + f": {_fmt(value)}"
+    return "; ".join(f"{spec.column(c).display}: {_quote(spec, c, record)}" for c in cols)
+
+
 def _sentence(
     entry: dict[str, str] | None,
     feature: str,
@@ -122,12 +188,7 @@ def _sentence(
     fields: tuple[str, ...],
 ) -> tuple[str, str]:
     if entry is None:
-        # No sentence in the table: name the declared fields behind the feature with the record's values,
-        # never the internal feature name.
-        cols = [f for f in fields if f in {c.name for c in spec.columns}] or [feature]
-        labels = [(spec.column(c).description or c) if c != feature else c.replace("_", " ") for c in cols]
-        shown = [_fmt(record.get(c)) if c != feature else _fmt(value) for c in cols]
-        return f"FEATURE_{feature.upper()}", f"{' / '.join(labels)}: {' / '.join(shown)}"
+        return f"FEATURE_{feature.upper()}", _generic_text(feature, value, record, spec, fields)
     values = _Values(record)
     finite = value is not None and np.isfinite(value)
     values["value"] = _fmt(value)
@@ -136,14 +197,34 @@ def _sentence(
     values["rate"] = f"{value * 100:.1f}" if finite else "?"
     values["value_pct"] = f"{value * 100:.1f}" if finite else "?"
     values["value_pct_plus"] = f"{value * 100:.0f}" if finite else "?"
-    if "duty_rate" in record:
-        duty = record["duty_rate"]
-        values["duty_rate_pct"] = f"{float(duty) * 100:.0f}" if duty is not None and duty == duty else "?"
+    for column in spec.columns:  # rates read as percentages: {duty_rate_pct}
+        if column.role == "rate" and column.name in record:
+            rate = record[column.name]
+            values[f"{column.name}_pct"] = (
+                f"{float(rate) * 100:.0f}" if rate is not None and rate == rate else "?"
+            )
     return entry["code"], entry["text"].format_map(values)
 
 
-def _entry_for(feature: str, value: float) -> dict[str, str] | None:
+def _no_history_sentence(
+    entry: dict[str, str] | None, feature: str, record: Mapping[str, Any], spec: RecordSpec, owner: Any
+) -> tuple[str, str]:
+    """Return the reason of a history value whose key has no earlier record.
+
+    It says so, rather than quote a rate or an age the key does not have.
+    """
+    if entry is not None:
+        return entry["code"], entry["text"].format_map(_Values(dict(record)))
+    return (
+        f"FEATURE_{owner.name.upper()}_NO_HISTORY",
+        f"{_entity(spec, owner.inputs, record)}: no earlier records on file",
+    )
+
+
+def _entry_for(feature: str, value: float, *, no_history: bool = False) -> dict[str, str] | None:
     entries = _reason_table()[1].get(feature, [])
+    if no_history:
+        return next((e for e in entries if e.get("when") == "no_history"), None)
     for e in entries:
         when = e.get("when", "any")
         if when == "any" or (when == "negative" and value < 0) or (when == "positive" and value > 0):
@@ -220,6 +301,8 @@ class _Layout:
     pos: dict[str, int]
     declared: tuple[tuple[str, str], ...]  # (name, type) of the declared columns, in spec order
     source: tuple[Any, Any]  # the spec and feature-name list it was built from (checked by identity)
+    # history outputs other than the count: position -> (position of the owner's count, owner feature)
+    count_of: dict[int, tuple[int, Any]]
 
 
 def _layout(model: RiskModel) -> _Layout:
@@ -228,6 +311,17 @@ def _layout(model: RiskModel) -> _Layout:
     if cached is None or cached.source[0] is not spec or cached.source[1] is not feature_names:
         names = list(feature_names)
         mapping = feature_fields(spec, names)
+        # a key without earlier records has no hit rate or age of its own (the model sees the overall rate
+        # and a missing age): its reasons say "no earlier records" instead of quoting those values
+        count_of: dict[int, tuple[int, Any]] = {}
+        for feat in spec.features:
+            if feat.kind == "history" and f"{feat.name}_count" in names:
+                for part in ("hit_rate", "days_since_first"):
+                    if f"{feat.name}_{part}" in names:
+                        count_of[names.index(f"{feat.name}_{part}")] = (
+                            names.index(f"{feat.name}_count"),
+                            feat,
+                        )
         field_order = [col.name for col in spec.columns if any(col.name in f for f in mapping.values())]
         cached = model.__dict__["_explain_layout"] = _Layout(
             names=names,
@@ -236,6 +330,7 @@ def _layout(model: RiskModel) -> _Layout:
             pos={f: i for i, f in enumerate(field_order)},
             declared=tuple((c.name, c.type) for c in spec.columns if c.declared),
             source=(spec, feature_names),
+            count_of=count_of,
         )
     return cached
 
@@ -279,14 +374,24 @@ def _pick_reasons(
     """Return the ``top_k`` strongest risk-raising reasons of one record (``order``: features, strongest first)."""
     names, mapping = layout.names, layout.mapping
     picked: list[Reason] = []
-    seen: set[str] = set()
+    seen: set[Any] = set()
     for j in order:
         contribution = float(c[j])
         if contribution <= 0 or len(picked) >= top_k:
             break
         name = names[j]
         value = float(x[j]) if np.isfinite(x[j]) else float("nan")
-        code, text = _sentence(_entry_for(name, value), name, value, record, spec, mapping[name])
+        unseen = layout.count_of.get(int(j))
+        if unseen is not None and x[unseen[0]] == 0.0:
+            owner = unseen[1]
+            code, text = _no_history_sentence(
+                _entry_for(name, value, no_history=True), name, record, spec, owner
+            )
+            if ("no-history", owner.name) in seen:
+                continue  # one "no earlier records" reason per key
+            seen.add(("no-history", owner.name))
+        else:
+            code, text = _sentence(_entry_for(name, value), name, value, record, spec, mapping[name])
         if code in seen:
             continue
         seen.add(code)

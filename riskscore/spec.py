@@ -205,6 +205,9 @@ class ColumnSpec:
         ``"strip"`` (surrounding white space), ``"upper"`` or ``"lower"`` (case). Entity ids that arrive as
         ``"IM000284 "`` or ``"im000284"`` then keep their history. Applied identically when training,
         scoring a batch and scoring one record.
+    label : str or None
+        A short name people read (``"Origin country"``), used in reason sentences and reports; the column
+        name with spaces for underscores when unset (see :attr:`display`).
     format : str or None
         ``datetime`` only: the ``strftime`` layout of text times (e.g. ``"%d/%m/%Y %H:%M"``). Without it,
         text times must be ISO 8601; day/month order is never guessed.
@@ -230,6 +233,7 @@ class ColumnSpec:
     protected: bool = False
     normalize: tuple[str, ...] | None = None
     format: str | None = None
+    label: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -320,8 +324,18 @@ class ColumnSpec:
                 )
             if self.type != "datetime":
                 raise SpecError(f"{where}: format applies only to datetime columns, not {self.type!r}")
+        if self.label is not None and (not isinstance(self.label, str) or not self.label.strip()):
+            raise SpecError(f"{where}: label must be a non-empty string, got {self.label!r}")
         if self.role == "protected":
             object.__setattr__(self, "protected", True)
+
+    @property
+    def display(self) -> str:
+        """The name people read: ``label``, else the column name with spaces for underscores, capitalised."""
+        if self.label is not None:
+            return self.label
+        text = self.name.replace("_", " ").strip()
+        return text[:1].upper() + text[1:]
 
     @property
     def declared(self) -> bool:
@@ -335,8 +349,8 @@ class ColumnSpec:
         -------
         dict
             Always ``name``, ``type``, ``role``, ``description``, ``nullable``, ``required``, ``open`` and
-            ``protected``; ``min``, ``max``, ``values`` (a list), ``pattern``, ``normalize`` (a list) and
-            ``format`` when set.
+            ``protected``; ``min``, ``max``, ``values`` (a list), ``pattern``, ``normalize`` (a list),
+            ``format`` and ``label`` when set.
         """
         out: dict[str, Any] = {
             "name": self.name,
@@ -360,6 +374,8 @@ class ColumnSpec:
             out["normalize"] = list(self.normalize)
         if self.format is not None:
             out["format"] = self.format
+        if self.label is not None:
+            out["label"] = self.label
         return out
 
     @classmethod

@@ -14,6 +14,76 @@ OUT = Path(__file__).resolve().parent.parent / "riskscore" / "specs"
 # keep its history, so ids are stripped and upper-cased in every path (training, batch, one record).
 ID_NORMALIZE = ["strip", "upper"]
 
+# Short labels people read in reason sentences and reports (the description says more).
+LABELS = {
+    "declaration_id": "Declaration",
+    "declared_at": "Lodged at",
+    "office_code": "Customs office",
+    "office_type": "Office type",
+    "transport_mode": "Transport mode",
+    "procedure": "Procedure",
+    "importer_id": "Importer",
+    "importer_registered_days": "Days since the importer registered",
+    "importer_compliance_level": "Importer compliance level",
+    "aeo": "Authorised Economic Operator",
+    "declarant_id": "Broker",
+    "related_party": "Related buyer and seller",
+    "hs_code": "HS",
+    "goods_description": "Goods description",
+    "origin_country": "Origin country",
+    "departure_country": "Departure country",
+    "preference_claimed": "Preferential tariff claimed",
+    "incoterm": "Delivery terms",
+    "quantity": "Quantity",
+    "quantity_unit": "Quantity unit",
+    "net_weight_kg": "Net weight (kg)",
+    "gross_weight_kg": "Gross weight (kg)",
+    "n_packages": "Packages",
+    "fob_value_usd": "FOB value (USD)",
+    "freight_usd": "Freight (USD)",
+    "insurance_usd": "Insurance (USD)",
+    "cif_value_usd": "Customs value (USD)",
+    "duty_rate": "Duty rate",
+    "vat_rate": "VAT rate",
+    "tax_declared_usd": "Tax declared (USD)",
+    "trip_id": "Trip",
+    "crossed_at": "Crossed at",
+    "traveller_id": "Traveller",
+    "border_point": "Border point",
+    "border_type": "Border type",
+    "direction": "Direction",
+    "route": "Route",
+    "route_country": "Route country",
+    "carrier": "Carrier",
+    "flight_number": "Flight",
+    "transit": "Transit stop",
+    "dwell_hours": "Hours in transit",
+    "passenger_type": "Passenger type",
+    "nationality": "Nationality",
+    "residence_country": "Residence country",
+    "sex": "Sex",
+    "age": "Age",
+    "doc_type": "Document type",
+    "doc_issuing_country": "Document issuing country",
+    "doc_days_to_expiry": "Days until the document expires",
+    "pnr_locator": "Booking reference",
+    "days_booked_before_travel": "Days booked before travel",
+    "booking_channel": "Booking channel",
+    "payment_form": "Payment",
+    "ticket_type": "Ticket type",
+    "trip_duration_days": "Planned stay (days)",
+    "pax_on_pnr": "Passengers on the booking",
+    "travelling_alone": "Travelling alone",
+    "cabin_class": "Cabin",
+    "frequent_flyer": "Frequent flyer",
+    "bag_count": "Checked bags",
+    "bag_weight_kg": "Bag weight (kg)",
+    "vehicle_type": "Vehicle",
+    "declared_currency_usd": "Cash declared (USD)",
+    "declared_channel": "Self-declared channel",
+    "watchlist_hit": "Watch-list match",
+}
+
 # name, type, role, extra (dict), description
 SHIPMENT = [
     ("declaration_id", "string", "id", {}, "Declaration number"),
@@ -546,6 +616,8 @@ def render(name: str, description: str, id_col: str, time_col: str, columns: lis
             f"role = {_value(role)}",
         ]
         lines += [f"{k} = {_value(v)}" for k, v in extra.items()]
+        if col in LABELS:
+            lines.append(f"label = {_value(LABELS[col])}")
         lines.append(f"description = {_value(desc)}")
     for feature in features:
         lines += ["", "[[features]]"] + [f"{k} = {_value(v)}" for k, v in feature.items()]
