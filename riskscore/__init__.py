@@ -37,6 +37,7 @@ _LAZY = {
     "load_spec": "riskscore.spec",
     "validate_frame": "riskscore.spec",
     "RecordSpec": "riskscore.spec",
+    "read_records": "riskscore._io",
 }
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "__version__",
     "load",
     "load_spec",
+    "read_records",
     "train",
     "validate_frame",
 ]
@@ -74,6 +76,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from riskscore._io import read_records
     from riskscore.model import OUTPUT_COLUMNS, ChannelModel, RiskModel, load
     from riskscore.policy import ChannelPolicy, Rule
     from riskscore.spec import RecordSpec, load_spec, validate_frame

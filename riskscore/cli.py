@@ -1,24 +1,65 @@
 """The riskscore command line: a thin layer over the public API.
 
-Exit codes: 0 success, 2 bad input (the message names the field and the fix), 1 unexpected failure.
+Exit codes: 0 success, 2 bad input (the message names the option or file and the fix), 3 the champion
+model was kept (``train --champion``), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 1 unexpected
+failure. Interrupted or terminated runs remove their temporary files.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 
 from riskscore import __version__
-from riskscore.exceptions import OutputError, RiskscoreError
+from riskscore.exceptions import ParameterError, RiskscoreError
 
 __all__ = ["main"]
+
+
+def _whole(minimum: int, meaning: str) -> Callable[[str], int]:
+    """Return an argparse type accepting a whole number >= ``minimum`` (argparse names the option)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum} ({meaning}); got {text!r}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def _date(text: str) -> str:
+    """Accept a calendar date written YYYY-MM-DD (an argparse type)."""
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a date written YYYY-MM-DD, like 2025-01-01; got {text!r}"
+        ) from None
+    return text
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from riskscore.synthetic import write_records
 
+    text = args.scenario
+    # load_scenario reads a value with a slash or ending in .toml as a file; a folder there is an OSError
+    if (text.endswith(".toml") or "/" in text or "\\" in text) and Path(text).is_dir():
+        raise ParameterError(
+            f"--scenario {text!r} is a folder; give a scenario name (`riskscore scenarios` lists them) or "
+            "the path of a scenario .toml file"
+        )
     path = write_records(
         args.kind,
         args.rows,
@@ -110,11 +151,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from riskscore._io import atomic_write_text, check_output, read_table
     from riskscore.card import model_card
     from riskscore.model import load
+    from riskscore.spec import load_spec
     from riskscore.train import train
 
+    spec = load_spec(args.kind)  # an unknown kind fails before the data is read, and drives the reading
     out = check_output(args.out, (".rsk",))
+    check_output(out.with_suffix(".md"), (".md",))  # the model card is written beside the model
     champion = load(args.champion) if args.champion else None
-    frame = read_table(args.data)
+    frame = read_table(args.data, spec=spec)
     print(f"training a {args.kind} model on {len(frame):,} records from {args.data} ...", flush=True)
     result = train(
         frame,
@@ -162,29 +206,41 @@ def _cmd_score(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
-    from riskscore._io import check_output, iter_table, publish, temp_beside
+    from riskscore._io import check_output, iter_table, publish, temp_beside, write_csv_rows
     from riskscore.model import load
 
     out = check_output(args.out, (".parquet", ".csv"))
     model = load(args.model, require_signature=args.require_signature)
+    spec = model.spec
+    # iter_table yields at least one frame, empty for a file without rows, so an empty batch still gives a
+    # readable file with the output columns and their types
+    chunks = iter_table(args.data, args.chunk_rows, spec.declared_columns, spec=spec)
     tmp = temp_beside(out)
     total = 0
     try:
-        writer = None
         with tqdm(unit="rows", disable=args.no_progress or not sys.stderr.isatty(), desc="score") as bar:
-            for i, chunk in enumerate(iter_table(args.data, args.chunk_rows, model.spec.declared_columns)):
-                pred = model.predict(chunk)
-                if out.suffix.lower() == ".parquet":
-                    table = pa.Table.from_pandas(pred, preserve_index=False)
-                    if writer is None:
-                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                    writer.write_table(table.cast(writer.schema))
-                else:
-                    pred.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False)
-                total += len(pred)
-                bar.update(len(pred))
-        if writer is not None:
-            writer.close()
+            if out.suffix.lower() == ".parquet":
+                writer = None
+                try:
+                    for chunk in chunks:
+                        pred = model.predict(chunk)
+                        table = pa.Table.from_pandas(pred, preserve_index=False)
+                        if writer is None:
+                            writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                        writer.write_table(table.cast(writer.schema))
+                        total += len(pred)
+                        bar.update(len(pred))
+                finally:
+                    if writer is not None:
+                        writer.close()
+            else:
+                # a CSV of predictions is opened by people: spreadsheet-safe (record ids are user text)
+                with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                    for i, chunk in enumerate(chunks):
+                        pred = model.predict(chunk)
+                        write_csv_rows(pred, fh, header=i == 0)
+                        total += len(pred)
+                        bar.update(len(pred))
         publish(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -194,14 +250,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_review(args: argparse.Namespace) -> int:
-    from riskscore._io import read_table
+    from riskscore._io import check_output_folder, read_table
     from riskscore.model import load
     from riskscore.report import build_review
 
-    model = load(
-        args.model, require_signature=args.require_signature
-    )  # fail on a bad model before reading data
-    frame = read_table(args.data)
+    check_output_folder(args.out, create=True)  # a file there, or a missing parent, fails before any work
+    # fail on a bad model before reading data
+    model = load(args.model, require_signature=args.require_signature)
+    frame = read_table(args.data, spec=model.spec)
     result = build_review(model, frame, args.out, max_cases=args.max_cases)
     note = (
         f" ({result.flagged - result.shown:,} more in flagged.csv)" if result.flagged > result.shown else ""
@@ -224,14 +280,12 @@ def _cmd_sign(args: argparse.Namespace) -> int:
 def _cmd_build_models(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from riskscore._io import atomic_write_text
+    from riskscore._io import atomic_write_text, check_output_folder
     from riskscore.card import model_card
     from riskscore.defaults import DEFAULT_DATA, default_frames
     from riskscore.train import train
 
-    out_dir = Path(args.out)
-    if not out_dir.is_dir():
-        raise OutputError(f"output folder {str(out_dir)!r} does not exist; create it first")
+    out_dir = check_output_folder(args.out, create=False)
     for kind in args.kinds:
         d = DEFAULT_DATA[kind]
         print(
@@ -259,15 +313,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="generate synthetic shipments or passengers to a parquet/csv file")
     gen.add_argument("kind", choices=["shipments", "passengers"])
-    gen.add_argument("--rows", type=int, required=True, help="number of records")
-    gen.add_argument("--out", required=True, help="output file (.parquet or .csv)")
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--scenario", default="default", help="scenario name or path to a scenario TOML")
-    gen.add_argument("--start", default=None, help="first day (YYYY-MM-DD); default: the scenario's")
     gen.add_argument(
-        "--days", type=int, default=None, help="length of the period in days; default: the scenario's"
+        "--rows", type=_whole(1, "the number of records"), required=True, help="number of records"
     )
-    gen.add_argument("--chunk-rows", type=int, default=None, help="rows per written chunk (memory bound)")
+    gen.add_argument("--out", required=True, help="output file (.parquet or .csv)")
+    gen.add_argument("--seed", type=_whole(0, "the random seed"), default=0)
+    gen.add_argument("--scenario", default="default", help="scenario name or path to a scenario TOML")
+    gen.add_argument(
+        "--start", type=_date, default=None, help="first day (YYYY-MM-DD); default: the scenario's"
+    )
+    gen.add_argument(
+        "--days",
+        type=_whole(1, "the length of the period in days"),
+        default=None,
+        help="length of the period in days; default: the scenario's",
+    )
+    gen.add_argument(
+        "--chunk-rows",
+        type=_whole(1, "rows per chunk"),
+        default=None,
+        help="rows per written chunk (memory bound)",
+    )
     gen.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     gen.set_defaults(func=_cmd_generate)
 
@@ -294,14 +360,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-truth", action="store_true", help="permit --label truth (synthetic studies only)"
     )
     tr.add_argument("--threads", type=int, default=2, help="LightGBM threads (match the free cores)")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=_whole(0, "the random seed"), default=0)
     tr.set_defaults(func=_cmd_train)
 
     sc2 = sub.add_parser("score", help="score a table of records with a model, chunk by chunk")
     sc2.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
     sc2.add_argument("--data", required=True, help="records (.parquet or .csv)")
     sc2.add_argument("--out", required=True, help="predictions (.parquet or .csv)")
-    sc2.add_argument("--chunk-rows", type=int, default=200_000)
+    sc2.add_argument(
+        "--chunk-rows",
+        type=_whole(1, "records read and scored at a time"),
+        default=200_000,
+        help="records read and scored at a time (memory bound)",
+    )
     sc2.add_argument("--no-progress", action="store_true")
     sc2.add_argument(
         "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
@@ -312,7 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
     rv.add_argument("--data", required=True, help="records (.parquet or .csv)")
     rv.add_argument("--out", required=True, help="folder for index.html and flagged.csv")
-    rv.add_argument("--max-cases", type=int, default=1000, help="flagged cases shown in full")
+    rv.add_argument(
+        "--max-cases",
+        type=_whole(0, "0 lists every case in flagged.csv only"),
+        default=1000,
+        help="flagged cases shown in full",
+    )
     rv.add_argument(
         "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
     )
@@ -335,18 +411,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM as an exception: like KeyboardInterrupt, it runs every writer's cleanup on its way out."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into _Terminated while a command runs, then restore the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        # None: a handler installed outside Python, which cannot be put back; the default is the closest
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (argparse exits with 2 on a malformed option)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with _sigterm_raises():
+            return int(args.func(args))
     except RiskscoreError as exc:
         print(f"riskscore: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # the file system refused a read or write the checks could not foresee (disk full, a special folder)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"riskscore: error: {exc.strerror or exc}{where}; check the path, its permissions and the free "
+            "disk space",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("riskscore: interrupted; nothing was left half-written", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("riskscore: terminated (SIGTERM); nothing was left half-written", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskscore._io import atomic_write_text, read_table
+from riskscore._io import atomic_write_text, check_output_folder, read_table, safe_csv
 from riskscore._optional import require
-from riskscore.exceptions import OutputError
+from riskscore.exceptions import OutputError, ParameterError
 
 __all__ = ["ReviewResult", "build_review"]
 
@@ -153,15 +154,27 @@ def build_review(
     Returns
     -------
     ReviewResult
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` is an existing file, its parent folder is missing, or it cannot be written.
+    ParameterError
+        ``max_cases`` is not a whole number >= 0.
+    SchemaError
+        ``records`` is unreadable or does not match the model's spec.
     """
     jinja2 = require("jinja2", extra="report", feature="the review report")
     from riskscore.model import RiskModel, load
 
+    if isinstance(max_cases, bool) or not isinstance(max_cases, numbers.Integral) or max_cases < 0:
+        raise ParameterError(
+            f"max_cases must be a whole number >= 0 (0 lists every case in flagged.csv only); got {max_cases!r}"
+        )
+    out = check_output_folder(out_dir, create=True)  # before any work: a file or a missing parent fails
     m = model if isinstance(model, RiskModel) else load(model)
-    frame = read_table(records) if isinstance(records, str | os.PathLike) else records
-    out = Path(out_dir)
-    if not out.parent.is_dir():
-        raise OutputError(f"the folder {str(out.parent)!r} for the report does not exist; create it first")
+    # a CSV is read with the spec's types, so codes such as HS 080510 keep their leading zero
+    frame = read_table(records, spec=m.spec) if isinstance(records, str | os.PathLike) else records
     frame = frame.reset_index(drop=True)
     pred = m.predict(frame)
     spec = m.spec
@@ -243,7 +256,13 @@ def build_review(
         has_truth=has_truth,
         kind=spec.name,
     )
-    out.mkdir(exist_ok=True)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the report folder {str(out)!r} ({exc.strerror or exc}); choose a folder you can "
+            "write to"
+        ) from None
     index = atomic_write_text(out / "index.html", html)
     flagged_frame = pred.iloc[flagged_idx].reset_index(drop=True)
     reasons_of = ex.reasons if ex is not None else []
@@ -252,7 +271,8 @@ def build_review(
         [";".join(r.code for r in rs) for rs in reasons_of], dtype=object
     )
     flagged_frame["reasons"] = pd.Series([" | ".join(r.text for r in rs) for rs in reasons_of], dtype=object)
-    csv = atomic_write_text(out / "flagged.csv", flagged_frame.to_csv(index=False))
+    # flagged.csv is opened by people in spreadsheets: formula-like text is neutralised, fields quoted
+    csv = safe_csv(flagged_frame, out / "flagged.csv")
     return ReviewResult(index, csv, len(pred), len(flagged_idx), len(shown_idx))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -13,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from riskscore._io import check_output, publish
+from riskscore._io import check_output, publish, temp_beside
 from riskscore.exceptions import ParameterError
 from riskscore.synthetic import _common as C
 from riskscore.synthetic.scenario import Scenario, load_scenario
@@ -260,7 +259,8 @@ def write_records(
     """Generate ``n`` records straight to a parquet or CSV file, chunk by chunk, atomically.
 
     The file is written to a temporary name beside ``out`` and renamed into place only when complete,
-    so an interrupted run never leaves a half-written file (an existing ``out`` stays untouched).
+    so an interrupted run never leaves a half-written file (an existing ``out`` stays untouched); the
+    temporary of a run that was killed outright (SIGKILL) is removed by the next write to ``out``.
     Memory stays bounded by one chunk whatever ``n`` is.
 
     Parameters
@@ -280,19 +280,16 @@ def write_records(
     Raises
     ------
     OutputError
-        The extension is not supported or the folder is missing or not writable.
+        The extension is not supported, ``out`` is a folder, or its folder is missing or not writable.
     """
     _check_args(kind, n, seed, days, chunk_rows)
     path = check_output(out, (".parquet", ".csv"))
     suffix = path.suffix.lower()
-    folder = path.parent if str(path.parent) else Path(".")
     load_scenario(scenario)  # fail on a bad scenario before creating anything
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm.auto import tqdm
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temp_beside(path)  # also removes temporaries left by a killed earlier run
     try:
         chunks = iter_records(
             kind, n, seed=seed, scenario=scenario, start=start, days=days, chunk_rows=chunk_rows
@@ -314,6 +311,9 @@ def write_records(
                     if writer is not None:
                         writer.close()
             else:
+                # Machine data that must round-trip (riskscore.read_records reads it back exactly) and holds
+                # no user text: written plainly, without the formula neutralising of _io.safe_csv, which
+                # prefixes text starting with '-' or '+' with a quote and so would change the values.
                 with open(tmp, "w", newline="", encoding="utf-8") as fh:
                     for i, chunk in enumerate(chunks):
                         chunk.to_csv(fh, header=(i == 0), index=False, date_format="%Y-%m-%dT%H:%M:%S")
