@@ -249,7 +249,7 @@ def _as_frame(records: Any, required: list[str] | None = None) -> pd.DataFrame:
     if isinstance(records, pd.DataFrame):
         return records
     if isinstance(records, pd.Series):  # one record, as a row of a frame (df.iloc[i])
-        return _frame_from_dicts([records.to_dict()])
+        return _frame_from_dicts([{str(k): v for k, v in records.items()}])
     if isinstance(records, Mapping):
         return _frame_from_dicts([dict(records)])
     if isinstance(records, Sequence) and not isinstance(records, str | bytes):
@@ -615,28 +615,57 @@ class RiskModel:
         *,
         require_signature: bool = False,
         key: bytes | str | Mapping[str, bytes | str] | None = None,
+        sha256: str | None = None,
     ) -> RiskModel:
         """Read a model file, verified before anything is parsed.
 
-        The signature (if any), the format version and every member's hash are checked first.
+        The whole file's SHA-256 (with ``sha256``), the signature (if any), the format version and every
+        member's hash are checked first; then every manifest field against its schema
+        (:mod:`riskscore._manifest`) and the LightGBM texts (:mod:`riskscore._lgbtext`) before LightGBM
+        parses them, so that no file content can crash the process or load as nonsense.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The model file.
+        require_signature : bool, default False
+            Refuse an unsigned file, or one whose signature does not verify with an available key.
+        key : bytes, str or mapping, optional
+            Signing key(s) of at least 16 bytes; default ``RISKSCORE_SIGNING_KEY`` / ``RISKSCORE_KEYRING``.
+        sha256 : str, optional
+            Expected SHA-256 of the whole file (64 hexadecimal characters, as ``sha256sum`` prints it).
+
+        Returns
+        -------
+        RiskModel
+
+        Raises
+        ------
+        ArtifactError
+            For any file, signature, digest, manifest or model text problem; the message names the file, the
+            problem and what to do.
         """
+        from riskscore._manifest import check_manifest
         from riskscore.artifact import read_artifact
 
-        manifest, members = read_artifact(path, require_signature=require_signature, key=key)
-        if manifest.get("kind") != "riskscore.RiskModel":
-            raise ArtifactError(f"{path}: not a riskscore RiskModel file (kind {manifest.get('kind')!r})")
+        manifest, members = read_artifact(path, require_signature=require_signature, key=key, sha256=sha256)
+        check_manifest(manifest, source=str(path))
         for name in ("model.txt", "features.json"):
             if name not in members:
                 raise ArtifactError(f"{path}: model file lacks member {name!r}; re-save the model")
         try:
             spec = RecordSpec.from_dict(manifest["spec"])
             features = FeatureBuilder.from_dict(spec, json.loads(members["features.json"]))
-            estimator = _estimator_from(manifest["estimator"], members["model.txt"])
+            estimator = _estimator_from(
+                manifest["estimator"], members["model.txt"], source=f"{path} (model.txt)"
+            )
             severity = None
             if manifest.get("severity") is not None:
                 if "severity.txt" not in members:
                     raise ArtifactError(f"{path}: model file lacks member 'severity.txt'; re-save the model")
-                severity = _estimator_from(manifest["severity"], members["severity.txt"])
+                severity = _estimator_from(
+                    manifest["severity"], members["severity.txt"], source=f"{path} (severity.txt)"
+                )
             policy = ChannelPolicy.from_dict(manifest["policy"])
             knots = (
                 np.asarray(manifest["calibration"][0], dtype=np.float64),
@@ -677,14 +706,36 @@ def _estimator_info(est: ChannelModel) -> dict[str, Any]:
     }
 
 
-def _estimator_from(info: Mapping[str, Any], model_text: bytes) -> ChannelModel:
+def _estimator_from(info: Mapping[str, Any], model_text: bytes, *, source: str) -> ChannelModel:
+    """Rebuild a fitted ChannelModel from its (schema-checked) manifest entry and LightGBM text.
+
+    LightGBM's C++ parser trusts its input: a damaged or edited text aborts the process or leaves trees
+    that crash or hang prediction. The text is checked in pure Python first (see
+    :func:`riskscore._lgbtext.check_model_text`), and the booster against the manifest after.
+    """
+    from riskscore._lgbtext import check_model_text
+
+    # latin-1 maps every byte to one character, so the check names the offending byte at its offset
+    text = model_text.decode("latin-1")
+    check_model_text(text, source=source)
     params = dict(info["params"])
     params["categorical_features"] = tuple(params.get("categorical_features", ()))
     est = ChannelModel(**params)
-    est.booster_ = lgb.Booster(model_str=model_text.decode("utf-8"))
+    est.booster_ = lgb.Booster(model_str=text)
     est.classes_ = np.array(info["classes"])
     est.n_features_in_ = int(info["n_features"])
     est.best_iteration_ = int(info["best_iteration"])
+    iterations = est.booster_.current_iteration()
+    if est.best_iteration_ > iterations:
+        raise ArtifactError(
+            f"cannot load model {source}: the manifest's best_iteration is {est.best_iteration_} but the "
+            f"LightGBM model has {iterations} iterations; the file is inconsistent: re-save or retrain"
+        )
+    if est.booster_.num_feature() != est.n_features_in_:
+        raise ArtifactError(
+            f"cannot load model {source}: the manifest's n_features is {est.n_features_in_} but the LightGBM "
+            f"model reads {est.booster_.num_feature()} features; the file is inconsistent: re-save or retrain"
+        )
     return est
 
 
@@ -715,11 +766,14 @@ def load(
     *,
     require_signature: bool = False,
     key: bytes | str | Mapping[str, bytes | str] | None = None,
+    sha256: str | None = None,
 ) -> RiskModel:
     """Load a model: a shipped default by name (``"shipment"``, ``"passenger"``) or a model file path.
 
     With ``require_signature=True`` an unsigned file, or one whose HMAC does not verify with ``key``
-    (default: ``RISKSCORE_SIGNING_KEY`` / ``RISKSCORE_KEYRING``), raises ArtifactError.
+    (default: ``RISKSCORE_SIGNING_KEY`` / ``RISKSCORE_KEYRING``), raises ArtifactError. With ``sha256``,
+    a file whose SHA-256 differs (e.g. from the digest published in docs/api.md for a shipped model) raises
+    ArtifactError before anything is read. See :meth:`RiskModel.from_file`.
 
     Examples
     --------
@@ -734,5 +788,5 @@ def load(
                 f"the shipped {text} model is missing at {path}; rebuild it with "
                 "`riskscore build-models` or pass the path of a model file"
             )
-        return RiskModel.from_file(path, require_signature=require_signature, key=key)
-    return RiskModel.from_file(text, require_signature=require_signature, key=key)
+        return RiskModel.from_file(path, require_signature=require_signature, key=key, sha256=sha256)
+    return RiskModel.from_file(text, require_signature=require_signature, key=key, sha256=sha256)

@@ -279,6 +279,79 @@ class ChannelPolicy:
                 channel, reason = 1, 3
         return CHANNELS[channel], REASONS[reason]
 
+    def why(self, frame: pd.DataFrame, decisions: pd.DataFrame) -> list[str]:
+        """Say in words what decided each record's channel, for the officer who reviews it.
+
+        Parameters
+        ----------
+        frame
+            The records, validated (the columns the rules read).
+        decisions
+            :meth:`RiskModel.predict`'s output for them, row for row: ``channel``, ``selection_reason``,
+            ``p_red`` and ``risk_score``.
+
+        Returns
+        -------
+        list of str
+            One sentence per record: the rule that fired, the random draw, or the score against the
+            threshold that the policy set on validation data (DOMAIN.md 1.1, ASYCUDA's selection reasons).
+
+        Examples
+        --------
+        >>> policy = ChannelPolicy(red_share=0.05, yellow_share=0.15, random_red=0, random_yellow=0)
+        >>> policy.red_threshold_, policy.yellow_threshold_ = 0.02, 0.10
+        >>> d = pd.DataFrame({"channel": ["red"], "selection_reason": ["model"], "p_red": [0.031], "risk_score": [0.4]})
+        >>> policy.why(pd.DataFrame(index=[0]), d)[0]
+        'Model: probability of a serious violation 3.1% is at or above the red threshold 2% (the riskiest 5% by this score go red)'
+        """
+        hits = [
+            rule.matches(frame) if rule.column in frame.columns else np.zeros(len(frame), bool)
+            for rule in self.rules
+        ]
+        out = []
+        channels = decisions["channel"].astype(str).to_numpy()
+        reasons = decisions["selection_reason"].astype(str).to_numpy()
+        p_red = decisions["p_red"].to_numpy(dtype=np.float64)
+        risk = decisions["risk_score"].to_numpy(dtype=np.float64)
+        for i, (channel, reason) in enumerate(zip(channels, reasons, strict=True)):
+            if reason == "rule":
+                rule = next(
+                    (r for r, h in zip(self.rules, hits, strict=True) if h[i] and r.channel == channel), None
+                )
+                what = (
+                    (rule.note or f"{rule.column} {rule.op} {rule.value}") if rule is not None else "a rule"
+                )
+                out.append(f"Rule: {what} sends the record to {channel}")
+            elif reason == "random":
+                out.append(
+                    f"Random selection: {self.random_red:.2%} of records go red and {self.random_yellow:.2%} yellow "
+                    "at random, drawn from the record id, to find what the model does not expect"
+                )
+            elif reason == "exempt":
+                rule = next(
+                    (r for r, h in zip(self.rules, hits, strict=True) if h[i] and r.channel == "exempt"), None
+                )
+                note = rule.note if rule is not None and rule.note else "a trusted trader"
+                out.append(f"Exempt from model selection: {note} (risk {_pct(risk[i])})")
+            elif channel == "red":
+                out.append(
+                    f"Model: probability of a serious violation {_pct(p_red[i])} is at or above the red threshold "
+                    f"{_pct(self.red_threshold_)} (the riskiest {self.red_share:.3g}% by this score go red)".replace(
+                        f"{self.red_share:.3g}%", f"{self.red_share * 100:.3g}%"
+                    )
+                )
+            elif channel == "yellow":
+                out.append(
+                    f"Model: risk {_pct(risk[i])} is at or above the yellow threshold {_pct(self.yellow_threshold_)} "
+                    f"(the next {self.yellow_share * 100:.3g}% by risk go yellow); the probability of a serious "
+                    f"violation {_pct(p_red[i])} is below the red threshold {_pct(self.red_threshold_)}"
+                )
+            else:
+                out.append(
+                    f"Risk {_pct(risk[i])} is below the yellow threshold {_pct(self.yellow_threshold_)}"
+                )
+        return out
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickle and copy without the one-record hasher (rebuilt on first use)."""
         return {k: v for k, v in self.__dict__.items() if k != "_hasher"}
@@ -317,6 +390,13 @@ class ChannelPolicy:
         policy.red_threshold_ = np.inf if d["red_threshold"] is None else float(d["red_threshold"])
         policy.yellow_threshold_ = np.inf if d["yellow_threshold"] is None else float(d["yellow_threshold"])
         return policy
+
+
+def _pct(x: float) -> str:
+    """A probability as a percentage with the digits that matter (0.00011 -> '0.011%', 0.4 -> '40%')."""
+    if not np.isfinite(x):
+        return "none (this lane is off)"
+    return f"{x * 100:.2g}%" if x < 0.1 else f"{x * 100:.0f}%"
 
 
 def _finite_or_none(x: float) -> float | None:
