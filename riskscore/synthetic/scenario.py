@@ -90,6 +90,12 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise ScenarioError(
             f"scenario file {path!r} does not exist; pass a scenario name or an existing path"
         ) from None
+    except IsADirectoryError:
+        raise ScenarioError(
+            f"scenario {path!r} is a folder; pass a scenario TOML file inside it or a scenario name"
+        ) from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"scenario file {path!r} is not UTF-8 text; save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"scenario file {path!r} is not valid TOML: {exc}") from None
 

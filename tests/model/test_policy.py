@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -191,3 +192,53 @@ def test_to_dict_from_dict_round_trip():
     # an unfitted policy (infinite thresholds) survives the trip too
     fresh = ChannelPolicy.from_dict(json.loads(json.dumps(default_policy("passenger").to_dict())))
     assert fresh.red_threshold_ == np.inf and fresh.rules == default_policy("passenger").rules
+
+
+def test_why_says_in_words_what_decided_each_channel():
+    n = 4000
+    p_red, risk = _scores(n, seed=3)
+    policy = default_policy("shipment").fit(p_red, risk)
+    frame = pd.DataFrame(
+        {
+            "aeo": np.arange(n) % 50 == 0,
+            "importer_compliance_level": np.where(np.arange(n) % 97 == 0, 5, 2),
+        }
+    )
+    ids = _ids(n)
+    channel, reason = policy.assign(frame, ids, p_red, risk)
+    decisions = pd.DataFrame(
+        {"channel": channel, "selection_reason": reason, "p_red": p_red, "risk_score": risk}
+    )
+    why = policy.why(frame, decisions)
+    assert len(why) == n
+    seen = set()
+    for text, ch, rs, pr, rk in zip(why, channel, reason, p_red, risk, strict=True):
+        if rs == "rule":
+            assert text.startswith("Rule: ") and text.endswith(f"sends the record to {ch}"), text
+            assert "non-compliant enterprise (level 5)" in text
+        elif rs == "random":
+            assert text.startswith("Random selection: 0.50% of records go red"), text
+        elif rs == "exempt":
+            assert text.startswith("Exempt from model selection: authorised economic operator"), text
+        elif ch == "red":
+            assert text.startswith("Model: probability of a serious violation"), text
+            assert "the riskiest 4.5% by this score go red" in text
+            assert pr >= policy.red_threshold_
+        elif ch == "yellow":
+            assert text.startswith("Model: risk ") and "below the red threshold" in text, text
+            assert rk >= policy.yellow_threshold_
+        else:
+            assert text.startswith("Risk ") and "below the yellow threshold" in text, text
+        assert not re.search(r"0\.000(?![0-9])", text), text  # small probabilities keep their digits
+        seen.add((ch, rs))
+    assert {("red", "model"), ("yellow", "model"), ("green", "none"), ("yellow", "rule")} <= seen
+
+
+def test_why_shows_small_probabilities_with_their_digits():
+    policy = ChannelPolicy(red_share=0.05, yellow_share=0.15, random_red=0, random_yellow=0)
+    policy.red_threshold_, policy.yellow_threshold_ = 0.00011, 0.02
+    d = pd.DataFrame(
+        {"channel": ["red"], "selection_reason": ["model"], "p_red": [0.00015], "risk_score": [0.07]}
+    )
+    text = policy.why(pd.DataFrame(index=[0]), d)[0]
+    assert "0.015%" in text and "0.011%" in text, text

@@ -65,6 +65,12 @@ def test_missing_and_broken_scenario_files(tmp_path):
     broken.write_text("[scenario\nname = 1\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"scenario file '.*broken\.toml' is not valid TOML"):
         load_scenario(broken)
+    with pytest.raises(ScenarioError, match=r"scenario '.*' is a folder; pass a scenario TOML file"):
+        load_scenario(tmp_path)
+    utf16 = tmp_path / "utf16.toml"
+    utf16.write_text("[scenario]\nname = 'x'\n", encoding="utf-16")
+    with pytest.raises(ScenarioError, match=r"is not UTF-8 text"):
+        load_scenario(utf16)
 
 
 def test_mapping_overrides_one_knob_and_keeps_the_rest():
