@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from riskscore.exceptions import ArtifactError
+from riskscore.exceptions import ArtifactError, ParameterError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -64,6 +64,9 @@ MAX_TOTAL_BYTES = 1 * 2**30
 #: Largest uncompressed/compressed ratio accepted for a member above :data:`_RATIO_CHECK_BYTES`.
 MAX_COMPRESSION_RATIO = 200
 
+#: Shortest signing key accepted (in bytes, UTF-8 for text keys), for signing and for verifying alike.
+MIN_KEY_BYTES = 16
+
 _FORMAT_NAME = "riskscore-model"
 _MANIFEST_NAME = "manifest.json"
 _SIGNATURE_NAME = "signature.json"  # optional: HMAC-SHA256 over the manifest bytes (which hash every member)
@@ -78,6 +81,7 @@ _MEMBER_RULE = (
     "no folders, no '..') and end in .json or .txt"
 )
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_MAKE_KEY = "python -c 'import secrets; print(secrets.token_hex(32))'"
 _RATIO_CHECK_BYTES = 2**20  # members above 1 MiB must not compress more than MAX_COMPRESSION_RATIO:1
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _ALLOWED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -213,24 +217,67 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def _check_key(key_id: str, secret: bytes, origin: str) -> None:
+    """Refuse a signing key shorter than :data:`MIN_KEY_BYTES`, naming it (never showing it)."""
+    if len(secret) < MIN_KEY_BYTES:
+        # an empty variable is refused rather than ignored: it usually means a secret that failed to arrive,
+        # and ignoring it would silently skip verifying signed files
+        unset = (
+            f" (or unset {SIGNING_KEY_ENV} if you do not sign models)"
+            if origin.endswith(SIGNING_KEY_ENV)
+            else ""
+        )
+        raise ArtifactError(
+            f"signing key {key_id!r} ({origin}) is {len(secret)} bytes long: a short key can be guessed, and "
+            f"whoever guesses it can sign a tampered model; use at least {MIN_KEY_BYTES} bytes, e.g. "
+            f"`{_MAKE_KEY}`{unset}"
+        )
+
+
+def _key_bytes(key_id: str, secret: object, origin: str) -> bytes:
+    """Return a secret as bytes (``str`` as UTF-8) after checking its type and length."""
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
+    if not isinstance(secret, bytes):
+        raise ArtifactError(
+            f"signing key {key_id!r} ({origin}) must be text or bytes, got {type(secret).__name__}; "
+            f"make one with `{_MAKE_KEY}`"
+        )
+    _check_key(key_id, secret, origin)
+    return secret
+
+
 def signing_keys(key: bytes | str | Mapping[str, bytes | str] | None = None) -> dict[str, bytes]:
     """Return the signing keys available, by key id.
 
     An explicit ``key`` wins (a secret, id ``"default"``, or a mapping of id to secret); otherwise the
     secret in the ``RISKSCORE_SIGNING_KEY`` environment variable (id ``"env"``) and the keys of the JSON
     keyring file named by ``RISKSCORE_KEYRING``.
+
+    Parameters
+    ----------
+    key : bytes, str or mapping of str to bytes or str, optional
+        Explicit key(s); text is taken as UTF-8.
+
+    Returns
+    -------
+    dict of str to bytes
+        The secrets by key id (empty when no key is configured).
+
+    Raises
+    ------
+    ArtifactError
+        If a key, wherever it comes from, is shorter than :data:`MIN_KEY_BYTES` (16) bytes (an empty
+        ``RISKSCORE_SIGNING_KEY`` included: unset it rather than leave it empty), or the keyring cannot be
+        read. The message names the key id and where it came from, never the secret.
     """
-
-    def as_bytes(v: bytes | str) -> bytes:
-        return v if isinstance(v, bytes) else v.encode("utf-8")
-
     if key is not None:
         if isinstance(key, Mapping):
-            return {str(k): as_bytes(v) for k, v in key.items()}
-        return {"default": as_bytes(key)}
+            return {str(k): _key_bytes(str(k), v, "passed as key=") for k, v in key.items()}
+        return {"default": _key_bytes("default", key, "passed as key=")}
     keys: dict[str, bytes] = {}
-    if os.environ.get(SIGNING_KEY_ENV):
-        keys["env"] = as_bytes(os.environ[SIGNING_KEY_ENV])
+    if SIGNING_KEY_ENV in os.environ:
+        keys["env"] = _key_bytes("env", os.environ[SIGNING_KEY_ENV], f"from {SIGNING_KEY_ENV}")
     ring = os.environ.get(KEYRING_ENV)
     if ring:
         try:
@@ -242,7 +289,7 @@ def signing_keys(key: bytes | str | Mapping[str, bytes | str] | None = None) -> 
             ) from exc
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise ArtifactError(f'keyring {ring} must be a JSON object {{"key id": "secret", ...}}')
-        keys.update({str(k): as_bytes(v) for k, v in data.items()})
+        keys.update({str(k): _key_bytes(str(k), v, f"in keyring {ring}") for k, v in data.items()})
     return keys
 
 
@@ -272,6 +319,11 @@ def write_artifact(
         The member files, e.g. ``{"model.txt": booster.model_to_string(), "features.json": ...}``. Names
         must match ``^[a-z0-9][a-z0-9_.-]{0,63}$`` and end in ``.json`` or ``.txt``; ``str`` content is
         stored as UTF-8.
+    signing_key : bytes or str, optional
+        Secret of at least :data:`MIN_KEY_BYTES` (16) bytes; the file then carries ``signature.json``, an
+        HMAC-SHA256 over the manifest bytes.
+    key_id : str, default "default"
+        The key's id, stored in the signature so that a reader picks the matching key from its keyring.
 
     Returns
     -------
@@ -282,8 +334,8 @@ def write_artifact(
     ------
     ArtifactError
         For a bad member name, a reserved or non-JSON manifest field, content over the size limits, a
-        missing or unwritable folder, or any write failure. On failure no temporary file is left behind and
-        an existing file at `path` is untouched.
+        signing key under 16 bytes, a missing or unwritable folder, or any write failure. On failure no
+        temporary file is left behind and an existing file at `path` is untouched.
 
     Notes
     -----
@@ -297,9 +349,7 @@ def write_artifact(
     manifest_raw = _manifest_bytes(_full_manifest(manifest, payloads))
     entries = {**payloads, _MANIFEST_NAME: manifest_raw}
     if signing_key is not None:
-        secret = signing_key if isinstance(signing_key, bytes) else signing_key.encode("utf-8")
-        if not secret:
-            raise ArtifactError("the signing key is empty; pass a secret of at least 16 bytes")
+        secret = _key_bytes(str(key_id), signing_key, "passed as signing_key=")
         signature = {"alg": "HMAC-SHA256", "key_id": str(key_id), "mac": _mac(secret, manifest_raw)}
         entries[_SIGNATURE_NAME] = _manifest_bytes(signature)
     for name, data in entries.items():
@@ -564,6 +614,9 @@ def _verify_signature(
                 f"set {SIGNING_KEY_ENV}, or add the key to the keyring named by {KEYRING_ENV}",
             )
         return
+    # signing_keys already refuses short keys; checked again here because a short key that verifies proves
+    # nothing, whoever passed it in
+    _check_key(key_id, secret, f"used to verify {path}")
     if not hmac.compare_digest(_mac(secret, manifest_raw), mac):
         _reject(
             path,
@@ -629,6 +682,33 @@ def _load(
     return manifest, members
 
 
+def _expected_digest(sha256: str | None) -> str | None:
+    """Return the ``sha256`` argument in lowercase; ParameterError when it cannot be a SHA-256 digest."""
+    if sha256 is None:
+        return None
+    digest = sha256.strip().lower() if isinstance(sha256, str) else None
+    if digest is None or _SHA256_HEX.fullmatch(digest) is None:
+        raise ParameterError(
+            f"sha256 must be the model file's SHA-256 as 64 hexadecimal characters (as `sha256sum` prints "
+            f"it); got {sha256!r}"
+        )
+    return digest
+
+
+def _check_digest(fh: IO[bytes], path: Path, expected: str) -> None:
+    digest = hashlib.sha256()
+    while chunk := fh.read(1 << 20):
+        digest.update(chunk)
+    actual = digest.hexdigest()
+    if not hmac.compare_digest(actual, expected):
+        _reject(
+            path,
+            f"its SHA-256 is {actual}, not the expected {expected}; nothing was loaded",
+            "do not use this file: get it again from its source (if the model was rebuilt on purpose, "
+            "publish and pass its new digest)",
+        )
+
+
 def read_artifact(
     path: str | os.PathLike[str],
     *,
@@ -636,6 +716,7 @@ def read_artifact(
     max_total_bytes: int = MAX_TOTAL_BYTES,
     require_signature: bool = False,
     key: bytes | str | Mapping[str, bytes | str] | None = None,
+    sha256: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Load and verify a model file.
 
@@ -656,6 +737,10 @@ def read_artifact(
         A signed file is always verified when a key is available.
     key : bytes, str or mapping, optional
         Signing key(s); default: :func:`signing_keys` (environment variables).
+    sha256 : str, optional
+        The SHA-256 of the whole file as 64 hexadecimal characters (what ``sha256sum`` prints), e.g. a
+        published digest: compared before anything else is read. Unlike a signature it needs no secret,
+        but it pins one exact file.
 
     Returns
     -------
@@ -670,8 +755,11 @@ def read_artifact(
     ArtifactError
         If the file is missing or unreadable, truncated or not a zip, has no valid manifest, is of another
         format or an unsupported format version, holds a disallowed, unlisted, missing, encrypted,
-        oversized or over-compressed member, or a member whose size or SHA-256 does not match the manifest.
-        The message says what is wrong, names the file and says what to do.
+        oversized or over-compressed member, or a member whose size or SHA-256 does not match the manifest,
+        or if the whole file's SHA-256 is not ``sha256``. The message says what is wrong, names the file and
+        says what to do.
+    ParameterError
+        If ``sha256`` is not 64 hexadecimal characters.
     """
     source = Path(path)
     if not source.exists():
@@ -681,10 +769,16 @@ def read_artifact(
         )
     if source.is_dir():
         _reject(source, "it is a folder, not a model file", "pass the path of a model file")
+    expected = _expected_digest(sha256)
     try:
-        keys = signing_keys(key)
-        with zipfile.ZipFile(source) as zf:
-            return _load(zf, source, max_member_bytes, max_total_bytes, require_signature, keys)
+        # one open file for the digest and the zip, so that the bytes checked are the bytes loaded
+        with open(source, "rb") as fh:
+            if expected is not None:
+                _check_digest(fh, source, expected)
+                fh.seek(0)
+            keys = signing_keys(key)
+            with zipfile.ZipFile(fh) as zf:
+                return _load(zf, source, max_member_bytes, max_total_bytes, require_signature, keys)
     except ArtifactError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, ValueError) as exc:
@@ -700,7 +794,26 @@ def sign_artifact(
 ) -> Path:
     """Sign an existing model file in place (atomically), after verifying it.
 
-    The key is ``key`` or, by default, the one from :func:`signing_keys` (the environment).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+    key : bytes or str, optional
+        The secret, at least :data:`MIN_KEY_BYTES` (16) bytes; default: the first key of
+        :func:`signing_keys` (``RISKSCORE_SIGNING_KEY``, then ``RISKSCORE_KEYRING``).
+    key_id : str, optional
+        Which key of the environment's keyring to use (and the id stored in the signature).
+
+    Returns
+    -------
+    pathlib.Path
+        The path signed.
+
+    Raises
+    ------
+    ArtifactError
+        If no key is available, ``key_id`` is unknown, a key is under 16 bytes, or the file does not
+        verify (see :func:`read_artifact`).
     """
     keys = signing_keys(key)
     if not keys:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 import riskscore
-from riskscore import ArtifactError
+from riskscore import ArtifactError, ParameterError
 from riskscore import artifact as artifact_mod
 from riskscore.artifact import FORMAT_VERSION, artifact_info, read_artifact, write_artifact
 
@@ -458,3 +459,241 @@ def test_total_size_limit(tmp_path):
     path = _write_ok(tmp_path / "m.rsm")
     with pytest.raises(ArtifactError, match=r"in total, over the limit of 100 bytes.*max_total_bytes"):
         read_artifact(path, max_total_bytes=100)
+
+
+# --------------------------------------------------------------------------------------------------------
+# RiskModel files: the manifest's content is validated (riskscore/_manifest.py)
+# --------------------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN_MODEL = ROOT / "tests" / "golden" / f"shipment_v{FORMAT_VERSION}.rsk"
+
+
+def _with_manifest(path: Path, edit: Any) -> Path:
+    """A copy of the golden model whose manifest `edit` changed; member hashes still match (no signature)."""
+    entries = _zip_entries(GOLDEN_MODEL)
+    manifest = json.loads(entries["manifest.json"])
+    edit(manifest)
+    entries["manifest.json"] = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode()
+    _rezip(path, entries)
+    return path
+
+
+def _set(*path: Any, value: Any) -> Any:
+    def edit(manifest: dict[str, Any]) -> None:
+        for key in path[:-1]:
+            manifest = manifest[key]
+        manifest[path[-1]] = value
+
+    return edit
+
+
+def _delete(*path: Any) -> Any:
+    def edit(manifest: dict[str, Any]) -> None:
+        for key in path[:-1]:
+            manifest = manifest[key]
+        del manifest[path[-1]]
+
+    return edit
+
+
+def _knots(x: Any = None, y: Any = None) -> Any:
+    def edit(manifest: dict[str, Any]) -> None:
+        if x is not None:
+            manifest["calibration"][0] = x(manifest["calibration"][0])
+        if y is not None:
+            manifest["calibration"][1] = y(manifest["calibration"][1])
+
+    return edit
+
+
+MANIFEST_DEFECTS = {
+    # before: ValueError, TypeError, IndexError escaping load, or a model that loads with nonsense values
+    "info-not-an-object": (_set("info", value="abc"), r"'info' must be a JSON object; found 'abc'"),
+    "severity-prior-null": (
+        _set("severity_prior", value=None),
+        r"'severity_prior' must be a finite number in \[0, 1\]; found null",
+    ),
+    "severity-prior-above-one": (
+        _set("severity_prior", value=1.5),
+        r"'severity_prior' must be a finite number in",
+    ),
+    "calibration-one-list": (
+        lambda m: m.update(calibration=m["calibration"][:1]),
+        r"'calibration' must hold 2 items; found 1",
+    ),
+    "calibration-risk-of-five": (
+        _knots(y=lambda y: [*y[:-1], 5.0]),
+        r"'calibration\[1\]' must hold probabilities in \[0, 1\]; found 5\.0",
+    ),
+    "calibration-lengths-differ": (
+        _knots(y=lambda y: y[:-1]),
+        r"'calibration' must be two lists of equal length \(x and y knots\); found 1025 and 1024",
+    ),
+    "calibration-single-knot": (
+        _knots(x=lambda x: x[:1], y=lambda y: y[:1]),
+        r"'calibration' must hold no knot \(no calibration\) or at least two; found one",
+    ),
+    "calibration-x-not-increasing": (
+        _knots(x=lambda x: [x[1], x[0], *x[2:]]),
+        r"'calibration\[0\]' \(the raw scores\) must be strictly increasing",
+    ),
+    "calibration-y-decreasing": (
+        _knots(y=lambda y: [*y[:-1], 0.0]),
+        r"'calibration\[1\]' \(the calibrated risks\) must never decrease",
+    ),
+    "calibration-not-a-number": (
+        _knots(y=lambda y: ["0.5", *y[1:]]),
+        r"'calibration\[1\]\[0\]' must be a finite number; found '0\.5'",
+    ),
+    "share-above-one": (
+        _set("policy", "red_share", value=1.5),
+        r"'policy\.red_share' must be a finite number in \[0, 1\]; found 1\.5",
+    ),
+    "shares-sum-above-one": (
+        _set("policy", "yellow_share", value=0.99),
+        r"'policy' shares \(red_share \+ yellow_share \+ random_red \+ random_yellow\) must sum to at most 1",
+    ),
+    "random-share-negative": (
+        _set("policy", "random_red", value=-0.1),
+        r"'policy\.random_red' must be a finite number in \[0, 1\]",
+    ),
+    "threshold-above-one": (
+        _set("policy", "red_threshold", value=5),
+        r"'policy\.red_threshold' must be a finite number in \[0, 1\]; found 5",
+    ),
+    "rule-on-unknown-column": (
+        _set("policy", "rules", 0, "column", value="aeo_status"),
+        r"'policy\.rules\[0\]\.column' is 'aeo_status', not a declared column of the model's spec",
+    ),
+    "rule-on-truth-column": (
+        _set("policy", "rules", 0, "column", value="truth_violation"),
+        r"'policy\.rules\[0\]\.column' is 'truth_violation', not a declared column",
+    ),
+    "rule-unknown-channel": (
+        _set("policy", "rules", 1, "channel", value="green"),
+        r"'policy\.rules\[1\]\.channel' must be one of 'red', 'yellow', 'exempt'; found 'green'",
+    ),
+    "rule-comparison-with-text": (
+        _set("policy", "rules", 1, "value", value="five"),
+        r"'policy\.rules\[1\]\.value' must be a finite number for operator '>='; found 'five'",
+    ),
+    "rule-in-without-a-list": (
+        lambda m: m["policy"]["rules"][0].update(op="in", value="1"),
+        r"'policy\.rules\[0\]\.value' must be a list for operator 'in'",
+    ),
+    "rule-missing-key": (_delete("policy", "rules", 0, "op"), r"'policy\.rules\[0\]\.op' is missing"),
+    "policy-unknown-key": (
+        _set("policy", "exempt_everyone", value=True),
+        r"'policy\.exempt_everyone' is not a known field",
+    ),
+    "estimator-unknown-param": (
+        _set("estimator", "params", "boosting", value="dart"),
+        r"'estimator\.params\.boosting' is not a known field",
+    ),
+    "estimator-absurd-threads": (
+        _set("estimator", "params", "num_threads", value=10**6),
+        r"'estimator\.params\.num_threads' must be an integer in \[-1, 1024\]; found 1000000",
+    ),
+    "estimator-categorical-out-of-range": (
+        _set("estimator", "params", "categorical_features", value=[0, 99]),
+        r"'estimator\.params\.categorical_features\[1\]' is 99, not a feature index below n_features = 53",
+    ),
+    "estimator-best-iteration-zero": (
+        _set("estimator", "best_iteration", value=0),
+        r"'estimator\.best_iteration' must be an integer in \[1, inf\]; found 0",
+    ),
+    "estimator-missing": (_delete("estimator"), r"'estimator' is missing"),
+    "not-a-risk-model": (
+        _set("kind", value="sklearn.Pipeline"),
+        r"'kind' must be one of 'riskscore\.RiskModel'",
+    ),
+}
+
+
+@pytest.mark.parametrize("defect", sorted(MANIFEST_DEFECTS))
+def test_manifest_content_is_validated_naming_field_and_fix(tmp_path, defect):
+    edit, message = MANIFEST_DEFECTS[defect]
+    path = _with_manifest(tmp_path / "m.rsk", edit)
+    with pytest.raises(ArtifactError, match=rf"cannot load model .*m\.rsk: manifest field {message}") as info:
+        riskscore.load(path)
+    assert "do not use this file" in str(info.value) and "riskscore sign" in str(info.value)
+
+
+def test_manifest_best_iteration_must_fit_the_lightgbm_model(tmp_path):
+    # the schema accepts any best_iteration >= 1; the booster it describes has 29 iterations
+    path = _with_manifest(tmp_path / "m.rsk", _set("estimator", "best_iteration", value=30))
+    with pytest.raises(ArtifactError, match=r"best_iteration is 30 but the LightGBM model has 29 iterations"):
+        riskscore.load(path)
+
+
+def test_schema_tables_list_exactly_what_riskscore_writes():
+    # closed tables refuse unknown keys: a field added on the writing side must be added to the schema
+    from riskscore._manifest import ESTIMATOR_PARAMS, POLICY, RULE
+    from riskscore.model import ChannelModel
+    from riskscore.policy import default_policy
+
+    assert set(ESTIMATOR_PARAMS) == set(ChannelModel().get_params())
+    policy = default_policy("shipment").to_dict()
+    assert set(POLICY.fields) == set(policy)
+    assert set(RULE.fields) == set(policy["rules"][0])
+
+
+def test_consistent_edit_of_an_unsigned_file_loads_only_a_signature_stops_it(tmp_path):
+    # what docs/api.md promises: validation stops nonsense, not a deliberate edit of an unsigned file
+    def exempt_everyone(manifest: dict[str, Any]) -> None:
+        manifest["policy"]["rules"] = [
+            {"column": "aeo", "op": "in", "value": [0, 1], "channel": "exempt", "note": ""}
+        ]
+
+    model = riskscore.load(_with_manifest(tmp_path / "edited.rsk", exempt_everyone))
+    assert [(r.column, r.channel) for r in model.policy.rules] == [("aeo", "exempt")]
+
+    secret = "a deployment key of 32 characters"
+    signed = riskscore.load(GOLDEN_MODEL).save(tmp_path / "signed.rsk", signing_key=secret)
+    entries = _zip_entries(signed)
+    manifest = json.loads(entries["manifest.json"])
+    exempt_everyone(manifest)
+    entries["manifest.json"] = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode()
+    _rezip(signed, entries)
+    with pytest.raises(ArtifactError, match="signature does not match"):
+        riskscore.load(signed, require_signature=True, key=secret)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Whole-file digests: sha256= and the digests published for the shipped models
+# --------------------------------------------------------------------------------------------------------
+
+DIGEST_LINE = re.compile(r"^([0-9a-f]{64})  (models/[a-z_]+\.rsk)$", re.MULTILINE)
+
+
+def test_shipped_models_match_the_digests_published_in_docs_api_md():
+    published = {name: digest for digest, name in DIGEST_LINE.findall((ROOT / "docs" / "api.md").read_text())}
+    assert set(published) == {"models/shipment.rsk", "models/passenger.rsk"}
+    for name, digest in sorted(published.items()):
+        actual = hashlib.sha256((ROOT / name).read_bytes()).hexdigest()
+        assert actual == digest, (
+            f"{name} has SHA-256 {actual}, docs/api.md publishes {digest}: rebuilt models: update the digests "
+            "in docs/api.md"
+        )
+
+
+def test_load_checks_the_published_digest_of_a_shipped_model():
+    published = {name: digest for digest, name in DIGEST_LINE.findall((ROOT / "docs" / "api.md").read_text())}
+    model = riskscore.load("passenger", sha256=published["models/passenger.rsk"])
+    assert model.spec.name == "passenger"
+    with pytest.raises(ArtifactError, match=r"passenger\.rsk: its SHA-256 is [0-9a-f]{64}, not the expected"):
+        riskscore.load("passenger", sha256=published["models/shipment.rsk"])
+
+
+def test_sha256_is_compared_before_anything_else(tmp_path):
+    path = _write_ok(tmp_path / "m.rsm")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert read_artifact(path, sha256=digest.upper())[1]["history.json"] == b'{"n": 3}'
+    path.write_bytes(b"not a zip at all")  # the digest is what fails, not the zip reader
+    with pytest.raises(
+        ArtifactError, match=rf"its SHA-256 is [0-9a-f]{{64}}, not the expected {digest}; nothing"
+    ):
+        read_artifact(path, sha256=digest)
+    with pytest.raises(ParameterError, match=r"sha256 must be the model file's SHA-256 as 64 hexadecimal"):
+        read_artifact(path, sha256="abc123")

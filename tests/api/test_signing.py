@@ -22,6 +22,7 @@ import pytest
 
 import riskscore
 from riskscore import ArtifactError
+from riskscore import artifact as artifact_mod
 
 SECRET = "correct horse battery staple 42"
 OTHER_SECRET = "a different secret of some length"
@@ -372,3 +373,91 @@ def test_killed_writer_never_leaves_a_partial_file(files, tmp_path, batch, expec
         if attempt == 0 and not target.exists():
             shutil.copyfile(source, target)  # the next attempts start from an existing model
     assert target.exists()
+
+
+# ------------------------------------------------------------------------------------------- weak keys
+
+MAKE_KEY = r"use at least 16 bytes, e\.g\. `python -c 'import secrets; print\(secrets\.token_hex\(32\)\)'`"
+SHORT_KEYS = pytest.mark.parametrize("weak", ["", "k", "x" * 15], ids=["empty", "1-byte", "15-byte"])
+
+
+def _signed_with(path: Path, secret: str, key_id: str = "k1") -> Path:
+    """`path` signed by hand with `secret` (riskscore itself refuses to sign with a short key)."""
+    entries = {k: v for k, v in _entries(path).items() if k != "signature.json"}
+    mac = hmac.new(secret.encode(), entries["manifest.json"], hashlib.sha256).hexdigest()
+    entries["signature.json"] = _canonical({"alg": "HMAC-SHA256", "key_id": key_id, "mac": mac})
+    _rezip(path, entries)
+    return path
+
+
+@SHORT_KEYS
+def test_short_key_is_refused_when_signing(small_model, files, tmp_path, monkeypatch, weak):
+    n = len(weak)
+    with pytest.raises(
+        ArtifactError,
+        match=rf"signing key 'default' \(passed as signing_key=\) is {n} bytes long.*{MAKE_KEY}",
+    ):
+        small_model.save(tmp_path / "new.rsk", signing_key=weak)
+    assert not (tmp_path / "new.rsk").exists()
+    path = _copy(files["unsigned"], tmp_path)
+    with pytest.raises(
+        ArtifactError, match=rf"signing key 'default' \(passed as key=\) is {n} bytes long.*{MAKE_KEY}"
+    ):
+        artifact_mod.sign_artifact(path, key=weak)
+    monkeypatch.setenv(KEY_ENV, weak)
+    with pytest.raises(
+        ArtifactError, match=rf"signing key 'env' \(from {KEY_ENV}\) is {n} bytes long.*{MAKE_KEY}"
+    ):
+        artifact_mod.sign_artifact(path)
+    assert "signature.json" not in _entries(path)
+
+
+@SHORT_KEYS
+def test_short_key_is_refused_when_verifying(files, tmp_path, monkeypatch, weak):
+    n = len(weak)
+    path = _signed_with(_copy(files["unsigned"], tmp_path), weak)  # a file signed with that very key
+    with pytest.raises(
+        ArtifactError, match=rf"signing key 'k1' \(passed as key=\) is {n} bytes long.*{MAKE_KEY}"
+    ):
+        riskscore.load(path, require_signature=True, key={"k1": weak})
+    ring = tmp_path / "keyring.json"
+    ring.write_text(json.dumps({"k0": SECRET, "k1": weak}), encoding="utf-8")
+    monkeypatch.setenv(RING_ENV, str(ring))
+    with pytest.raises(
+        ArtifactError, match=rf"signing key 'k1' \(in keyring .*keyring\.json\) is {n} bytes long"
+    ):
+        riskscore.load(path, require_signature=True)
+    monkeypatch.delenv(RING_ENV)
+    monkeypatch.setenv(KEY_ENV, weak)
+    with pytest.raises(ArtifactError, match=rf"signing key 'env' \(from {KEY_ENV}\) is {n} bytes long"):
+        riskscore.load(path, require_signature=True)
+
+
+def test_short_key_is_refused_by_the_verifier_itself(files, tmp_path, monkeypatch):
+    # whatever hands the verifier its keys, a short one proves nothing
+    path = _signed_with(_copy(files["unsigned"], tmp_path), "k")
+    monkeypatch.setattr(artifact_mod, "signing_keys", lambda key=None: {"k1": b"k"})
+    with pytest.raises(
+        ArtifactError, match=r"signing key 'k1' \(used to verify .*model\.rsk\) is 1 bytes long"
+    ):
+        riskscore.load(path, require_signature=True)
+
+
+def test_sixteen_byte_key_signs_and_verifies(small_model, tmp_path, batch, expected):
+    for key in ("x" * 16, "é" * 8):  # 16 bytes in UTF-8, 8 characters
+        path = small_model.save(tmp_path / "m.rsk", signing_key=key, key_id="k16")
+        model = riskscore.load(path, require_signature=True, key={"k16": key})
+        pd.testing.assert_frame_equal(model.predict(batch), expected, check_exact=True)
+    with pytest.raises(ArtifactError, match="is 15 bytes long"):
+        small_model.save(tmp_path / "m.rsk", signing_key="é" * 7 + "x")
+
+
+def test_cli_sign_refuses_a_one_byte_key(files, tmp_path):
+    path = _copy(files["unsigned"], tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in (KEY_ENV, RING_ENV)}
+    env[KEY_ENV] = "k"
+    signed = _cli("sign", "--model", str(path), env=env)
+    assert signed.returncode == 2, signed.stderr
+    assert f"signing key 'env' (from {KEY_ENV}) is 1 bytes long" in signed.stderr
+    assert "secrets.token_hex(32)" in signed.stderr
+    assert "signature.json" not in _entries(path)
