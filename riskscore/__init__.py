@@ -35,7 +35,7 @@ _LAZY = {
     "Rule": "riskscore.policy",
     "train": "riskscore.train",
     "load_spec": "riskscore.spec",
-    "validate_frame": "riskscore.spec",
+    "validate_frame": "riskscore.validation",
     "RecordSpec": "riskscore.spec",
     "read_records": "riskscore._io",
 }
@@ -79,5 +79,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from riskscore._io import read_records
     from riskscore.model import OUTPUT_COLUMNS, ChannelModel, RiskModel, load
     from riskscore.policy import ChannelPolicy, Rule
-    from riskscore.spec import RecordSpec, load_spec, validate_frame
+    from riskscore.spec import RecordSpec, load_spec
     from riskscore.train import train
+    from riskscore.validation import validate_frame

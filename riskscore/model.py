@@ -30,7 +30,8 @@ from riskscore._onerecord import _utf8, compile_checker, interp_one
 from riskscore.exceptions import ArtifactError, ParameterError, SchemaError
 from riskscore.features import FeatureBuilder
 from riskscore.policy import CHANNELS, ChannelPolicy
-from riskscore.spec import RecordSpec, validate_frame
+from riskscore.spec import RecordSpec
+from riskscore.validation import validate_frame
 
 log = logging.getLogger("riskscore")
 
@@ -644,6 +645,8 @@ class RiskModel:
         ArtifactError
             For any file, signature, digest, manifest or model text problem; the message names the file, the
             problem and what to do.
+        ParameterError
+            If ``sha256`` is not 64 hexadecimal characters.
         """
         from riskscore._manifest import check_manifest
         from riskscore.artifact import read_artifact

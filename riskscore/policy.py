@@ -62,7 +62,20 @@ class Rule:
             raise ParameterError(
                 f"rule on {self.column!r}: channel must be red, yellow or exempt; got {self.channel!r}"
             )
+        if self.op in (">=", "<=", ">", "<") and (
+            isinstance(self.value, bool) or not isinstance(self.value, int | float)
+        ):
+            raise ParameterError(
+                f"rule on {self.column!r}: operator {self.op!r} needs a number; got {self.value!r}"
+            )
         if self.op in ("in", "not_in", "prefix_in"):
+            if isinstance(self.value, str | bytes) or not isinstance(
+                self.value, list | tuple | set | frozenset
+            ):
+                # tuple("abc") would silently become ('a', 'b', 'c')
+                raise ParameterError(
+                    f"rule on {self.column!r}: operator {self.op!r} needs a list of values; got {self.value!r}"
+                )
             object.__setattr__(self, "value", tuple(self.value))
             # the texts matches_one compares against, built once (not a field: equality ignores it)
             object.__setattr__(self, "_texts", frozenset(str(v) for v in self.value))
@@ -301,8 +314,9 @@ class ChannelPolicy:
         >>> policy = ChannelPolicy(red_share=0.05, yellow_share=0.15, random_red=0, random_yellow=0)
         >>> policy.red_threshold_, policy.yellow_threshold_ = 0.02, 0.10
         >>> d = pd.DataFrame({"channel": ["red"], "selection_reason": ["model"], "p_red": [0.031], "risk_score": [0.4]})
-        >>> policy.why(pd.DataFrame(index=[0]), d)[0]
-        'Model: probability of a serious violation 3.1% is at or above the red threshold 2% (the riskiest 5% by this score go red)'
+        >>> print(policy.why(pd.DataFrame(index=[0]), d)[0])  # doctest: +NORMALIZE_WHITESPACE
+        Model: probability of a serious violation 3.1% is at or above the red threshold 2%
+        (the riskiest 5% by this score go red)
         """
         hits = [
             rule.matches(frame) if rule.column in frame.columns else np.zeros(len(frame), bool)
@@ -393,7 +407,7 @@ class ChannelPolicy:
 
 
 def _pct(x: float) -> str:
-    """A probability as a percentage with the digits that matter (0.00011 -> '0.011%', 0.4 -> '40%')."""
+    """Format a probability as a percentage with the digits that matter (0.00011 -> '0.011%', 0.4 -> '40%')."""
     if not np.isfinite(x):
         return "none (this lane is off)"
     return f"{x * 100:.2g}%" if x < 0.1 else f"{x * 100:.0f}%"

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,12 +23,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from riskscore.evaluate import INSPECTION_RATES, evaluate_scores
+from riskscore._progress import progress_bar
+from riskscore.evaluate import INSPECTION_RATES, evaluate_scores, window_metrics
 from riskscore.exceptions import ParameterError, SchemaError
 from riskscore.features import FeatureBuilder
 from riskscore.model import ChannelModel, RiskModel
 from riskscore.policy import CHANNELS, ChannelPolicy, default_policy
-from riskscore.spec import RecordSpec, load_spec, validate_frame
+from riskscore.spec import RecordSpec, load_spec
+from riskscore.validation import validate_frame
 
 __all__ = ["TrainResult", "time_split", "train"]
 
@@ -184,6 +186,20 @@ def _fingerprint(frame: pd.DataFrame, spec: RecordSpec) -> str:
     return h.hexdigest()
 
 
+def _test_metrics(model: RiskModel, test: pd.DataFrame, *, num_threads: int) -> dict[str, Any] | None:
+    """Evaluate the model on the held-out latest window: compact, JSON-safe (None without a window)."""
+    if len(test) == 0:
+        return None
+    spec = model.spec
+    _, risk = model._probabilities(test, num_threads=num_threads)  # predict's risk_score, without its checks
+    return {
+        "window": "latest",
+        "period": [str(test[spec.time_column].min()), str(test[spec.time_column].max())],
+        "data_sha256": _fingerprint(test, spec),
+        **window_metrics(test.reset_index(drop=True), risk),
+    }
+
+
 def train(
     data: pd.DataFrame,
     *,
@@ -198,6 +214,7 @@ def train(
     num_threads: int = 2,
     seed: int = 0,
     baselines: bool = False,
+    progress: bool | None = None,
 ) -> TrainResult:
     """Train a channel model on a history of records.
 
@@ -227,10 +244,16 @@ def train(
         Seed of LightGBM and of the policy's random selection.
     baselines
         Also fit a logistic regression on the same features and labels (for :meth:`TrainResult.report`).
+    progress
+        Show a progress bar over the training steps (validate, features, fit, severity, calibrate, policy,
+        evaluate) on stderr; None: only when stderr is a terminal.
 
     Returns
     -------
     TrainResult
+        The model's ``info["metrics"]`` (saved in the model file's manifest, shown by
+        :meth:`~riskscore.model.RiskModel.describe`) holds its evaluation on the held-out latest window:
+        :func:`riskscore.evaluate.window_metrics` with the window's period; None without a test window.
     """
     spec = load_spec(kind)
     if label not in ("observed", "truth"):
@@ -240,90 +263,113 @@ def train(
             "training on truth labels is refused: a real risk unit only has inspection outcomes. For a study "
             "on synthetic data, pass label='truth', allow_truth=True"
         )
-    frame = validate_frame(data, spec, columns="declared", extra="keep")
-    train_f, valid_f, test_f = time_split(frame, spec.time_column, valid_fraction, test_fraction)
-    has_l, y, w = _labels(train_f, label)
-    if has_l.sum() < 50 or len(set(y[has_l])) < 2:
-        raise SchemaError(
-            f"too few labelled records to train: {int(has_l.sum())} inspected in the training window, "
-            f"classes {sorted(set(y[has_l]))}; provide more history"
-        )
-    builder = FeatureBuilder(spec, include_protected=tuple(include_protected))
-    hit = has_l & (y != "green")
-    X = builder.fit_transform(train_f, inspected=has_l, hits=hit)
-    Xv = builder.transform(valid_f)
-    v_has, v_y, v_w = _labels(valid_f, label)
-    cat_idx = tuple(builder.feature_names_.index(c) for c in builder.categorical_features)
-    unknown = sorted(set(y[has_l]) - set(CHANNELS)) + sorted(set(v_y[v_has]) - set(CHANNELS))
-    if unknown:
-        raise SchemaError(f"labels must be channels {CHANNELS}; found {sorted(set(unknown))}")
-    # risk head: did an inspection find a violation?
-    est = estimator if estimator is not None else ChannelModel()
-    est.set_params(categorical_features=cat_idx, num_threads=num_threads, random_state=seed)
-    found, v_found = (y != "green"), (v_y != "green")
-    eval_set = (
-        (Xv[v_has], v_found[v_has].astype(int), v_w[v_has])
-        if v_has.sum() >= 50 and len(set(v_found[v_has])) > 1
-        else None
-    )
-    est.fit(X[has_l], found[has_l].astype(int), sample_weight=w[has_l], eval_set=eval_set)
-    # severity head: among found violations, does it warrant red (DOMAIN.md 2.2: concealment, serious)?
-    sev_rows = has_l & found
-    red = y == "red"
-    severity, severity_prior = None, float(red[sev_rows].mean()) if sev_rows.any() else 0.0
-    if red[sev_rows].sum() >= MIN_SEVERE and (~red[sev_rows]).sum() >= MIN_SEVERE:
-        severity = clone(est).set_params(
-            n_estimators=min(est.n_estimators, 300), num_leaves=15, min_child_samples=20
-        )
-        v_sev = v_has & v_found
-        sev_eval = (
-            (Xv[v_sev], (v_y[v_sev] == "red").astype(int), None)
-            if (v_y[v_sev] == "red").sum() >= 5 and (v_y[v_sev] != "red").sum() >= 5
+    with progress_bar(progress, total=8 if baselines else 7, desc="train", unit="steps") as bar:
+        bar.unit_scale = False  # whole steps: "3/7", not "3.00/7.00"
+        bar.set_postfix_str("validate")
+        frame = validate_frame(data, spec, columns="declared", extra="keep")
+        train_f, valid_f, test_f = time_split(frame, spec.time_column, valid_fraction, test_fraction)
+        has_l, y, w = _labels(train_f, label)
+        if has_l.sum() < 50 or len(set(y[has_l])) < 2:
+            raise SchemaError(
+                f"too few labelled records to train: {int(has_l.sum())} inspected in the training window, "
+                f"classes {sorted(set(y[has_l]))}; provide more history"
+            )
+        bar.update()
+        bar.set_postfix_str("features")
+        builder = FeatureBuilder(spec, include_protected=tuple(include_protected))
+        hit = has_l & (y != "green")
+        X = builder.fit_transform(train_f, inspected=has_l, hits=hit)
+        Xv = builder.transform(valid_f)
+        v_has, v_y, v_w = _labels(valid_f, label)
+        cat_idx = tuple(builder.feature_names_.index(c) for c in builder.categorical_features)
+        unknown = sorted(set(y[has_l]) - set(CHANNELS)) + sorted(set(v_y[v_has]) - set(CHANNELS))
+        if unknown:
+            raise SchemaError(f"labels must be channels {CHANNELS}; found {sorted(set(unknown))}")
+        bar.update()
+        bar.set_postfix_str("fit")
+        # risk head: did an inspection find a violation?
+        est = estimator if estimator is not None else ChannelModel()
+        est.set_params(categorical_features=cat_idx, num_threads=num_threads, random_state=seed)
+        found, v_found = (y != "green"), (v_y != "green")
+        eval_set = (
+            (Xv[v_has], v_found[v_has].astype(int), v_w[v_has])
+            if v_has.sum() >= 50 and len(set(v_found[v_has])) > 1
             else None
         )
-        severity.fit(X[sev_rows], red[sev_rows].astype(int), eval_set=sev_eval)
-
-    model = RiskModel(
-        spec,
-        builder,
-        est,
-        policy or default_policy(spec.name),
-        (np.zeros(0), np.zeros(0)),
-        severity=severity,
-        severity_prior=severity_prior,
-    )
-    proba_v, raw_v = model._probabilities(valid_f, num_threads=num_threads)
-    model.calibration = _calibrate(raw_v[v_has], v_y[v_has] != "green", v_w[v_has])
-    risk_v = np.interp(raw_v, *model.calibration) if len(model.calibration[0]) else raw_v
-    model.policy.seed = seed
-    model.policy.fit(proba_v[:, 2], risk_v)
-    # A deployed model knows the most recent history: add the validation window's records and outcomes.
-    builder.extend_history(valid_f, inspected=v_has, hits=v_has & (v_y != "green"))
-    today = dt.datetime.now(dt.UTC)
-    fingerprint = _fingerprint(train_f, spec)
-    content = _content_hash(model, fingerprint + _fingerprint(valid_f, spec), label)
-    model.info = {
-        "model_version": f"{spec.name}-{today:%Y%m%d}-{content[:8]}",
-        "trained_at": today.isoformat(timespec="seconds"),
-        "label": label,
-        "training_rows": len(train_f),
-        "training_labelled_rows": int(has_l.sum()),
-        "validation_rows": len(valid_f),
-        "training_period": [str(train_f[spec.time_column].min()), str(train_f[spec.time_column].max())],
-        "training_data_sha256": fingerprint,
-        "best_iteration": est.best_iteration_,
-        "severity_best_iteration": None if severity is None else severity.best_iteration_,
-        "severity_prior": severity_prior,
-        "include_protected": list(include_protected),
-        "features": builder.feature_names_,
-    }
-    log.info("trained %s on %d records (%d labelled)", model.version, len(train_f), int(has_l.sum()))
-    baseline = None
-    if baselines:
-        baseline = make_pipeline(
-            SimpleImputer(strategy="median", keep_empty_features=True),
-            StandardScaler(),
-            LogisticRegression(max_iter=300),
+        est.fit(X[has_l], found[has_l].astype(int), sample_weight=w[has_l], eval_set=eval_set)
+        bar.update()
+        bar.set_postfix_str("severity")
+        # severity head: among found violations, does it warrant red (DOMAIN.md 2.2: concealment, serious)?
+        sev_rows = has_l & found
+        red = y == "red"
+        severity, severity_prior = None, float(red[sev_rows].mean()) if sev_rows.any() else 0.0
+        if red[sev_rows].sum() >= MIN_SEVERE and (~red[sev_rows]).sum() >= MIN_SEVERE:
+            severity = clone(est).set_params(
+                n_estimators=min(est.n_estimators, 300), num_leaves=15, min_child_samples=20
+            )
+            v_sev = v_has & v_found
+            sev_eval = (
+                (Xv[v_sev], (v_y[v_sev] == "red").astype(int), None)
+                if (v_y[v_sev] == "red").sum() >= 5 and (v_y[v_sev] != "red").sum() >= 5
+                else None
+            )
+            severity.fit(X[sev_rows], red[sev_rows].astype(int), eval_set=sev_eval)
+        bar.update()
+        bar.set_postfix_str("calibrate")
+        model = RiskModel(
+            spec,
+            builder,
+            est,
+            policy or default_policy(spec.name),
+            (np.zeros(0), np.zeros(0)),
+            severity=severity,
+            severity_prior=severity_prior,
         )
-        baseline.fit(X[has_l], (y[has_l] != "green").astype(int), logisticregression__sample_weight=w[has_l])
+        proba_v, raw_v = model._probabilities(valid_f, num_threads=num_threads)
+        model.calibration = _calibrate(raw_v[v_has], v_y[v_has] != "green", v_w[v_has])
+        risk_v = np.interp(raw_v, *model.calibration) if len(model.calibration[0]) else raw_v
+        bar.update()
+        bar.set_postfix_str("policy")
+        model.policy.seed = seed
+        model.policy.fit(proba_v[:, 2], risk_v)
+        # A deployed model knows the most recent history: add the validation window's records and outcomes.
+        builder.extend_history(valid_f, inspected=v_has, hits=v_has & (v_y != "green"))
+        today = dt.datetime.now(dt.UTC)
+        fingerprint = _fingerprint(train_f, spec)
+        content = _content_hash(model, fingerprint + _fingerprint(valid_f, spec), label)
+        model.info = {
+            "model_version": f"{spec.name}-{today:%Y%m%d}-{content[:8]}",
+            "trained_at": today.isoformat(timespec="seconds"),
+            "label": label,
+            "training_rows": len(train_f),
+            "training_labelled_rows": int(has_l.sum()),
+            "validation_rows": len(valid_f),
+            "training_period": [str(train_f[spec.time_column].min()), str(train_f[spec.time_column].max())],
+            "training_data_sha256": fingerprint,
+            "best_iteration": est.best_iteration_,
+            "severity_best_iteration": None if severity is None else severity.best_iteration_,
+            "severity_prior": severity_prior,
+            "include_protected": list(include_protected),
+            "features": builder.feature_names_,
+        }
+        bar.update()
+        bar.set_postfix_str("evaluate")
+        # The metrics describe the model; they do not decide its scores, so they stay out of the version
+        # hash: the version names a scoring function, and the same function evaluated on another window
+        # keeps its name. The window's own fingerprint says which records the figures come from.
+        model.info["metrics"] = _test_metrics(model, test_f, num_threads=num_threads)
+        bar.update()
+        log.info("trained %s on %d records (%d labelled)", model.version, len(train_f), int(has_l.sum()))
+        baseline = None
+        if baselines:
+            bar.set_postfix_str("baseline")
+            baseline = make_pipeline(
+                SimpleImputer(strategy="median", keep_empty_features=True),
+                StandardScaler(),
+                LogisticRegression(max_iter=300),
+            )
+            baseline.fit(
+                X[has_l], (y[has_l] != "green").astype(int), logisticregression__sample_weight=w[has_l]
+            )
+            bar.update()
     return TrainResult(model, len(train_f), len(valid_f), test_f, baseline)

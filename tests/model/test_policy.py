@@ -242,3 +242,17 @@ def test_why_shows_small_probabilities_with_their_digits():
     )
     text = policy.why(pd.DataFrame(index=[0]), d)[0]
     assert "0.015%" in text and "0.011%" in text, text
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "match"),
+    [
+        ("in", "abc", "needs a list of values; got 'abc'"),
+        ("not_in", b"x", "needs a list of values"),
+        (">=", "5", "needs a number; got '5'"),
+        ("<", True, "needs a number; got True"),
+    ],
+)
+def test_rule_values_fit_their_operator(op, value, match):
+    with pytest.raises(ParameterError, match=match):
+        Rule("importer_compliance_level", op, value, "yellow")
