@@ -30,13 +30,13 @@ import hmac
 import json
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from riskscore._io import temp_beside
 from riskscore.exceptions import ArtifactError, ParameterError
 
 __all__ = [
@@ -380,16 +380,17 @@ def write_artifact(
     except OSError:
         existing_mode = _DEFAULT_MODE
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name[:80]}.", suffix=".part")
+        # the same temporaries as every writer: named for the writer's PID, stale ones of a killed
+        # writer removed first
+        tmp = temp_beside(target)
     except OSError as exc:
         raise ArtifactError(
             f"cannot write model {target}: folder {folder} is not writable ({exc}); fix its permissions or "
             "choose a writable folder"
         ) from exc
 
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w+b") as fh:
+        with open(tmp, "w+b") as fh:
             stored = _write_zip(fh, entries, frozenset())
             if stored:  # rare: a huge, highly repetitive member; keep the file loadable
                 fh.seek(0)

@@ -209,9 +209,20 @@ def test_write_to_unwritable_folder(tmp_path, monkeypatch):
     def denied(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(artifact_mod.tempfile, "mkstemp", denied)
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
     with pytest.raises(ArtifactError, match=r"is not writable .*choose a writable folder"):
         _write_ok(tmp_path / "m.rsm")
+
+
+def test_a_killed_writer_leaves_no_model_temporary_behind(tmp_path):
+    path = tmp_path / "m.rsm"
+    stale = tmp_path / f".{path.name}.999999999.abcd.part"  # a pid that cannot be alive
+    stale.write_bytes(b"half a model")
+    _write_ok(path)
+    assert not stale.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["m.rsm"]
 
 
 def test_failed_replace_leaves_existing_file_untouched(tmp_path, monkeypatch):
