@@ -1,130 +1,71 @@
 """The review report: a self-contained HTML page an officer opens before an inspection.
 
-One file, no network access needed: styles, script and charts are inline. Record fields are untrusted
-text and are only ever inserted through Jinja2 with autoescaping; the table script reads and moves
-existing DOM nodes and never builds HTML from data.
+One file, no network access needed: styles, script and charts are inline. Every red case is on the page,
+then yellow cases by decreasing risk up to ``max_cases``; each says in words what decided its channel. Case
+details (reasons, a waterfall of the fields' effect on the risk, the declared fields) stay collapsed until
+opened and are drawn from a JSON block, so a review of thousands of records stays light.
+
+Record fields are untrusted text. They reach the page only through Jinja2 with autoescaping, or inside the
+JSON block with ``<``, ``>`` and ``&`` escaped; the script reads that JSON and sets ``textContent``, and never
+builds HTML from data.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import math
 import numbers
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from riskscore._io import atomic_write_text, check_output_folder, read_table, safe_csv
 from riskscore._optional import require
-from riskscore.exceptions import OutputError, ParameterError
+from riskscore._progress import progress_bar, wants_progress
+from riskscore.exceptions import OutputError, ParameterError, SpecError
 
 __all__ = ["ReviewResult", "build_review"]
 
 MAX_CASES = 1000
+#: Cases per page of the cases table.
+PAGE_SIZE = 50
+#: Fields drawn in a case's waterfall; the others are summed into one bar.
 WATERFALL_BARS = 8
+#: Records explained for the overall "what drives the scores" plot.
+SAMPLE = 800
+#: A history key unseen in more than this share of a batch gets a warning.
+UNSEEN_WARNING = 0.30
+#: Records explained per step (the progress bar moves between steps).
+_CHUNK = 1000
+_SELECTION_MEANS = {
+    "model": "the model's score reached the channel's threshold",
+    "rule": "a mandatory rule of the policy",
+    "random": "a random draw from the record id (exploration: finds what the model does not expect)",
+    "exempt": "a trusted trader, not selected by the model",
+    "none": "not selected: released green",
+}
 
 
 @dataclass
 class ReviewResult:
-    """What build_review wrote."""
+    """What build_review wrote.
+
+    ``shown`` counts the cases on the page: every red one, then yellow ones up to ``max_cases``.
+    """
 
     index: Path
     flagged_csv: Path
     records: int
     flagged: int
     shown: int
-
-
-def _svg(fig: Any) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]  # drop the XML prolog and doctype: the SVG is inlined
-
-
-def _plots(
-    pred: pd.DataFrame, fields: pd.DataFrame, risk: np.ndarray, labels: dict[str, str]
-) -> dict[str, str]:
-    require("matplotlib", extra="report", feature="the review report")
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9})
-    out: dict[str, str] = {}
-    fig, ax = plt.subplots(figsize=(6.4, 2.6))
-    colors = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
-    bins = np.linspace(0, max(float(pred["risk_score"].max()), 1e-3), 40).tolist()
-    for ch in ("green", "yellow", "red"):
-        sel = pred["channel"] == ch
-        if sel.any():
-            ax.hist(pred.loc[sel, "risk_score"], bins=bins, color=colors[ch], alpha=0.8, label=ch)
-    ax.set_yscale("log")
-    ax.set_xlabel("risk score (probability that an inspection finds a violation)")
-    ax.set_ylabel("records")
-    ax.legend(frameon=False)
-    out["scores"] = _svg(fig)
-
-    # beeswarm-style strip plot: each dot a record, x its field's contribution, colour its risk
-    top = fields.abs().mean().sort_values(ascending=False).index[:10][::-1]
-    fig, ax = plt.subplots(figsize=(6.4, 0.35 * len(top) + 1.0))
-    rng = np.random.default_rng(0)
-    for i, f in enumerate(top):
-        x = fields[f].to_numpy()
-        ax.scatter(
-            x,
-            i + rng.uniform(-0.3, 0.3, len(x)),
-            s=4,
-            c=risk,
-            cmap="viridis",
-            alpha=0.6,
-            linewidths=0,
-            rasterized=True,
-        )
-    ax.set_yticks(range(len(top)), [labels.get(f, f) for f in top])
-    ax.axvline(0, color="#888", lw=0.8)
-    ax.set_xlabel("contribution to the risk log-odds (right = riskier)")
-    out["drivers"] = _svg(fig)
-    return out
-
-
-def _waterfall(base: float, contribs: pd.Series, labels: dict[str, str]) -> dict[str, Any]:
-    """Bars for one record's waterfall: the largest field contributions, the rest, from base to total."""
-    order = contribs.abs().sort_values(ascending=False).index
-    shown = list(order[:WATERFALL_BARS])
-    rest = float(contribs.drop(shown).sum())
-    bars = []
-    level = base
-    items = [(labels.get(f, f), float(contribs[f])) for f in shown]
-    if abs(rest) > 1e-12:
-        items.append((f"{len(order) - len(shown)} other fields", rest))
-    for label, value in items:
-        bars.append({"label": label, "start": level, "end": level + value, "value": value})
-        level += value
-    lo = min([base, level] + [min(b["start"], b["end"]) for b in bars])
-    hi = max([base, level] + [max(b["start"], b["end"]) for b in bars])
-    span = hi - lo or 1.0
-    width = 300.0
-    for b in bars:
-        x0, x1 = sorted(((b["start"] - lo) / span * width, (b["end"] - lo) / span * width))
-        b["x"], b["w"] = round(x0, 1), round(max(x1 - x0, 1.0), 1)
-        b["up"] = b["value"] > 0
-    return {
-        "bars": bars,
-        "base_x": round((base - lo) / span * width, 1),
-        "end_x": round((level - lo) / span * width, 1),
-        "base": base,
-        "total": level,
-        "height": 18 * len(bars) + 24,
-    }
 
 
 def build_review(
@@ -134,6 +75,7 @@ def build_review(
     *,
     max_cases: int = MAX_CASES,
     title: str | None = None,
+    progress: bool | None = None,
 ) -> ReviewResult:
     """Score a batch, explain its flagged cases and write ``index.html`` and ``flagged.csv``.
 
@@ -146,10 +88,13 @@ def build_review(
     out_dir
         Folder to write into (created if its parent exists).
     max_cases
-        Flagged cases shown in full, by decreasing risk; the rest are listed in ``flagged.csv`` and the
-        page says how many were left out.
+        Cases shown on the page. Every red case is shown whatever this says; yellow cases follow by
+        decreasing risk until this many cases are shown. The others are listed in ``flagged.csv`` (which
+        holds every flagged case) and the page says how many they are.
     title
         Page title.
+    progress
+        Show a progress bar on stderr; ``None`` shows one when stderr is a terminal.
 
     Returns
     -------
@@ -160,7 +105,7 @@ def build_review(
     OutputError
         ``out_dir`` is an existing file, its parent folder is missing, or it cannot be written.
     ParameterError
-        ``max_cases`` is not a whole number >= 0.
+        ``max_cases`` is not a whole number >= 0, or ``progress`` is not True, False or None.
     SchemaError
         ``records`` is unreadable or does not match the model's spec.
     """
@@ -169,93 +114,76 @@ def build_review(
 
     if isinstance(max_cases, bool) or not isinstance(max_cases, numbers.Integral) or max_cases < 0:
         raise ParameterError(
-            f"max_cases must be a whole number >= 0 (0 lists every case in flagged.csv only); got {max_cases!r}"
+            "max_cases must be a whole number >= 0 (red cases are always shown; it caps red and yellow "
+            f"cases together, 0 shows the red ones only); got {max_cases!r}"
         )
+    show_progress = wants_progress(progress)
     out = check_output_folder(out_dir, create=True)  # before any work: a file or a missing parent fails
     m = model if isinstance(model, RiskModel) else load(model)
     # a CSV is read with the spec's types, so codes such as HS 080510 keep their leading zero
     frame = read_table(records, spec=m.spec) if isinstance(records, str | os.PathLike) else records
     frame = frame.reset_index(drop=True)
-    pred = m.predict(frame)
-    spec = m.spec
-    flagged_mask = pred["channel"].isin(["yellow", "red"]).to_numpy()
-    flagged_idx = np.flatnonzero(flagged_mask)
-    flagged_idx = flagged_idx[np.argsort(-pred["risk_score"].to_numpy()[flagged_idx], kind="stable")]
-    shown_idx = flagged_idx[:max_cases]
-    labels = {c.name: (c.description or c.name) for c in spec.columns}
-    declared = [c.name for c in spec.columns if c.declared]
-    has_truth = "truth_mechanism" in frame.columns
-    # one explanation of every flagged case (cards and CSV), one of a sample for the overall drivers
-    ex = m.explain(frame.iloc[flagged_idx]) if len(flagged_idx) else None
+    n = len(frame)
     sample_idx = (
-        np.sort(np.random.default_rng(0).choice(len(frame), 800, replace=False))
-        if len(frame) > 800
-        else np.arange(len(frame))
+        np.sort(np.random.default_rng(0).choice(n, SAMPLE, replace=False)) if n > SAMPLE else np.arange(n)
     )
-    ex_sample = m.explain(frame.iloc[sample_idx]) if len(sample_idx) else None
-    cases = []
-    for k, i in enumerate(shown_idx):
-        assert ex is not None
-        row = frame.iloc[i]
-        cases.append(
-            {
-                "rank": k + 1,
-                "id": str(pred["record_id"].iloc[i]),
-                "channel": str(pred["channel"].iloc[i]),
-                "risk": float(pred["risk_score"].iloc[i]),
-                "p_red": float(pred["p_red"].iloc[i]),
-                "why": str(pred["selection_reason"].iloc[i]),
-                "reasons": [{"code": r.code, "text": r.text} for r in ex.reasons[k]],
-                "fields": [(labels.get(c, c), _show(row.get(c))) for c in declared if c in frame.columns],
-                "waterfall": _waterfall(float(ex.base_value[k]), ex.fields.iloc[k], labels),
-                "mechanism": (
-                    None
-                    if not has_truth
-                    else (
-                        _show(row.get("truth_mechanism"))
-                        if row.get("truth_violation")
-                        else "none (compliant)"
-                    )
-                ),
-            }
+    with progress_bar(show_progress, total=n + len(sample_idx), desc="review") as bar:
+        pred = m.predict(frame)
+        bar.update(n)
+        channel = pred["channel"].astype(str).to_numpy()
+        risk = pred["risk_score"].to_numpy(dtype=np.float64)
+        flagged_idx = np.flatnonzero(np.isin(channel, ["yellow", "red"]))
+        # flagged.csv lists every flagged case by decreasing risk
+        flagged_idx = flagged_idx[np.argsort(-risk[flagged_idx], kind="stable")]
+        bar.total = n + len(flagged_idx) + len(sample_idx)
+        bar.refresh()
+        # the page: every red case, then yellow ones by decreasing risk up to max_cases
+        reds = flagged_idx[channel[flagged_idx] == "red"]
+        yellows = flagged_idx[channel[flagged_idx] == "yellow"]
+        shown_idx = np.concatenate([reds, yellows[: max(int(max_cases) - len(reds), 0)]]).astype(np.intp)
+        # one explanation of every flagged case (cards and CSV), one of a sample for the overall drivers
+        ex = _explain(m, frame, flagged_idx, bar)
+        ex_sample = _explain(m, frame, sample_idx, bar)
+        spec = m.spec
+        at = {int(i): k for k, i in enumerate(flagged_idx)}
+        cases, data = _cases(m, frame, pred, shown_idx, [at[int(i)] for i in shown_idx], ex)
+        plots = (
+            _plots(m, frame.iloc[sample_idx], pred.iloc[sample_idx], ex_sample)
+            if ex_sample is not None
+            else {}
         )
-    counts = pred["channel"].value_counts().reindex(["green", "yellow", "red"]).fillna(0).astype(int)
-    n = max(len(pred), 1)
-    policy = m.policy
-    capacity = {
-        "red": policy.red_share + policy.random_red,
-        "yellow": policy.yellow_share + policy.random_yellow,
-    }
-    summary = [
-        {"channel": ch, "records": int(counts[ch]), "share": counts[ch] / n, "capacity": capacity.get(ch)}
-        for ch in ("green", "yellow", "red")
-    ]
-    reasons = pred["selection_reason"].value_counts()
-    plots = (
-        _plots(pred, ex_sample.fields, pred["risk_score"].to_numpy()[sample_idx], labels)
-        if ex_sample is not None
-        else {}
-    )
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("riskscore.report", "templates"),
-        autoescape=jinja2.select_autoescape(["html"], default=True),
-        undefined=jinja2.StrictUndefined,
-    )
-    html = env.get_template("review.html").render(
-        title=title or f"Review: {len(flagged_idx):,} flagged of {len(pred):,} {spec.name} records",
-        model_version=m.version,
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        total=len(pred),
-        flagged=len(flagged_idx),
-        shown=len(shown_idx),
-        left_out=len(flagged_idx) - len(shown_idx),
-        summary=summary,
-        reasons=[(str(k), int(v)) for k, v in reasons.items()],
-        plots=plots,
-        cases=cases,
-        has_truth=has_truth,
-        kind=spec.name,
-    )
+        has_truth = "truth_mechanism" in frame.columns
+        left_out = len(flagged_idx) - len(shown_idx)
+        env = jinja2.Environment(
+            loader=jinja2.PackageLoader("riskscore.report", "templates"),
+            autoescape=jinja2.select_autoescape(["html"], default=True),
+            undefined=jinja2.StrictUndefined,
+        )
+        html = env.get_template("review.html").render(
+            title=title or f"Review: {len(flagged_idx):,} flagged of {n:,} {spec.name} records",
+            model_version=m.version,
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            total=n,
+            flagged=len(flagged_idx),
+            reds=len(reds),
+            yellows=len(yellows),
+            shown=len(shown_idx),
+            left_out=left_out,
+            max_cases=int(max_cases),
+            summary=_capacity(m.policy, channel),
+            unseen=_unseen(spec, pred.attrs.get("unseen_history") or {}),
+            unseen_warning=UNSEEN_WARNING,
+            reasons=[
+                (str(k), _SELECTION_MEANS.get(str(k), ""), int(v))
+                for k, v in pred["selection_reason"].value_counts().items()
+            ],
+            plots=plots,
+            cases=cases,
+            case_data=_script_json(data),
+            page_size=PAGE_SIZE,
+            has_truth=has_truth,
+            kind=spec.name,
+        )
     try:
         out.mkdir(exist_ok=True)
     except OSError as exc:
@@ -276,11 +204,349 @@ def build_review(
     return ReviewResult(index, csv, len(pred), len(flagged_idx), len(shown_idx))
 
 
+# -- the cases ---------------------------------------------------------------------------------------
+
+
+def _explain(model: Any, frame: pd.DataFrame, idx: NDArray[np.intp], bar: Any) -> Any:
+    """:meth:`RiskModel.explain` of ``frame.iloc[idx]`` in steps that move the progress bar.
+
+    Each record's explanation depends only on itself, so the steps join to the one-shot result.
+    """
+    if len(idx) == 0:
+        return None
+    from riskscore.explain import Explanation
+
+    parts = []
+    for start in range(0, len(idx), _CHUNK):
+        step = idx[start : start + _CHUNK]
+        parts.append(model.explain(frame.iloc[step]))
+        bar.update(len(step))
+    if len(parts) == 1:
+        return parts[0]
+    return Explanation(
+        record_ids=pd.concat([p.record_ids for p in parts], ignore_index=True),
+        contributions=pd.concat([p.contributions for p in parts], ignore_index=True),
+        base_value=np.concatenate([p.base_value for p in parts]),
+        raw=np.concatenate([p.raw for p in parts]),
+        fields=pd.concat([p.fields for p in parts], ignore_index=True),
+        values=pd.concat([p.values for p in parts], ignore_index=True),
+        reasons=[rs for p in parts for rs in p.reasons],
+    )
+
+
+def _cases(
+    model: Any,
+    frame: pd.DataFrame,
+    pred: pd.DataFrame,
+    shown_idx: NDArray[np.intp],
+    ex_rows: list[int],
+    ex: Any,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Return the table rows (rendered by Jinja2) and the details (a JSON block, drawn when opened)."""
+    spec = model.spec
+    if len(shown_idx) == 0:
+        return [], {"fields": [], "contributors": [], "cases": []}
+    rows = frame.iloc[shown_idx].reset_index(drop=True)
+    decisions = pred.iloc[shown_idx].reset_index(drop=True)
+    why = model.policy.why(rows, decisions)
+    # the declared fields but the id, which the case's row shows
+    declared = [
+        c.name for c in spec.columns if c.declared and c.name in rows.columns and c.name != spec.id_column
+    ]
+    values = [[_show(v) for v in col] for col in (rows[c].tolist() for c in declared)]
+    contributors = list(ex.fields.columns)
+    fields = ex.fields.to_numpy(dtype=np.float64)[ex_rows]
+    base = ex.base_value[ex_rows]
+    mechanisms = _mechanisms(rows)
+    to_risk = _risk_of_log_odds(model)
+    cases: list[dict[str, Any]] = []
+    details: list[list[Any]] = []
+    for k in range(len(shown_idx)):
+        reasons = ex.reasons[ex_rows[k]]
+        p_red = float(decisions["p_red"].iloc[k])
+        cases.append(
+            {
+                "rank": k + 1,
+                "id": str(decisions["record_id"].iloc[k]),
+                "channel": str(decisions["channel"].iloc[k]),
+                "risk": _round(float(decisions["risk_score"].iloc[k])),
+                "risk_text": _pct(float(decisions["risk_score"].iloc[k])),
+                "why": why[k],
+                "top_reason": reasons[0].text if reasons else None,
+                "mechanism": mechanisms[k] if mechanisms is not None else None,
+            }
+        )
+        # what the page's script reads when the case is opened (review.html, details())
+        details.append(
+            [
+                _round(p_red),
+                [[r.text, r.code] for r in reasons],
+                [col[k] for col in values],
+                _waterfall(float(base[k]), fields[k], to_risk),
+            ]
+        )
+    data = {
+        "fields": [spec.column(c).display for c in declared],
+        "contributors": [spec.column(c).display for c in contributors],
+        "cases": details,
+    }
+    return cases, data
+
+
+def _mechanisms(rows: pd.DataFrame) -> list[str] | None:
+    """Name the planted mechanism of each record on synthetic data ("S1 undervaluation"), else None."""
+    if "truth_mechanism" not in rows.columns:
+        return None
+    from riskscore.synthetic.scenario import MECHANISM_NAMES
+
+    codes = rows["truth_mechanism"]
+    violates = (
+        rows["truth_violation"].fillna(False).astype(bool).to_numpy()
+        if "truth_violation" in rows.columns
+        else codes.notna().to_numpy()
+    )
+    out = []
+    for code, bad in zip(codes.tolist(), violates, strict=True):
+        if not bad:
+            out.append("none (compliant)")
+        elif code is None or (isinstance(code, float) and math.isnan(code)):
+            out.append("unknown")
+        else:
+            out.append(f"{code} {MECHANISM_NAMES.get(str(code), '')}".strip())
+    return out
+
+
+def _risk_of_log_odds(model: Any) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
+    """Map the risk model's log-odds to the calibrated risk score (the map ``predict`` applies)."""
+    knots_x, knots_y = model.calibration
+
+    def to_risk(level: NDArray[np.float64]) -> NDArray[np.float64]:
+        p = 1.0 / (1.0 + np.exp(-level))
+        return np.interp(p, knots_x, knots_y) if len(knots_x) else p
+
+    return to_risk
+
+
+def _waterfall(
+    base: float, contribs: NDArray[np.float64], to_risk: Callable[[NDArray[np.float64]], NDArray[np.float64]]
+) -> list[Any]:
+    """One record's waterfall: from a typical record's risk, field by field, to this record's risk.
+
+    ``[risk at the base value, [[field index, log-odds step, risk after the step], ...]]``, the largest
+    steps first; the other fields summed into one step whose index is minus their count. Each risk is the
+    calibrated risk score of the log-odds reached so far, so the last one is the record's risk score.
+    """
+    order = np.argsort(-np.abs(contribs), kind="stable")
+    shown = order[:WATERFALL_BARS]
+    steps: list[tuple[int, float]] = [(int(j), float(contribs[j])) for j in shown]
+    rest = order[WATERFALL_BARS:]
+    if len(rest):
+        steps.append((-len(rest), float(contribs[rest].sum())))
+    levels = base + np.cumsum([v for _, v in steps]) if steps else np.zeros(0)
+    risks = to_risk(np.concatenate([[base], levels]))
+    return [
+        _round(float(risks[0]), 4),
+        [[j, round(v, 3), _round(float(r), 4)] for (j, v), r in zip(steps, risks[1:], strict=True)],
+    ]
+
+
+def _round(p: float, digits: int = 6) -> float:
+    """Round a probability to a few significant digits (the page shows two)."""
+    return float(f"{p:.{digits}g}")
+
+
+def _script_json(data: Any) -> str:
+    """Write JSON for a ``<script type="application/json">`` block.
+
+    ``<``, ``>`` and ``&`` are written as JSON unicode escapes, so no text from the data can close the block or
+    open a comment; JSON.parse reads them back unchanged.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+# -- the summary ---------------------------------------------------------------------------------------
+
+
+def _capacity(policy: Any, channel: NDArray[Any]) -> list[dict[str, Any]]:
+    """Channel counts against the policy's capacity (its shares times the batch size), overruns marked."""
+    n = len(channel)
+    shares = {
+        "red": policy.red_share + policy.random_red,
+        "yellow": policy.yellow_share + policy.random_yellow,
+    }
+    rows = []
+    for ch in ("red", "yellow", "green"):
+        count = int(np.count_nonzero(channel == ch))
+        share = shares.get(ch)
+        capacity = None if share is None else round(share * n)
+        rows.append(
+            {
+                "channel": ch,
+                "records": count,
+                "share": _share(count / n) if n else "\u2013",
+                "capacity": capacity,
+                "capacity_share": None if share is None else f"{share * 100:.3g}%",
+                "over": 0 if capacity is None else count - capacity,
+            }
+        )
+    return rows
+
+
+def _unseen(spec: Any, rates: dict[str, float]) -> list[dict[str, Any]]:
+    """Name the history keys of the batch without an earlier record, the high shares flagged."""
+    features = {f.name: f for f in spec.features}
+    out = []
+    for name, share in rates.items():
+        feat = features.get(name)
+        parts = []
+        for column in feat.inputs if feat is not None else (name,):
+            try:
+                parts.append(spec.column(column).display)
+            except SpecError:  # an input that is itself a derived feature: its name, in words
+                parts.append(column.replace("_", " "))
+        out.append({"key": " \u00d7 ".join(parts), "share": _share(share), "high": share > UNSEEN_WARNING})
+    return out
+
+
+# -- the plots --------------------------------------------------------------------------------------
+
+
+def _svg(fig: Any) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]  # drop the XML prolog and doctype: the SVG is inlined
+
+
+def _plots(model: Any, sample: pd.DataFrame, pred: pd.DataFrame, ex: Any) -> dict[str, str]:
+    """Draw the score distribution by channel and a beeswarm of the fields driving the scores."""
+    require("matplotlib", extra="report", feature="the review report")
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.ticker import FuncFormatter
+
+    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9})
+    percent = FuncFormatter(lambda x, _: _pct(x))
+    out: dict[str, str] = {}
+    spec, policy = model.spec, model.policy
+
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    colors = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
+    risk = pred["risk_score"].to_numpy(dtype=np.float64)
+    lo = max(float(np.min(risk)), 1e-5)
+    hi = min(max(float(np.max(risk)), lo * 10), 1.0)
+    bins = np.geomspace(lo, hi, 40).tolist()
+    for ch in ("green", "yellow", "red"):
+        sel = (pred["channel"] == ch).to_numpy()
+        if sel.any():
+            ax.hist(np.clip(risk[sel], lo, hi), bins=bins, color=colors[ch], alpha=0.8, label=ch)
+    if np.isfinite(policy.yellow_threshold_):
+        ax.axvline(policy.yellow_threshold_, color="#555", lw=1, ls="--")
+        ax.annotate(
+            f" yellow threshold {_pct(policy.yellow_threshold_)}",
+            (policy.yellow_threshold_, 1),
+            xycoords=("data", "axes fraction"),
+            va="top",
+            fontsize=8,
+            color="#555",
+        )
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(percent)
+    ax.set_yscale("log")
+    ax.set_xlabel("risk score: the probability that an inspection finds a violation")
+    ax.set_ylabel(f"records (of {len(pred):,} sampled)")
+    ax.legend(frameon=False, loc="upper right")
+    out["scores"] = _svg(fig)
+
+    # beeswarm as shap draws it: a dot per record at its field's contribution, coloured by the field's
+    # value (high red, low blue; grey for text, which has no high or low)
+    fields = ex.fields
+    top = list(fields.abs().mean().sort_values(ascending=False).index[:10][::-1])
+    fig, ax = plt.subplots(figsize=(6.4, 0.38 * len(top) + 1.1))
+    cmap = LinearSegmentedColormap.from_list("shap", ["#008bfb", "#ff0051"])
+    rng = np.random.default_rng(0)
+    for i, f in enumerate(top):
+        x = fields[f].to_numpy(dtype=np.float64)
+        y = i + rng.uniform(-0.3, 0.3, len(x))
+        value = _as_number(sample[f]) if f in sample.columns else None
+        if value is None:
+            ax.scatter(x, y, s=5, color="#9e9e9e", alpha=0.6, linewidths=0, rasterized=True)
+            continue
+        known = np.isfinite(value)
+        lo_v, hi_v = np.nanpercentile(value, [5, 95]) if known.any() else (0.0, 1.0)
+        scaled = np.clip((value - lo_v) / ((hi_v - lo_v) or 1.0), 0.0, 1.0)
+        ax.scatter(x[~known], y[~known], s=5, color="#9e9e9e", alpha=0.6, linewidths=0, rasterized=True)
+        ax.scatter(
+            x[known], y[known], s=5, c=scaled[known], cmap=cmap, vmin=0, vmax=1, alpha=0.7, linewidths=0,
+            rasterized=True,
+        )  # fmt: skip
+    ax.set_yticks(range(len(top)), [spec.column(f).display for f in top])
+    ax.axvline(0, color="#888", lw=0.8)
+    ax.set_xlabel("contribution to the risk, in log-odds (right: riskier; +0.7 doubles the odds)")
+    bar = fig.colorbar(ScalarMappable(norm=Normalize(0, 1), cmap=cmap), ax=ax, pad=0.02, aspect=30)
+    bar.set_ticks([0, 1], labels=["low", "high"])
+    bar.set_label("field value (grey: text)", labelpad=-4)
+    bar.outline.set_visible(False)
+    out["drivers"] = _svg(fig)
+    return out
+
+
+def _as_number(column: pd.Series) -> NDArray[np.float64] | None:
+    """Return a column's values as numbers for colouring (times as seconds), or None for text."""
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return np.asarray((column - column.min()).dt.total_seconds(), dtype=np.float64)
+    return None
+
+
+# -- numbers and values as people read them ---------------------------------------------------------
+
+
+def _pct(x: float) -> str:
+    """Write a probability as a percentage with the digits that matter: 0.00011 -> 0.011%, 0.4 -> 40%.
+
+    The page's script formats the waterfall's probabilities the same way (``pct`` in review.html).
+    """
+    if not math.isfinite(x):
+        return "\u2013"
+    v = x * 100
+    if v < 0.001:
+        return "0%" if v <= 0 else "<0.001%"
+    if x < 0.1:
+        return f"{v:.2g}%"
+    if x <= 0.9:
+        return f"{v:.0f}%"
+    r = (1 - x) * 100
+    if r < 0.001:
+        return ">99.999%"
+    return f"{100 - float(f'{r:.2g}'):.6g}%"
+
+
+def _share(x: float) -> str:
+    """Write a share of the batch: one decimal, more digits when it would read 0.0%."""
+    return f"{x:.1%}" if x == 0 or x >= 0.001 else _pct(x)
+
+
 def _show(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    """Write a declared value as the page shows it (missing: empty; yes/no; times to the minute)."""
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, float | np.floating):
+        return "" if math.isnan(value) else f"{float(value):,.2f}"
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, float | np.floating):
-        return f"{float(value):,.2f}"
     return str(value)

@@ -19,10 +19,28 @@ from typing import Any
 
 from riskscore.exceptions import ScenarioError
 
-__all__ = ["Scenario", "available_scenarios", "data_dir", "load_scenario"]
+__all__ = ["MECHANISM_NAMES", "Scenario", "available_scenarios", "data_dir", "load_scenario"]
 
 SHIPMENT_MECHANISMS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11")
 PASSENGER_MECHANISMS = ("P1", "P2", "P3", "P4")
+#: What each planted mechanism is, in words (README's mechanism table): shown beside the code in reports.
+MECHANISM_NAMES = {
+    "S1": "undervaluation",
+    "S2": "HS misclassification to a lower-duty neighbour",
+    "S3": "origin fraud / transhipment",
+    "S4": "quantity misdeclaration",
+    "S5": "concealment of prohibited goods",
+    "S6": "phantom importer",
+    "S7": "complicit broker",
+    "S8": "temporary-import diversion",
+    "S9": "e-commerce split below de minimis",
+    "S10": "transfer pricing",
+    "S11": "overvaluation",
+    "P1": "undeclared cash",
+    "P2": "goods for resale",
+    "P3": "gold",
+    "P4": "drugs",
+}
 IMPORTER_TYPES = ("compliant", "careless", "opportunistic", "deliberate")
 TRAVELLER_TYPES = ("ordinary", "shopper", "courier", "mule")
 
