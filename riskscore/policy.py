@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from riskscore._onerecord import text_hasher
+from riskscore._hashing import text_hasher
 from riskscore.exceptions import ParameterError, SchemaError
 
 __all__ = ["CHANNELS", "REASONS", "ChannelPolicy", "Rule"]
@@ -348,22 +348,22 @@ class ChannelPolicy:
                 note = rule.note if rule is not None and rule.note else "a trusted trader"
                 out.append(f"Exempt from model selection: {note} (risk {_pct(risk[i])})")
             elif channel == "red":
+                p, t = _pct_pair(p_red[i], self.red_threshold_)
                 out.append(
-                    f"Model: probability of a serious violation {_pct(p_red[i])} is at or above the red threshold "
-                    f"{_pct(self.red_threshold_)} (the riskiest {self.red_share:.3g}% by this score go red)".replace(
-                        f"{self.red_share:.3g}%", f"{self.red_share * 100:.3g}%"
-                    )
+                    f"Model: probability of a serious violation {p} is at or above the red threshold {t} "
+                    f"(the riskiest {self.red_share * 100:.3g}% by this score go red)"
                 )
             elif channel == "yellow":
+                r, ty = _pct_pair(risk[i], self.yellow_threshold_)
+                p, t = _pct_pair(p_red[i], self.red_threshold_)
                 out.append(
-                    f"Model: risk {_pct(risk[i])} is at or above the yellow threshold {_pct(self.yellow_threshold_)} "
+                    f"Model: risk {r} is at or above the yellow threshold {ty} "
                     f"(the next {self.yellow_share * 100:.3g}% by risk go yellow); the probability of a serious "
-                    f"violation {_pct(p_red[i])} is below the red threshold {_pct(self.red_threshold_)}"
+                    f"violation {p} is below the red threshold {t}"
                 )
             else:
-                out.append(
-                    f"Risk {_pct(risk[i])} is below the yellow threshold {_pct(self.yellow_threshold_)}"
-                )
+                r, ty = _pct_pair(risk[i], self.yellow_threshold_)
+                out.append(f"Risk {r} is below the yellow threshold {ty}")
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -406,11 +406,20 @@ class ChannelPolicy:
         return policy
 
 
-def _pct(x: float) -> str:
+def _pct(x: float, digits: int = 2) -> str:
     """Format a probability as a percentage with the digits that matter (0.00011 -> '0.011%', 0.4 -> '40%')."""
     if not np.isfinite(x):
         return "none (this lane is off)"
-    return f"{x * 100:.2g}%" if x < 0.1 else f"{x * 100:.0f}%"
+    return f"{x * 100:.{digits}g}%" if x < 0.1 or digits > 2 else f"{x * 100:.0f}%"
+
+
+def _pct_pair(value: float, threshold: float) -> tuple[str, str]:
+    """Format a value and its threshold as percentages with enough digits to tell them apart."""
+    for digits in (2, 3, 4, 6, 9):
+        a, b = _pct(value, digits), _pct(threshold, digits)
+        if a != b or value == threshold:
+            return a, b
+    return a, b
 
 
 def _finite_or_none(x: float) -> float | None:

@@ -256,3 +256,13 @@ def test_why_shows_small_probabilities_with_their_digits():
 def test_rule_values_fit_their_operator(op, value, match):
     with pytest.raises(ParameterError, match=match):
         Rule("importer_compliance_level", op, value, "yellow")
+
+
+def test_why_never_prints_a_value_equal_to_its_threshold_when_they_differ():
+    policy = ChannelPolicy(red_share=0.05, yellow_share=0.15, random_red=0, random_yellow=0)
+    policy.red_threshold_, policy.yellow_threshold_ = 0.0021, 0.05
+    d = pd.DataFrame(
+        {"channel": ["yellow"], "selection_reason": ["model"], "p_red": [0.002096], "risk_score": [0.30]}
+    )
+    text = policy.why(pd.DataFrame(index=[0]), d)[0]
+    assert "0.2096% is below the red threshold 0.21%" in text, text
