@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from riskscore.exceptions import ParameterError
+from riskscore.features.registry import KINDS
 from riskscore.spec import RecordSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,37 +55,34 @@ class Reason:
     contribution: float
 
 
+def _kinds(spec: RecordSpec) -> dict[str, Any]:
+    """Return the spec's derived features as kind objects (see ``riskscore.features.registry``), by name."""
+    return {f.name: KINDS[f.kind](f) for f in spec.features}
+
+
 def feature_fields(spec: RecordSpec, feature_names: list[str]) -> dict[str, tuple[str, ...]]:
     """Map each model feature to the declared fields it comes from.
 
-    Raw features map to themselves; derived features to the declared columns they are computed from
-    (a reference deviation to its value's columns, not to the grouping columns that define the
-    comparison; a history feature to its entity columns; the calendar to the timestamp).
+    Raw features map to themselves; derived features to the declared fields their kind says they are
+    explained by (a reference deviation to its value's fields, not to the grouping columns that define
+    the comparison; a history output to its key's columns; the calendar to the timestamp).
     """
-    derived = {f.name: f for f in spec.features}
+    kinds = _kinds(spec)
     columns = {c.name for c in spec.columns}
+    outputs: dict[str, tuple[str, ...]] = {}
 
-    def resolve(name: str) -> tuple[str, ...]:
+    def resolve(item: str) -> tuple[str, ...]:
+        name = item.partition(":")[0]
         if name in columns:
             return (name,)
-        feat = derived[name]
-        if feat.kind == "reference":
-            return resolve(feat.inputs[0])
-        if feat.kind == "group_max_gap":
-            return (feat.key.split(":")[0],)
-        out: list[str] = []
-        for i in feat.inputs:
-            out.extend(x for x in resolve(i) if x not in out)
-        return tuple(out)
+        return kind_fields(name)[name] if name in kinds else (name,)
 
-    mapping: dict[str, tuple[str, ...]] = {}
-    for name in feature_names:
-        if name in columns or name in derived:
-            mapping[name] = resolve(name)
-            continue
-        owner = max((f for f in derived if name.startswith(f + "_")), key=len, default=None)
-        mapping[name] = resolve(owner) if owner else (name,)
-    return mapping
+    def kind_fields(name: str) -> dict[str, tuple[str, ...]]:
+        return kinds[name].fields(resolve)
+
+    for name in kinds:
+        outputs.update(kind_fields(name))
+    return {name: (name,) if name in columns else outputs.get(name, (name,)) for name in feature_names}
 
 
 def _fmt(value: Any) -> str:
@@ -141,42 +139,37 @@ def _generic_text(
     """Return a sentence for a feature without an entry in reasons.toml, from the spec alone.
 
     It names declared fields by their labels and quotes the record's decoded values: never a column name,
-    a feature name or a category code.
+    a feature name or a category code. A derived feature's kind words it where it can
+    (:meth:`FeatureKind.sentence`).
     """
     columns = {c.name for c in spec.columns}
     if feature in columns:
         return f"{spec.column(feature).display}: {_quote(spec, feature, record)}"
-    derived = {f.name: f for f in spec.features}
-    owner = derived.get(feature) or next(
-        (derived[n] for n in sorted(derived, key=len, reverse=True) if feature.startswith(n + "_")), None
-    )
-    finite = math.isfinite(value)
-    if owner is not None and owner.kind == "history":
-        who = _entity(spec, owner.inputs, record)
-        part = feature[len(owner.name) + 1 :]
-        n = _fmt(round(value)) if finite else "unknown"
-        if part == "count":
-            return f"{who}: {n} earlier records on file"
-        if part == "hit_rate":
-            return f"{who}: past inspections found violations at a {value * 100:.1f}% rate"
-        if part == "days_since_first":
-            return f"{who}: first seen {n} days ago"
-        if part == "spike":
-            return f"{who}: records in the latest days run at {_fmt(value)} times the usual pace"
-        if part.startswith("count_") and part.endswith("d"):
-            return f"{who}: {n} records in the previous {part[6:-1]} days"
-    if owner is not None and owner.kind == "reference" and finite and abs(value) < 50:
-        what = derived[owner.inputs[0]].description if owner.inputs[0] in derived else ""
-        what = what or spec.column(owner.inputs[0]).display if owner.inputs[0] in columns else what
-        what = what or owner.inputs[0].replace("_", " ")
-        direction = "above" if value > 0 else "below"
-        return f"{what[:1].upper() + what[1:]} is {round(abs(math.expm1(value)) * 100):,}% {direction} its reference"
+    owner = _owner(spec, feature)
+    if owner is not None:
+        text = owner.sentence(feature, value, record, spec)
+        if text is not None:
+            return text
     cols = [f for f in fields if f in columns]
     if not cols:  # pragma: no cover - every feature resolves to declared fields
         return (
-            owner.description if owner is not None and owner.description else "Derived value"
-        ) + f": {_fmt(value)}"
+            owner.feat.description if owner is not None and owner.feat.description else "Derived value"
+        ) + (f": {_fmt(value)}")
     return "; ".join(f"{spec.column(c).display}: {_quote(spec, c, record)}" for c in cols)
+
+
+_OWNERS: dict[int, tuple[RecordSpec, dict[str, Any]]] = {}  # id(spec) -> (spec, output -> kind object)
+
+
+def _owner(spec: RecordSpec, feature: str) -> Any:
+    """Return the kind object that makes model feature ``feature``, or None for a raw column."""
+    cached = _OWNERS.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        owners = {out: kind for kind in _kinds(spec).values() for out in kind.outputs()}
+        if len(_OWNERS) > 64:
+            _OWNERS.clear()
+        cached = _OWNERS[id(spec)] = (spec, owners)
+    return cached[1].get(feature)
 
 
 def _sentence(
@@ -253,6 +246,20 @@ class Explanation:
         The top reasons per record, strongest first (risk-raising contributions only).
     severity : pandas.DataFrame or None
         Contributions to the severity log-odds (red rather than yellow), when the model has that head.
+    labels : dict of str to str
+        The declared fields' display labels from the spec (``fields`` column -> label), for plots and
+        views; empty when unknown (then a field reads as its name). Not part of equality.
+
+    Examples
+    --------
+    >>> import riskscore
+    >>> from riskscore.synthetic import generate_shipments
+    >>> model = riskscore.load("shipment")
+    >>> ex = model.explain(generate_shipments(200, seed=1), top_k=2)
+    >>> repr(ex).startswith("Explanation(200 records, ")
+    True
+    >>> ex.labels["hs_code"] == model.spec.column("hs_code").display
+    True
     """
 
     record_ids: pd.Series
@@ -263,6 +270,72 @@ class Explanation:
     values: pd.DataFrame
     reasons: list[list[Reason]]
     severity: pd.DataFrame | None = None
+    labels: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        """Return a one-line summary: records, features, fields and the most frequent first reasons."""
+        from riskscore._display import top_reason_counts
+
+        parts = [
+            f"{len(self.raw):,} records",
+            f"{self.contributions.shape[1]} features",
+            f"{self.fields.shape[1]} fields",
+        ]
+        top = top_reason_counts(self)
+        if top:
+            parts.append("top reasons " + ", ".join(f"{code} ({n:,})" for code, n in top))
+        if self.severity is not None:
+            parts.append("with severity")
+        return f"Explanation({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the first records' reasons and the global importance of the declared fields."""
+        from riskscore._display import explanation_html
+
+        return explanation_html(self)
+
+    def plot_waterfall(self, i: int = 0, *, max_bars: int = 10, ax: Any = None) -> Any:
+        """Plot one record's risk as a waterfall: from the base value to its log-odds, field by field.
+
+        Each bar is one declared field's contribution (:attr:`fields`), the largest first; with more fields
+        than ``max_bars``, the smallest are joined in one "other fields" bar. The bottom axis is the risk
+        model's log-odds, the top one the same scale read as a probability that an inspection finds a
+        violation (the model's raw probability, before calibration to the risk score).
+
+        Parameters
+        ----------
+        i : int, default 0
+            Position of the record in the explanation (negative counts from the end).
+        max_bars : int, default 10
+            Bars at most, the "other fields" bar included.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; default: a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ParameterError
+            If ``i`` is not the position of a record or ``max_bars`` is not a whole number >= 1.
+        MissingDependencyError
+            If matplotlib is not installed (``pip install 'riskscore[report]'``).
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import riskscore
+        >>> from riskscore.synthetic import generate_shipments
+        >>> ex = riskscore.load("shipment").explain(generate_shipments(50, seed=1))
+        >>> ax = ex.plot_waterfall(0, max_bars=6)
+        >>> len(ax.get_yticklabels())
+        6
+        """
+        from riskscore._display import plot_waterfall
+
+        return plot_waterfall(self, i, max_bars=max_bars, ax=ax)
 
     def reasons_frame(self) -> pd.DataFrame:
         """Long form: one row per (record, rank) with code, text, fields and contribution."""
@@ -562,8 +635,19 @@ def check_top_k(top_k: object) -> int:
     return int(top_k)
 
 
+#: Rows explained at a time when a progress bar is shown (TreeSHAP takes about a millisecond per record
+#: with the shipped models, so a chunk is seconds: the bar moves, and the chunking costs nothing measurable).
+EXPLAIN_CHUNK_ROWS = 10_000
+
+
 def explain(
-    model: RiskModel, records: Any, *, top_k: int = 5, severity: bool = False, num_threads: int | None = None
+    model: RiskModel,
+    records: Any,
+    *,
+    top_k: int = 5,
+    severity: bool = False,
+    num_threads: int | None = None,
+    progress: bool | None = None,
 ) -> Explanation:
     """Explain the risk of each record (see :class:`Explanation`).
 
@@ -583,6 +667,15 @@ def explain(
         Also compute contributions to the severity log-odds (why red rather than yellow).
     num_threads
         LightGBM threads; default 1 below 1,000 records, else 2. One record as a dict always uses one.
+    progress
+        Show a progress bar (records explained, out of all): True, False, or None for "only when standard
+        error is a terminal". With a bar, records are explained in chunks of :data:`EXPLAIN_CHUNK_ROWS`;
+        the result is the same, bit for bit, since each record's explanation depends on it alone.
+
+    Returns
+    -------
+    Explanation
+        With the spec's field labels in ``labels``.
 
     Raises
     ------
@@ -591,17 +684,69 @@ def explain(
     AssertionError
         If the contributions do not add up to the model's raw output (they always should).
     ParameterError
-        If ``top_k`` is not a whole number >= 1.
+        If ``top_k`` is not a whole number >= 1, or ``progress`` is not True, False or None.
+
+    Examples
+    --------
+    >>> import riskscore
+    >>> from riskscore.synthetic import generate_shipments
+    >>> ex = explain(riskscore.load("shipment"), generate_shipments(100, seed=2), top_k=3, progress=False)
+    >>> len(ex.reasons), bool(np.allclose(ex.base_value + ex.fields.sum(axis=1), ex.raw))
+    (100, True)
     """
+    from riskscore._progress import progress_bar, wants_progress
+
     top_k = check_top_k(top_k)
+    show = wants_progress(progress)
     if isinstance(records, Mapping):
         one = _coerced_one(model, records)
         if one is not None:
-            return _explain_one(model, records, *one, top_k=top_k, severity=severity)
+            return _labelled(_explain_one(model, records, *one, top_k=top_k, severity=severity), model)
     frame = model._validated(records)
     threads = num_threads or (1 if len(frame) < 1_000 else 2)
-    return explain_frame(
-        model, frame, model.features.transform(frame), top_k=top_k, severity=severity, num_threads=threads
+    X = model.features.transform(frame)
+    if not show:
+        return _labelled(
+            explain_frame(model, frame, X, top_k=top_k, severity=severity, num_threads=threads), model
+        )
+    parts: list[Explanation] = []
+    with progress_bar(True, total=len(frame), desc="explain", unit="records") as bar:
+        for lo in range(0, max(len(frame), 1), EXPLAIN_CHUNK_ROWS):
+            hi = min(lo + EXPLAIN_CHUNK_ROWS, len(frame))
+            parts.append(
+                explain_frame(
+                    model, frame.iloc[lo:hi], X[lo:hi], top_k=top_k, severity=severity, num_threads=threads
+                )
+            )
+            bar.update(hi - lo)
+    return _labelled(_joined(parts), model)
+
+
+def _labelled(ex: Explanation, model: RiskModel) -> Explanation:
+    """Return ``ex`` carrying the display labels of its declared fields (from the model's spec)."""
+    display = {c.name: c.display for c in model.spec.columns}
+    ex.labels = {name: display.get(name, name) for name in map(str, ex.fields.columns)}
+    return ex
+
+
+def _joined(parts: list[Explanation]) -> Explanation:
+    """Return the explanation of consecutive chunks of records, in order, as one."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+
+    def frames(name: str) -> pd.DataFrame:
+        return pd.concat([getattr(p, name) for p in parts], ignore_index=True)
+
+    return Explanation(
+        record_ids=pd.concat([p.record_ids for p in parts], ignore_index=True),
+        contributions=frames("contributions"),
+        base_value=np.concatenate([p.base_value for p in parts]),
+        raw=np.concatenate([p.raw for p in parts]),
+        fields=frames("fields"),
+        values=frames("values"),
+        reasons=[rs for p in parts for rs in p.reasons],
+        severity=None if first.severity is None else frames("severity"),
     )
 
 

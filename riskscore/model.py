@@ -26,9 +26,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from riskscore._onerecord import _utf8, compile_checker, interp_one
+from riskscore._onerecord import compile_checker, utf8_ok
+from riskscore._scalar import interp_one
 from riskscore.exceptions import ArtifactError, ParameterError, SchemaError
-from riskscore.features import FeatureBuilder
+from riskscore.features.builder import FeatureBuilder
 from riskscore.policy import CHANNELS, ChannelPolicy
 from riskscore.spec import RecordSpec
 from riskscore.validation import validate_frame
@@ -222,7 +223,7 @@ def _frame_from_dicts(rows: list[dict[str, Any]]) -> pd.DataFrame:
         # pandas stores text as UTF-8: name the field and row holding a lone surrogate
         for i, row in enumerate(rows):
             for key, value in row.items():
-                if isinstance(value, str) and not _utf8(value):
+                if isinstance(value, str) and not utf8_ok(value):
                     raise SchemaError(
                         f"column {key!r} must be valid UTF-8 text; row {i} has text that is not valid Unicode. "
                         "Decode the source text correctly (it holds a lone surrogate such as '\\ud800')."
@@ -301,6 +302,29 @@ class RiskModel:
     def version(self) -> str:
         """Model version string: spec name, training date and a hash of what decides the scores."""
         return str(self.info.get("model_version", "unversioned"))
+
+    def __repr__(self) -> str:
+        """Return a one-line summary: version, spec, feature count and the policy's target shares.
+
+        Examples
+        --------
+        >>> load("shipment")  # doctest: +ELLIPSIS
+        RiskModel('shipment-...', spec=shipment v..., ... features, policy red 4.5% / yellow 14%)
+        """
+        from riskscore._display import share
+
+        names = getattr(self.features, "feature_names_", None)
+        features = "unfitted features" if names is None else f"{len(names)} features"
+        return (
+            f"RiskModel({self.version!r}, spec={self.spec.name} v{self.spec.version}, {features}, "
+            f"policy red {share(self.policy.red_share)} / yellow {share(self.policy.yellow_share)})"
+        )
+
+    def _repr_html_(self) -> str:
+        """Notebook view: version, spec, inputs, features, policy shares and rules, training summary."""
+        from riskscore._display import risk_model_html
+
+        return risk_model_html(self)
 
     # -- scoring ---------------------------------------------------------------------------------------
 
@@ -792,4 +816,14 @@ def load(
                 "`riskscore build-models` or pass the path of a model file"
             )
         return RiskModel.from_file(path, require_signature=require_signature, key=key, sha256=sha256)
+    if not os.path.exists(text) and os.path.basename(text) == text and not os.path.splitext(text)[1]:
+        # a bare word that is no file: meant as a shipped model's name ("shipments", "Shipment")
+        from riskscore._fmt import did_you_mean
+
+        shipped = ("passenger", "shipment")
+        raise ArtifactError(
+            f"no shipped model is named {text!r} and there is no model file {text!r}"
+            f"{did_you_mean(text, shipped)}; the shipped models are {', '.join(map(repr, shipped))}. "
+            "Pass one of those names, or the path of a model file (.rsk)"
+        )
     return RiskModel.from_file(text, require_signature=require_signature, key=key, sha256=sha256)

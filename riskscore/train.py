@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from riskscore._progress import progress_bar
 from riskscore.evaluate import INSPECTION_RATES, evaluate_scores, window_metrics
 from riskscore.exceptions import ParameterError, SchemaError
-from riskscore.features import FeatureBuilder
+from riskscore.features.builder import FeatureBuilder
 from riskscore.model import ChannelModel, RiskModel
 from riskscore.policy import CHANNELS, ChannelPolicy, default_policy
 from riskscore.spec import RecordSpec, load_spec
@@ -51,6 +51,41 @@ class TrainResult:
     valid_rows: int
     test: pd.DataFrame
     baseline: Pipeline | None = None
+
+    def __repr__(self) -> str:
+        """Return a one-line summary: model version, window sizes and the held-out precision at 5%.
+
+        The precision is the one stored at training in ``model.info["metrics"]`` (no scoring here): the
+        hit rate among inspected records in the top 5%, or the truth precision on a window without
+        inspection outcomes.
+
+        Examples
+        --------
+        >>> from riskscore.synthetic import generate_shipments
+        >>> result = train(generate_shipments(20_000, seed=3), estimator=ChannelModel(n_estimators=40))
+        >>> result  # doctest: +ELLIPSIS
+        TrainResult(model='shipment-...', train=14,..., valid=3,..., test=2,... records, precision@5% 0...)
+        """
+        from riskscore._display import metrics_rate
+
+        parts = [
+            f"model={self.model.version!r}",
+            f"train={self.train_rows:,}",
+            f"valid={self.valid_rows:,}",
+            f"test={len(self.test):,} records",
+        ]
+        precision = metrics_rate(self.model.info.get("metrics"), 0.05)
+        if precision is not None:
+            parts.append(f"precision@5% {precision:.3f}")
+        if self.baseline is not None:
+            parts.append("with logistic baseline")
+        return f"TrainResult({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the windows, the held-out evaluation stored at training and the model."""
+        from riskscore._display import train_result_html
+
+        return train_result_html(self)
 
     def report(self, *, rates: tuple[float, ...] = INSPECTION_RATES) -> dict[str, pd.DataFrame]:
         """Evaluate on the held-out latest window: model against oracle, random, legacy and logistic.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from riskscore._io import check_output, publish, temp_beside
+from riskscore._progress import progress_bar, wants_progress
 from riskscore.exceptions import ParameterError
 from riskscore.synthetic import _common as C
 from riskscore.synthetic.scenario import Scenario, load_scenario
@@ -69,6 +69,7 @@ def iter_records(
     start: str | dt.date | None = None,
     days: int | None = None,
     chunk_rows: int | None = None,
+    progress: bool | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Yield a synthetic data set of ``n`` records in chunks, in time order.
 
@@ -89,26 +90,38 @@ def iter_records(
         The simulated period; default: the scenario's.
     chunk_rows
         Rows per yielded frame (default 65,536). The last chunk may be shorter.
+    progress
+        Show a progress bar of the records generated (out of ``n``): True, False, or None for "only when
+        standard error is a terminal".
 
     Yields
     ------
     pandas.DataFrame
+
+    Examples
+    --------
+    >>> chunks = iter_records("shipments", 2_500, seed=1, chunk_rows=1_000, progress=False)
+    >>> [len(chunk) for chunk in chunks]
+    [1000, 1000, 500]
     """
     _check_args(kind, n, seed, days, chunk_rows)
+    wants_progress(progress)  # refuse a bad value before any work
     sc = load_scenario(scenario)
     build, block = _kinds()[kind]
     world = build(sc, n, seed, _as_start(start), days)
     step = chunk_rows or C.BLOCK_ROWS
     pending: list[pd.DataFrame] = []
     held = 0
-    for frame in _blocks_in_order(world, block, n):
-        pending.append(frame)
-        held += len(frame)
-        while held >= step:
-            joined = _concat(pending)
-            yield joined.iloc[:step].reset_index(drop=True)
-            rest = joined.iloc[step:]
-            pending, held = ([rest] if len(rest) else []), len(rest)
+    with progress_bar(progress, total=n, desc=f"generate {kind}") as bar:
+        for frame in _blocks_in_order(world, block, n):
+            bar.update(len(frame))
+            pending.append(frame)
+            held += len(frame)
+            while held >= step:
+                joined = _concat(pending)
+                yield joined.iloc[:step].reset_index(drop=True)
+                rest = joined.iloc[step:]
+                pending, held = ([rest] if len(rest) else []), len(rest)
     if held:
         yield _concat(pending).reset_index(drop=True)
 
@@ -180,9 +193,27 @@ def generate(
     scenario: ScenarioLike = "default",
     start: str | dt.date | None = None,
     days: int | None = None,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Generate a synthetic data set of ``n`` records in one frame (see :func:`iter_records`)."""
-    parts = list(iter_records(kind, n, seed=seed, scenario=scenario, start=start, days=days))
+    """Generate a synthetic data set of ``n`` records in one frame (see :func:`iter_records`).
+
+    Parameters
+    ----------
+    kind, n, seed, scenario, start, days, progress
+        As in :func:`iter_records`.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> generate("passengers", 500, seed=4, progress=False).shape[0]
+    500
+    """
+    parts = list(
+        iter_records(kind, n, seed=seed, scenario=scenario, start=start, days=days, progress=progress)
+    )
     return _concat(parts)
 
 
@@ -193,6 +224,7 @@ def generate_shipments(
     scenario: ScenarioLike = "default",
     start: str | dt.date | None = None,
     days: int | None = None,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
     """Generate ``n`` synthetic import declarations: declared fields, then truth, oracle and legacy outcome.
 
@@ -206,6 +238,9 @@ def generate_shipments(
         Scenario name (``"default"``), a path to a scenario TOML, or a mapping of overrides.
     start, days
         The simulated period; default: the scenario's (2025-01-01, 365 days).
+    progress
+        Show a progress bar of the records generated: True, False, or None for "only when standard error
+        is a terminal".
 
     Returns
     -------
@@ -220,7 +255,7 @@ def generate_shipments(
     >>> bool((frame["net_weight_kg"] <= frame["gross_weight_kg"]).all())
     True
     """
-    return generate("shipments", n, seed=seed, scenario=scenario, start=start, days=days)
+    return generate("shipments", n, seed=seed, scenario=scenario, start=start, days=days, progress=progress)
 
 
 def generate_passengers(
@@ -230,6 +265,7 @@ def generate_passengers(
     scenario: ScenarioLike = "default",
     start: str | dt.date | None = None,
     days: int | None = None,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
     """Generate ``n`` synthetic passenger and land-border crossings with planted P1-P4 violations.
 
@@ -241,7 +277,7 @@ def generate_passengers(
     >>> len(frame), bool(frame["trip_id"].is_unique)
     (1000, True)
     """
-    return generate("passengers", n, seed=seed, scenario=scenario, start=start, days=days)
+    return generate("passengers", n, seed=seed, scenario=scenario, start=start, days=days, progress=progress)
 
 
 def write_records(
@@ -286,15 +322,22 @@ def write_records(
     path = check_output(out, (".parquet", ".csv"))
     suffix = path.suffix.lower()
     load_scenario(scenario)  # fail on a bad scenario before creating anything
-    show = sys.stderr.isatty() if progress is None else progress
-    from tqdm.auto import tqdm
+    wants_progress(progress)
 
     tmp = temp_beside(path)  # also removes temporaries left by a killed earlier run
     try:
+        # one bar, for the rows written (the generator's own would count the same rows a second time)
         chunks = iter_records(
-            kind, n, seed=seed, scenario=scenario, start=start, days=days, chunk_rows=chunk_rows
+            kind,
+            n,
+            seed=seed,
+            scenario=scenario,
+            start=start,
+            days=days,
+            chunk_rows=chunk_rows,
+            progress=False,
         )
-        with tqdm(total=n, unit="rows", disable=not show, desc=f"generate {kind}") as bar:
+        with progress_bar(progress, total=n, desc=f"generate {kind}") as bar:
             if suffix == ".parquet":
                 import pyarrow as pa
                 import pyarrow.parquet as pq
