@@ -73,7 +73,8 @@ def run(kind: str, rows: int, threads: int, entity: str) -> None:
         )
     # where does the gap to the oracle come from? records whose entity the model has never seen
     hist = observed.model.features.histories_[entity]
-    from riskscore.features import _days, _hash_key
+    from riskscore._hashing import hash_key as _hash_key
+    from riskscore.features._common import days as _days
 
     feat = next(f for f in observed.model.spec.features if f.name == entity)
     look = hist.lookup(_hash_key(test, feat.inputs), _days(test[observed.model.spec.time_column]))

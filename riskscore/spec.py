@@ -44,6 +44,7 @@ import pandas as pd
 
 from riskscore._fmt import did_you_mean, fmt_number, quote_list
 from riskscore.exceptions import SpecError
+from riskscore.features.registry import KINDS
 
 __all__ = ["ColumnSpec", "DerivedFeature", "RecordSpec", "load_spec", "schema_summary"]
 
@@ -94,16 +95,6 @@ _SPEC_KEYS = ("name", "version", "description", "id", "timestamp")
 _REQUIRED_SPEC_KEYS = ("name", "version", "id", "timestamp")
 _TOP_LEVEL_KEYS = ("spec", "columns", "features")
 
-#: Kinds of derived feature a spec may declare in [[features]] (see riskscore.features).
-FEATURE_KINDS: dict[str, tuple[int, int]] = {  # kind -> (min inputs, max inputs)
-    "log_ratio": (2, 2),
-    "ratio": (2, 2),
-    "not_equal": (2, 2),
-    "reference": (1, 1),
-    "group_max_gap": (1, 1),
-    "history": (1, 3),
-    "calendar": (1, 1),
-}
 _FEATURE_KEYS = ("name", "kind", "inputs", "by", "key", "group", "windows", "first_seen", "description")
 _BUILTIN_PACKAGE = "riskscore"
 _BUILTIN_DIR = "specs"
@@ -414,25 +405,21 @@ class DerivedFeature:
                 f"feature {self.name!r}: first_seen must be true or false, got {self.first_seen!r}"
             )
         where = f"feature {self.name!r}"
-        if self.kind not in FEATURE_KINDS:
+        if self.kind not in KINDS:
             raise SpecError(
-                f"{where}: unknown kind {self.kind!r}{did_you_mean(str(self.kind), FEATURE_KINDS)}; "
-                f"allowed kinds: {', '.join(FEATURE_KINDS)}"
+                f"{where}: unknown kind {self.kind!r}{did_you_mean(str(self.kind), KINDS)}; "
+                f"allowed kinds: {', '.join(KINDS)}"
             )
         object.__setattr__(self, "inputs", tuple(str(i) for i in self.inputs))
         object.__setattr__(self, "by", tuple(tuple(str(c) for c in level) for level in self.by))
         object.__setattr__(self, "windows", tuple(int(w) for w in self.windows))
-        lo, hi = FEATURE_KINDS[self.kind]
+        kind = KINDS[self.kind]
+        lo, hi = kind.arity
         if not lo <= len(self.inputs) <= hi:
             raise SpecError(f"{where}: kind {self.kind!r} takes {lo}..{hi} inputs, got {list(self.inputs)}")
-        if self.kind == "reference" and not self.by:
-            raise SpecError(
-                f'{where}: a reference feature needs `by`, e.g. by = [["hs_code"], ["hs_code:4"]]'
-            )
-        if self.kind == "group_max_gap" and not (self.key and self.group):
-            raise SpecError(f"{where}: a group_max_gap feature needs `key` and `group`")
-        if any(w < 1 for w in self.windows):
-            raise SpecError(f"{where}: windows must be whole days >= 1, got {list(self.windows)}")
+        problem = kind.check(self, where)
+        if problem is not None:
+            raise SpecError(problem)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (TOML layout); empty optional fields are left out."""

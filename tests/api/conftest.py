@@ -17,20 +17,15 @@ import pandas as pd
 import pytest
 
 import riskscore
-from riskscore.model import ChannelModel, RiskModel
+from riskscore.model import RiskModel
 from riskscore.spec import validate_frame
-from riskscore.synthetic import generate_shipments
-from riskscore.train import TrainResult, train
-
-SMALL_ROWS = 40_000
-SMALL_SEED = 31
+from riskscore.train import TrainResult
 
 
 @pytest.fixture(scope="session")
-def small_result() -> TrainResult:
-    """A small shipment model and its held-out test window (read-only)."""
-    data = generate_shipments(SMALL_ROWS, seed=SMALL_SEED)
-    return train(data, kind="shipment", estimator=ChannelModel(n_estimators=80), num_threads=2)
+def small_result(world) -> TrainResult:
+    """The shared world's shipment model and its held-out test window (tests/conftest.py; read-only)."""
+    return world.shipment_result
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskscore import SchemaError
-from riskscore._onerecord import interp_one, text_hasher
+from riskscore._hashing import text_hasher
+from riskscore._scalar import interp_one
 from riskscore.policy import _policy_key, _uniform_from_ids
 
 from .conftest import plain_records, row_dict

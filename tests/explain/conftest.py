@@ -1,83 +1,50 @@
-"""One trained world for the explanation and report tests: a shipment and a passenger model.
-
-60,000 shipments and 40,000 passengers (seed 21), each with a model trained the way ``riskscore train``
-does it but with 150 boosting rounds (about ten seconds on two cores for both). Built once per session;
-tests must treat everything in it as read-only (copy a frame before changing it, ``copy.copy`` a model
-before replacing its policy).
-"""
+"""Fixtures of the explanation and report tests, on the shared trained world (tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from riskscore.model import ChannelModel, RiskModel
+from riskscore.model import RiskModel
 from riskscore.spec import validate_frame
-from riskscore.synthetic import generate_passengers, generate_shipments
-from riskscore.train import TrainResult, train
 
-SHIPMENT_ROWS = 60_000
-PASSENGER_ROWS = 40_000
-SEED = 21
+from ..conftest import WORLD_SEED, World
+
+SEED = WORLD_SEED  # the shared world's seed: records generated with it share its importers and travellers
 
 #: Markup an attacker could put in a free-text field of a declaration.
 SCRIPT_PAYLOAD = "<script>alert(1)</script>"
 IMG_PAYLOAD = '"><img src=x onerror=alert(2)>'
 
 
-@dataclass(frozen=True)
-class Trained:
-    """The two trained models and their held-out latest windows (read-only)."""
-
-    shipment_result: TrainResult
-    passenger_result: TrainResult
-
-    @property
-    def shipment_model(self) -> RiskModel:
-        return self.shipment_result.model
-
-    @property
-    def passenger_model(self) -> RiskModel:
-        return self.passenger_result.model
+@pytest.fixture(scope="session")
+def trained(world: World) -> World:
+    """The shared trained world (tests/conftest.py): a shipment and a passenger model, read-only."""
+    return world
 
 
 @pytest.fixture(scope="session")
-def trained() -> Trained:
-    """Shipment model on 60,000 shipments, passenger model on 40,000 passengers (seed 21)."""
-    shipments = generate_shipments(SHIPMENT_ROWS, seed=SEED)
-    shipment_result = train(
-        shipments, kind="shipment", num_threads=2, estimator=ChannelModel(n_estimators=150)
-    )
-    passengers = generate_passengers(PASSENGER_ROWS, seed=SEED)
-    passenger_result = train(
-        passengers, kind="passenger", num_threads=2, estimator=ChannelModel(n_estimators=150)
-    )
-    return Trained(shipment_result, passenger_result)
-
-
-@pytest.fixture(scope="session")
-def shipment_model(trained: Trained) -> RiskModel:
+def shipment_model(trained: World) -> RiskModel:
     return trained.shipment_model
 
 
 @pytest.fixture(scope="session")
-def passenger_model(trained: Trained) -> RiskModel:
+def passenger_model(trained: World) -> RiskModel:
     return trained.passenger_model
 
 
 @pytest.fixture(scope="session")
-def shipment_test(trained: Trained) -> pd.DataFrame:
+def shipment_test(trained: World) -> pd.DataFrame:
     """The shipment test window (about 9,000 records, truth columns kept), validated; read-only."""
     return validate_frame(trained.shipment_result.test.reset_index(drop=True), "shipment")
 
 
 @pytest.fixture(scope="session")
-def passenger_test(trained: Trained) -> pd.DataFrame:
+def passenger_test(trained: World) -> pd.DataFrame:
     """The passenger test window, validated; read-only."""
     return validate_frame(trained.passenger_result.test.reset_index(drop=True), "passenger")
 

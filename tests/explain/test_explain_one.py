@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from api.conftest import plain_records  # tests/ is on sys.path (pytest's rootdir insertion)
 
 from riskscore import OUTPUT_COLUMNS, SchemaError
 from riskscore._fastpredict import PREDICT_CONTRIB, PREDICT_NORMAL, PREDICT_RAW_SCORE, SingleRowPredictor
@@ -30,6 +29,8 @@ from riskscore.features import FeatureBuilder
 from riskscore.model import RiskModel
 from riskscore.spec import RecordSpec, validate_frame
 from riskscore.synthetic import generate_passengers, generate_shipments
+
+from ..api.conftest import plain_records
 
 N_RECORDS = 200
 

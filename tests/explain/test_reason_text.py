@@ -68,7 +68,8 @@ def test_no_record_is_said_to_have_history_and_none(trained, kind):
                 # "has no earlier declarations" and "past inspections found violations" of the same key
                 assert f"{stem}_HISTORY" not in codes, codes
         assert len(codes) == len(set(codes)), codes
-    assert no_history > 0  # new keys exist in every window: the variant is exercised
+    if kind == "shipment":  # new importers and importer x HS pairs in every window: the variant is exercised
+        assert no_history > 0
 
 
 def test_rates_read_as_percentages_and_labels_come_from_the_spec(trained):

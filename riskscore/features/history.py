@@ -1,0 +1,189 @@
+"""``history``: what earlier records say about a key (an importer, a broker, an importer x HS pair).
+
+Prior record count, smoothed prior hit rate (``(hits + smoothing x overall rate) / (inspected +
+smoothing)``), optionally days since the key was first seen, counts in recent day windows and their spike
+(DOMAIN.md 2.2: S6 phantom importers, S7 complicit brokers; DATE's RiskH features). Only records of
+strictly earlier days count, in training and in scoring alike (one code path: :meth:`EventTable.lookup`),
+so no label leaks from a record into its own features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from riskscore._hashing import hash_key
+from riskscore.features._common import Float
+from riskscore.features.base import Batch, FeatureKind, Settings
+from riskscore.features.events import EventTable
+from riskscore.features.plan import PlanWriter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from riskscore.spec import DerivedFeature, RecordSpec
+
+_NAN = float("nan")
+_MEMO_LIMIT = 50_000  # memoised history values per feature: (entity, day) -> a few floats
+
+
+class History(FeatureKind):
+    """Outputs ``<name>_count``, ``_hit_rate``, [``_days_since_first``], ``_count_<w>d``..., [``_spike``]."""
+
+    kind = "history"
+    arity = (1, 3)
+    state_key = "histories"
+    single = False
+
+    @classmethod
+    def check(cls, feat: DerivedFeature, where: str) -> str | None:
+        if any(w < 1 for w in feat.windows):
+            return f"{where}: windows must be whole days >= 1, got {list(feat.windows)}"
+        return None
+
+    def outputs(self) -> list[str]:
+        n, feat = self.name, self.feat
+        names = [f"{n}_count", f"{n}_hit_rate"]
+        names += [f"{n}_days_since_first"] if feat.first_seen else []
+        names += [f"{n}_count_{w}d" for w in feat.windows]
+        names += [f"{n}_spike"] if len(feat.windows) >= 2 else []
+        return names
+
+    def compute(self, batch: Batch, settings: Settings, state: Any) -> tuple[dict[str, Float], Any]:
+        feat, n = self.feat, self.name
+        key = hash_key(batch.frame, feat.inputs)
+        if state is None:
+            assert batch.inspected is not None and batch.hits is not None
+            state = EventTable.build(key, batch.day, batch.inspected, batch.hits)
+        h = state.lookup(key, batch.day, feat.windows)
+        out = {f"{n}_count": h["count"]}
+        smooth = settings.smoothing
+        out[f"{n}_hit_rate"] = (h["hits"] + smooth * settings.hit_rate) / (h["inspected"] + smooth)
+        if feat.first_seen:
+            out[f"{n}_days_since_first"] = h["days_since_first"]
+        for w in feat.windows:
+            out[f"{n}_count_{w}d"] = h[f"count_{w}d"]
+        if len(feat.windows) >= 2:
+            short, long_ = feat.windows[0], feat.windows[-1]
+            out[f"{n}_spike"] = h[f"count_{short}d"] / (h[f"count_{long_}d"] * short / long_ + 1.0)
+        return out, state
+
+    def extend(self, state: EventTable, batch: Batch) -> EventTable:
+        assert batch.inspected is not None and batch.hits is not None
+        new = EventTable.build(
+            hash_key(batch.frame, self.feat.inputs), batch.day, batch.inspected, batch.hits
+        )
+        return state.merge(new)
+
+    def compact(self, state: EventTable, as_of_day: int, keep_days: int) -> EventTable:
+        return state.compact(as_of_day, keep_days)
+
+    def state_to_json(self, state: EventTable) -> Any:
+        return state.to_dict()
+
+    def state_from_json(self, data: Any) -> EventTable:
+        return EventTable.from_dict(data)
+
+    def emit(self, w: PlanWriter, i: int, state: EventTable, settings: Settings) -> list[str]:
+        slots = [w.pos[name] for name in self.outputs()]
+        values = w.const(f"HIST{i}", _history_values(state, self.feat, settings))
+        names = ", ".join(f"h{n}" for n in range(len(slots)))
+        lines = [f"{names}{',' if len(slots) == 1 else ''} = {values}({w.key(tuple(self.feat.inputs))}, day)"]
+        return lines + [f"out[{j}] = h{n}" for n, j in enumerate(slots)]
+
+    def sentence(self, output: str, value: float, record: Any, spec: RecordSpec) -> str | None:
+        who = key_text(spec, self.feat.inputs, record)
+        part = output[len(self.name) + 1 :]
+        finite = value == value and abs(value) != float("inf")
+        n = f"{round(value):,}" if finite else "unknown"
+        if part == "count":
+            return f"{who}: {n} earlier records on file"
+        if part == "hit_rate":
+            return f"{who}: past inspections found violations at a {value * 100:.1f}% rate"
+        if part == "days_since_first":
+            return f"{who}: first seen {n} days ago"
+        if part == "spike":
+            return f"{who}: records in the latest days run at {value:.2f} times the usual pace"
+        if part.startswith("count_") and part.endswith("d"):
+            return f"{who}: {n} records in the previous {part[6:-1]} days"
+        return None  # pragma: no cover - every output is covered above
+
+    def no_history(self, record: Any, spec: RecordSpec) -> str:
+        """Return the sentence for a key without earlier records (its rate and age are the prior's, not its own)."""
+        return f"{key_text(spec, self.feat.inputs, record)}: no earlier records on file"
+
+
+def key_text(spec: RecordSpec, inputs: tuple[str, ...], record: Any) -> str:
+    """Return a key's fields by their labels with the record's values: ``Importer IM000284 / HS 620330``."""
+    parts = []
+    for item in inputs:
+        name, _, cut = item.partition(":")
+        value = record.get(name)
+        text = "unknown" if value is None or value != value else str(value)
+        parts.append(f"{spec.column(name).display} {text[: int(cut)] if cut and text != 'unknown' else text}")
+    return " / ".join(parts)
+
+
+def _history_values(
+    table: EventTable, feat: DerivedFeature, settings: Settings
+) -> Callable[[int, int], tuple[float, ...]]:
+    """Return a function (entity key, day) -> the history feature values, memoised per (entity, day).
+
+    The values, in :meth:`History.outputs` order: the batch path's EventTable.lookup and
+    :meth:`History.compute` arithmetic on floats.
+    """
+    positions = dict(zip(table.keys.tolist(), range(len(table.keys)), strict=True))
+    start, days_all, cum = table.start, table.day, table.cum
+    windows = tuple(feat.windows)
+    smooth, prior = float(settings.smoothing), float(settings.hit_rate)
+    first_seen = bool(feat.first_seen)
+    spike = (windows[0], windows[-1]) if len(windows) >= 2 else None
+    empty = len(days_all) == 0
+    memo: dict[tuple[int, int], tuple[float, ...]] = {}  # bounded
+
+    def compute(entity: int, day: int) -> tuple[float, ...]:
+        at = None if empty else positions.get(entity)
+        counts = [0.0] * len(windows)
+        lo = hi = 0
+        if at is not None:
+            lo, hi = int(start[at]), int(start[at + 1])
+        if hi == lo:  # an entity never seen (or with no stored days)
+            count = inspected = hits = 0.0
+            first = _NAN
+        else:
+            last = int(days_all[hi - 1])
+            if day > last:  # scoring after the stored history, the usual case: all of it counts
+                p = hi
+            else:
+                p = lo + int(days_all[lo:hi].searchsorted(max(day, 0), side="left"))
+            if p > lo:
+                c = cum[p - 1].tolist()
+                count, inspected, hits = float(c[0]), float(c[1]), float(c[2])
+                first = float(day - int(days_all[lo]))
+            else:
+                count = inspected = hits = 0.0
+                first = _NAN
+            for n, w in enumerate(windows):
+                since = max(day - w, 0)
+                if since > last:  # then p == hi: count minus the same cumulative count
+                    counts[n] = count - count
+                    continue
+                pw = lo + int(days_all[lo:hi].searchsorted(since, side="left"))
+                counts[n] = count - (float(cum[pw - 1, 0]) if pw > lo else 0.0)
+        values = [count, (hits + smooth * prior) / (inspected + smooth)]
+        if first_seen:
+            values.append(first)
+        values += counts
+        if spike is not None:
+            short, long_ = spike
+            values.append(counts[0] / (counts[-1] * short / long_ + 1.0))
+        return tuple(values)
+
+    def lookup(entity: int, day: int) -> tuple[float, ...]:
+        values = memo.get((entity, day))
+        if values is None:
+            values = compute(entity, day)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[entity, day] = values
+        return values
+
+    return lookup
