@@ -3,6 +3,11 @@
 Exit codes: 0 success, 2 bad input (the message names the option or file and the fix), 3 the champion
 model was kept (``train --champion``), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 1 unexpected
 failure. Interrupted or terminated runs remove their temporary files.
+
+Output: summaries for people go to stdout, or to stderr with ``--json`` (stdout then carries one JSON object
+and nothing else); log messages of the ``riskscore`` logger go to stderr as ``riskscore: LEVEL: message``
+at the level of ``--quiet`` (errors only), ``--verbose`` (INFO) or ``--log-level`` (default WARNING).
+``--quiet`` also turns off progress bars and the summaries of the commands that write files.
 """
 
 from __future__ import annotations
@@ -10,17 +15,30 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
+import logging
+import math
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from riskscore import __version__
 from riskscore.exceptions import ParameterError, RiskscoreError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["main"]
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+QUICK_ROWS = 5_000  # fresh records per kind scored by `demo --quick`: the demo runs in a few seconds
 
 
 def _whole(minimum: int, meaning: str) -> Callable[[str], int]:
@@ -50,6 +68,93 @@ def _date(text: str) -> str:
     return text
 
 
+def _log_level(text: str) -> str:
+    """Accept a log level name in any case (an argparse type); returns it in capitals."""
+    if text.lower() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(LOG_LEVELS)}; got {text!r}")
+    return text.upper()
+
+
+@dataclass(frozen=True)
+class _Console:
+    """Where a command's words for people go.
+
+    stdout normally; stderr with ``--json``, so that stdout carries the JSON object alone; nowhere with
+    ``--quiet`` (``always=True``: text that is the command's product, as the demo's tables).
+    """
+
+    quiet: bool = False
+    json: bool = False
+
+    def say(self, text: str = "", *, always: bool = False, flush: bool = False) -> None:
+        if self.quiet and not always:
+            return
+        print(text, file=sys.stderr if self.json else sys.stdout, flush=flush)
+
+    def emit(self, document: Mapping[str, Any]) -> None:
+        """Print one JSON object on stdout (with ``--json``)."""
+        print(json.dumps(_json_safe(document), allow_nan=False), flush=True)
+
+
+def _console(args: argparse.Namespace) -> _Console:
+    return _Console(quiet=bool(getattr(args, "quiet", False)), json=bool(getattr(args, "json", False)))
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    """``progress=`` for the library: off with --quiet or --no-progress, else on a terminal only."""
+    return False if getattr(args, "quiet", False) or getattr(args, "no_progress", False) else None
+
+
+def _json_safe(obj: Any) -> Any:
+    """Plain JSON values: numpy scalars to Python numbers, NaN and infinities to null, paths to text."""
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and not isinstance(obj, str | bytes):  # numpy scalars
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+class _Timer:
+    """Seconds per phase of a command, for the ``timings`` of ``--json``."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+
+    def timed(self, name: str, items: Iterable[Any]) -> Iterator[Any]:
+        """Yield from ``items``, counting the time spent producing each one under ``name``."""
+        it = iter(items)
+        while True:
+            with self.phase(name):
+                item = next(it, _END)
+            if item is _END:
+                return
+            yield item
+
+    def report(self) -> dict[str, float]:
+        return {
+            **{k: round(v, 3) for k, v in self.seconds.items()},
+            "total": round(time.perf_counter() - self.start, 3),
+        }
+
+
+_END = object()
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from riskscore.synthetic import write_records
 
@@ -69,9 +174,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         start=args.start,
         days=args.days,
         chunk_rows=args.chunk_rows,
-        progress=None if not args.no_progress else False,
+        progress=_progress(args),
     )
-    print(f"wrote {args.rows:,} {args.kind} to {path}")
+    _console(args).say(f"wrote {args.rows:,} {args.kind} to {path}")
     return 0
 
 
@@ -84,7 +189,7 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(report: dict) -> None:
+def _print_report(report: Mapping[str, pd.DataFrame], say: Callable[..., None]) -> None:
     titles = {
         "truth": "selection quality on the truth (precision = hit rate, recall = detection, revenue share):",
         "observed": "the same seen through inspection outcomes only (IPW hit rate among inspected):",
@@ -94,11 +199,11 @@ def _print_report(report: dict) -> None:
     }
     for name, title in titles.items():
         if name in report and len(report[name]):
-            print(f"\n{title}")
+            say(f"\n{title}")
             table = report[name]
             if name == "truth":
                 table = table[[c for c in table.columns if c != "inspected"]]
-            print(
+            say(
                 table.to_string(
                     index=name != "truth" and name != "observed" and name != "mechanisms" and name != "groups"
                 )
@@ -109,24 +214,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from riskscore.defaults import DEFAULT_DATA, default_frames
+    from riskscore.defaults import DEFAULT_DATA, default_fresh
     from riskscore.evaluate import evaluate_scores
     from riskscore.model import load
 
+    console = _console(args)
+
+    def say(text: str = "") -> None:
+        console.say(text, always=True)  # the demo's tables are its product: --quiet keeps them
+
+    rows = QUICK_ROWS if args.quick else args.rows
     with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 3):
         for kind in ("shipment", "passenger"):
             model = load(kind)
-            history, fresh = default_frames(kind)
+            fresh, history_rows = default_fresh(kind, rows)
             d = DEFAULT_DATA[kind]
-            print(
-                f"\n=== {kind}s: shipped model {model.version} scores {len(fresh):,} fresh records "
-                f"(from {d.cutoff}; {len(history):,} records of history before it) ==="
+            month = d.rows - history_rows
+            scored = f"a random {len(fresh):,} of the {month:,}" if len(fresh) < month else f"{month:,}"
+            say(
+                f"\n=== {kind}s: shipped model {model.version} scores {scored} fresh records "
+                f"(from {d.cutoff}; {history_rows:,} records of history before it) ==="
             )
             pred = model.predict(fresh)
             counts = pred["channel"].value_counts().reindex(["green", "yellow", "red"])
             reasons = pd.crosstab(pred["channel"], pred["selection_reason"])
-            print("\nchannels (count, share) and why:")
-            print(
+            say("\nchannels (count, share) and why:")
+            say(
                 pd.concat(
                     [counts.rename("records"), (counts / len(pred)).rename("share"), reasons], axis=1
                 ).to_string()
@@ -140,9 +253,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             _print_report(
                 evaluate_scores(
                     fresh, scores, channels=pred["channel"].to_numpy(), protected=model.spec.protected_columns
-                )
+                ),
+                say,
             )
     return 0
+
+
+_VERDICT_TEXT = {
+    "better": "better than the champion",
+    "worse": "worse than the champion",
+    "within noise": "within the noise",
+}
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -150,85 +271,179 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from riskscore._io import atomic_write_text, check_output, read_table
     from riskscore.card import model_card
+    from riskscore.evaluate import compare_models
     from riskscore.model import load
     from riskscore.spec import load_spec
     from riskscore.train import train
 
+    console, timer = _console(args), _Timer()
     spec = load_spec(args.kind)  # an unknown kind fails before the data is read, and drives the reading
     out = check_output(args.out, (".rsk",))
-    check_output(out.with_suffix(".md"), (".md",))  # the model card is written beside the model
-    champion = load(args.champion) if args.champion else None
-    frame = read_table(args.data, spec=spec)
-    print(f"training a {args.kind} model on {len(frame):,} records from {args.data} ...", flush=True)
-    result = train(
-        frame,
-        kind=args.kind,
-        label=args.label,
-        allow_truth=args.allow_truth,
-        num_threads=args.threads,
-        seed=args.seed,
-        baselines=True,
-    )
-    report = result.report()
-    with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 3):
-        _print_report(report)
-    if champion is not None and len(result.test):
-        from riskscore.evaluate import evaluate_scores
-
-        test = result.test.reset_index(drop=True)
-        new = evaluate_scores(
-            test,
-            {
-                "new": result.model.predict(test)["risk_score"].to_numpy(),
-                "champion": champion.predict(test)["risk_score"].to_numpy(),
-            },
-            rates=(0.05,),
-        )["observed"].set_index("scorer")["ipw_hit_rate"]
-        print(
-            f"\nlatest window, hit rate at 5% (IPW, inspected records): new {new['new']:.4f}, "
-            f"champion {new['champion']:.4f}"
+    card_path = check_output(out.with_suffix(".md"), (".md",))  # the model card is written beside the model
+    with timer.phase("read"):
+        champion = load(args.champion) if args.champion else None
+        frame = read_table(args.data, spec=spec)
+    console.say(f"training a {args.kind} model on {len(frame):,} records from {args.data} ...", flush=True)
+    with timer.phase("train"):
+        result = train(
+            frame,
+            kind=args.kind,
+            label=args.label,
+            allow_truth=args.allow_truth,
+            num_threads=args.threads,
+            seed=args.seed,
+            baselines=True,
+            progress=_progress(args),
         )
-        if not new["new"] > new["champion"] and not args.force:
+    with timer.phase("evaluate"):
+        report = result.report()
+    if not console.quiet:
+        with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 3):
+            _print_report(report, console.say)
+    model = result.model
+    comparison = None
+    replace = True
+    if champion is not None:
+        with timer.phase("champion"):
+            comparison = compare_models(model, champion, result.test, rate=0.05, seed=args.seed)
+        c = comparison
+        heading = (
+            f"champion {args.champion}: hit rate at {c.rate:.0%} on the latest window (IPW; {c.inspected:,} of "
+            f"{c.records:,} records inspected; {c.n_boot:,} paired resamples)"
+        )
+        verdict = _VERDICT_TEXT[c.verdict]
+        replace = c.verdict == "better" or args.force
+        if c.verdict == "better":
+            console.say(f"\n{heading}\n{c}: {verdict}; replaced")
+        elif args.force:
+            console.say(f"\n{heading}\n{c}: {verdict}; replaced anyway (--force)")
+        else:
             print(
-                f"riskscore: the new model does not beat the champion {args.champion} on the latest window; "
-                "nothing written (use --force to replace it anyway)",
+                f"riskscore: {heading}\nriskscore: {c}: {verdict}; not replaced (use --force)",
                 file=sys.stderr,
             )
-            return 3
-    result.model.save(out)
-    card = atomic_write_text(out.with_suffix(".md"), model_card(result.model, report))
-    print(f"\nwrote {out} ({result.model.version}) and its model card {card}")
-    return 0
+    if replace:
+        with timer.phase("write"):
+            model.save(out)
+            card_path = atomic_write_text(card_path, model_card(model, report))
+        console.say(f"\nwrote {out} ({model.version}) and its model card {card_path}")
+    if args.json:
+        console.emit(
+            {
+                "command": "train",
+                "written": replace,
+                "output": str(out) if replace else None,
+                "model_card": str(card_path) if replace else None,
+                "model_version": model.version,
+                "records": {
+                    "read": len(frame),
+                    "train": result.train_rows,
+                    "validation": result.valid_rows,
+                    "test": len(result.test),
+                    "labelled_train": model.info.get("training_labelled_rows"),
+                },
+                "metrics": model.info.get("metrics"),
+                "evaluation": {
+                    name: report[name].to_dict(orient="records")
+                    for name in ("truth", "observed")
+                    if name in report
+                },
+                "champion": None
+                if comparison is None
+                else {"path": str(args.champion), **comparison.to_dict(), "forced": bool(args.force)},
+                "timings": timer.report(),
+            }
+        )
+    return 0 if replace else 3
+
+
+class _Tally:
+    """Counts over the scored chunks: channels, selection reasons, records without earlier history."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.channels: Counter[str] = Counter({"green": 0, "yellow": 0, "red": 0})
+        self.reasons: Counter[str] = Counter()
+        self._unseen: dict[str, float] = {}  # records without earlier history, per key
+
+    def add(self, pred: pd.DataFrame) -> None:
+        n = len(pred)
+        self.records += n
+        for counter, column in ((self.channels, "channel"), (self.reasons, "selection_reason")):
+            for value, count in pred[column].astype(str).value_counts().items():
+                counter[str(value)] += int(count)
+        for key, share in pred.attrs.get("unseen_history", {}).items():
+            self._unseen[key] = self._unseen.get(key, 0.0) + share * n  # weighted by the chunk's size
+
+    @property
+    def unseen(self) -> dict[str, float]:
+        """Share of all scored records without earlier history, per history key."""
+        return {k: v / self.records for k, v in self._unseen.items()} if self.records else {}
+
+    def lines(self) -> list[str]:
+        def share(n: int) -> str:
+            return f" ({n / self.records:.1%})" if self.records else ""
+
+        out = ["channels: " + ", ".join(f"{c} {n:,}{share(n)}" for c, n in self.channels.items())]
+        selected = {r: n for r, n in self.reasons.most_common() if r != "none"}
+        if selected:
+            out.append("selection reasons: " + ", ".join(f"{r} {n:,}" for r, n in selected.items()))
+        if self.unseen:
+            out.append("no earlier history: " + ", ".join(f"{k} {v:.1%}" for k, v in self.unseen.items()))
+        return out
+
+
+def _parquet_rows(path: str) -> int | None:
+    """Rows of a parquet file from its footer, for the progress bar's total.
+
+    None for a CSV (its length is unknown until read) or a file pyarrow cannot open: the reader then
+    reports that problem with its own message, and the bar merely runs without a total.
+    """
+    if Path(path).suffix.lower() != ".parquet":
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        with pq.ParquetFile(path) as pf:
+            return int(pf.metadata.num_rows)
+    except (OSError, ValueError):
+        return None
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from tqdm.auto import tqdm
 
     from riskscore._io import check_output, iter_table, publish, temp_beside, write_csv_rows
+    from riskscore._progress import progress_bar, wants_progress
     from riskscore.model import load
 
+    console, timer = _console(args), _Timer()
     out = check_output(args.out, (".parquet", ".csv"))
-    model = load(args.model, require_signature=args.require_signature)
+    with timer.phase("load"):
+        model = load(args.model, require_signature=args.require_signature)
     spec = model.spec
+    progress = _progress(args)
+    total = _parquet_rows(args.data) if wants_progress(progress) else None
     # iter_table yields at least one frame, empty for a file without rows, so an empty batch still gives a
     # readable file with the output columns and their types
-    chunks = iter_table(args.data, args.chunk_rows, spec.declared_columns, spec=spec)
+    chunks = timer.timed("read", iter_table(args.data, args.chunk_rows, spec.declared_columns, spec=spec))
     tmp = temp_beside(out)
-    total = 0
+    tally = _Tally()
     try:
-        with tqdm(unit="rows", disable=args.no_progress or not sys.stderr.isatty(), desc="score") as bar:
+        with progress_bar(progress, total=total, desc="score") as bar:
             if out.suffix.lower() == ".parquet":
                 writer = None
                 try:
                     for chunk in chunks:
-                        pred = model.predict(chunk)
-                        table = pa.Table.from_pandas(pred, preserve_index=False)
-                        if writer is None:
-                            writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                        writer.write_table(table.cast(writer.schema))
-                        total += len(pred)
+                        with timer.phase("score"):
+                            pred = model.predict(chunk)
+                        with timer.phase("write"):
+                            table = pa.Table.from_pandas(pred, preserve_index=False)
+                            if writer is None:
+                                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                            writer.write_table(table.cast(writer.schema))
+                        tally.add(pred)
                         bar.update(len(pred))
                 finally:
                     if writer is not None:
@@ -237,15 +452,32 @@ def _cmd_score(args: argparse.Namespace) -> int:
                 # a CSV of predictions is opened by people: spreadsheet-safe (record ids are user text)
                 with open(tmp, "w", newline="", encoding="utf-8") as fh:
                     for i, chunk in enumerate(chunks):
-                        pred = model.predict(chunk)
-                        write_csv_rows(pred, fh, header=i == 0)
-                        total += len(pred)
+                        with timer.phase("score"):
+                            pred = model.predict(chunk)
+                        with timer.phase("write"):
+                            write_csv_rows(pred, fh, header=i == 0)
+                        tally.add(pred)
                         bar.update(len(pred))
         publish(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    print(f"scored {total:,} records with {model.version} -> {out}")
+    console.say(f"scored {tally.records:,} records with {model.version} -> {out}")
+    for line in tally.lines():
+        console.say(line)
+    if args.json:
+        console.emit(
+            {
+                "command": "score",
+                "records": tally.records,
+                "channels": dict(tally.channels),
+                "selection_reasons": dict(tally.reasons.most_common()),
+                "unseen_history": tally.unseen,
+                "model_version": model.version,
+                "output": str(out),
+                "timings": timer.report(),
+            }
+        )
     return 0
 
 
@@ -254,18 +486,35 @@ def _cmd_review(args: argparse.Namespace) -> int:
     from riskscore.model import load
     from riskscore.report import build_review
 
+    console, timer = _console(args), _Timer()
     check_output_folder(args.out, create=True)  # a file there, or a missing parent, fails before any work
     # fail on a bad model before reading data
-    model = load(args.model, require_signature=args.require_signature)
-    frame = read_table(args.data, spec=model.spec)
-    result = build_review(model, frame, args.out, max_cases=args.max_cases)
+    with timer.phase("load"):
+        model = load(args.model, require_signature=args.require_signature)
+    with timer.phase("read"):
+        frame = read_table(args.data, spec=model.spec)
+    with timer.phase("review"):
+        result = build_review(model, frame, args.out, max_cases=args.max_cases)
     note = (
         f" ({result.flagged - result.shown:,} more in flagged.csv)" if result.flagged > result.shown else ""
     )
-    print(
+    console.say(
         f"review of {result.records:,} records: {result.flagged:,} flagged, {result.shown:,} shown{note} -> "
         f"{result.index}"
     )
+    if args.json:
+        console.emit(
+            {
+                "command": "review",
+                "records": result.records,
+                "flagged": result.flagged,
+                "shown": result.shown,
+                "path": str(result.index),
+                "flagged_csv": str(result.flagged_csv),
+                "model_version": model.version,
+                "timings": timer.report(),
+            }
+        )
     return 0
 
 
@@ -273,7 +522,7 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     from riskscore.artifact import sign_artifact
 
     path = sign_artifact(args.model, key_id=args.key_id)
-    print(f"signed {path}")
+    _console(args).say(f"signed {path}")
     return 0
 
 
@@ -285,22 +534,66 @@ def _cmd_build_models(args: argparse.Namespace) -> int:
     from riskscore.defaults import DEFAULT_DATA, default_frames
     from riskscore.train import train
 
+    console = _console(args)
     out_dir = check_output_folder(args.out, create=False)
     for kind in args.kinds:
         d = DEFAULT_DATA[kind]
-        print(
+        console.say(
             f"building the default {kind} model from {d.rows:,} generated records (seed {d.seed}) ...",
             flush=True,
         )
         history, _ = default_frames(kind)
-        result = train(history, kind=kind, num_threads=args.threads, seed=0, baselines=True)
+        result = train(
+            history, kind=kind, num_threads=args.threads, seed=0, baselines=True, progress=_progress(args)
+        )
         report = result.report()
-        with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 3):
-            _print_report(report)
+        if not console.quiet:
+            with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 3):
+                _print_report(report, console.say)
         path = result.model.save(out_dir / f"{kind}.rsk")
         atomic_write_text(out_dir / f"{kind}.md", model_card(result.model, report))
-        print(f"wrote {path}")
+        console.say(f"wrote {path}")
     return 0
+
+
+def _add_output_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """--quiet, --verbose and --log-level, before the command or after it.
+
+    Below a command their defaults are left unset (SUPPRESS), so that they do not overwrite a value given
+    before the command.
+    """
+    unset: Any = argparse.SUPPRESS
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=False if top else unset,
+        help="print errors only: no progress bars, log messages or summaries (--json still prints its JSON, "
+        "and demo and scenarios what they show)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if top else unset,
+        help="also log what the library does (level INFO) on stderr",
+    )
+    group.add_argument(
+        "--log-level",
+        type=_log_level,
+        metavar="LEVEL",
+        default=None if top else unset,
+        help=f"level of the log messages on stderr: {', '.join(LOG_LEVELS)} (default: warning)",
+    )
+
+
+def _add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object with the run's figures on stdout; the text for people goes to stderr",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,9 +602,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="riskscore", description="Customs risk targeting: synthetic data, channel models."
     )
     parser.add_argument("--version", action="version", version=f"riskscore {__version__}")
+    _add_output_options(parser, top=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_output_options(common, top=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="generate synthetic shipments or passengers to a parquet/csv file")
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        # every command takes the output options too, so they may follow the command's name
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    gen = command("generate", help="generate synthetic shipments or passengers to a parquet/csv file")
     gen.add_argument("kind", choices=["shipments", "passengers"])
     gen.add_argument(
         "--rows", type=_whole(1, "the number of records"), required=True, help="number of records"
@@ -337,15 +637,28 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     gen.set_defaults(func=_cmd_generate)
 
-    sc = sub.add_parser("scenarios", help="list the shipped scenarios")
+    sc = command("scenarios", help="list the shipped scenarios")
     sc.set_defaults(func=_cmd_scenarios)
 
-    demo = sub.add_parser(
+    demo = command(
         "demo", help="the main job: generate, score a fresh batch with the shipped models, evaluate"
+    )
+    size = demo.add_mutually_exclusive_group()
+    size.add_argument(
+        "--rows",
+        type=_whole(100, "fresh records scored per kind"),
+        default=None,
+        help="score a random sample of N records of the fresh month of each kind (default: the whole month, "
+        "about 51,000 shipments and 38,000 passengers); the world and the shipped models stay the same",
+    )
+    size.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a demo of a few seconds: the same as --rows {QUICK_ROWS}",
     )
     demo.set_defaults(func=_cmd_demo)
 
-    tr = sub.add_parser("train", help="train a channel model on a table of past records")
+    tr = command("train", help="train a channel model on a table of past records")
     tr.add_argument("--kind", default="shipment", help="record spec: shipment, passenger or a spec TOML path")
     tr.add_argument("--data", required=True, help="records (.parquet or .csv) with inspection outcomes")
     tr.add_argument(
@@ -360,10 +673,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-truth", action="store_true", help="permit --label truth (synthetic studies only)"
     )
     tr.add_argument("--threads", type=int, default=2, help="LightGBM threads (match the free cores)")
-    tr.add_argument("--seed", type=_whole(0, "the random seed"), default=0)
+    tr.add_argument(
+        "--seed",
+        type=_whole(0, "the random seed"),
+        default=0,
+        help="seed of training and of the champion gate",
+    )
+    tr.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    _add_json_option(tr)
     tr.set_defaults(func=_cmd_train)
 
-    sc2 = sub.add_parser("score", help="score a table of records with a model, chunk by chunk")
+    sc2 = command("score", help="score a table of records with a model, chunk by chunk")
     sc2.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
     sc2.add_argument("--data", required=True, help="records (.parquet or .csv)")
     sc2.add_argument("--out", required=True, help="predictions (.parquet or .csv)")
@@ -373,13 +693,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=200_000,
         help="records read and scored at a time (memory bound)",
     )
-    sc2.add_argument("--no-progress", action="store_true")
+    sc2.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     sc2.add_argument(
         "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
     )
+    _add_json_option(sc2)
     sc2.set_defaults(func=_cmd_score)
 
-    rv = sub.add_parser("review", help="write an HTML review report of the flagged cases in a batch")
+    rv = command("review", help="write an HTML review report of the flagged cases in a batch")
     rv.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
     rv.add_argument("--data", required=True, help="records (.parquet or .csv)")
     rv.add_argument("--out", required=True, help="folder for index.html and flagged.csv")
@@ -392,16 +713,17 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument(
         "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
     )
+    _add_json_option(rv)
     rv.set_defaults(func=_cmd_review)
 
-    sg = sub.add_parser(
+    sg = command(
         "sign", help="sign a model file (HMAC-SHA256; key from RISKSCORE_SIGNING_KEY or RISKSCORE_KEYRING)"
     )
     sg.add_argument("--model", required=True, help="model file to sign in place")
     sg.add_argument("--key-id", default=None, help="key id in the keyring (default: the first available key)")
     sg.set_defaults(func=_cmd_sign)
 
-    bm = sub.add_parser("build-models", help="rebuild the shipped default models from the default scenario")
+    bm = command("build-models", help="rebuild the shipped default models from the default scenario")
     bm.add_argument("--out", default="models", help="folder for <kind>.rsk and <kind>.md")
     bm.add_argument(
         "--kinds", nargs="+", choices=["shipment", "passenger"], default=["shipment", "passenger"]
@@ -434,12 +756,49 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
+def _log_level_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    given = [
+        name
+        for name, on in (
+            ("--quiet", args.quiet),
+            ("--verbose", args.verbose),
+            (f"--log-level {str(args.log_level).lower()}", args.log_level is not None),
+        )
+        if on
+    ]
+    if len(given) > 1:
+        parser.error(f"choose one of --quiet, --verbose and --log-level; got {' and '.join(given)}")
+    if args.quiet:
+        return logging.ERROR
+    if args.verbose:
+        return logging.INFO
+    return int(getattr(logging, args.log_level or "WARNING"))
+
+
+@contextlib.contextmanager
+def _logging_to_stderr(level: int) -> Iterator[None]:
+    """Show the riskscore logger's messages on stderr while a command runs, then put the logger back."""
+    logger = logging.getLogger("riskscore")
+    handler = logging.StreamHandler(sys.stderr)  # the stderr of this call (a test may have replaced it)
+    handler.setFormatter(logging.Formatter("riskscore: %(levelname)s: %(message)s"))
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+        handler.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (argparse exits with 2 on a malformed option)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    level = _log_level_of(args, parser)
     try:
-        with _sigterm_raises():
+        with _sigterm_raises(), _logging_to_stderr(level):
             return int(args.func(args))
     except RiskscoreError as exc:
         print(f"riskscore: error: {exc}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -125,11 +126,131 @@ def test_scenarios_lists_the_default():
 
 
 def test_demo_runs_end_to_end():
-    done = run("demo")
+    # --quick scores a sample of the same fresh month as the full demo (the README's first command), drawn
+    # from the same world: test_the_demo_batch_is_the_default_worlds_fresh_month pins that they agree
+    done = run("demo", "--quick")
     assert done.returncode == 0, done.stderr
-    assert "=== shipments:" in done.stdout
+    assert "=== shipments: shipped model shipment-" in done.stdout
+    assert (
+        "scores a random 5,000 of the 51,178 fresh records (from 2026-01-01; 598,822 records" in done.stdout
+    )
     assert "=== passengers:" in done.stdout
     assert "oracle" in done.stdout
+    assert done.stderr == ""
+
+
+def test_the_demo_batch_is_the_default_worlds_fresh_month():
+    """The demo draws only the last blocks of the default world: row for row what filtering it gives.
+
+    Checked on a smaller world whose later part spans two of the generator's blocks (the default world's
+    own check, default_frames against default_fresh, takes ten seconds: it generates 500,000 records).
+    """
+    from riskscore.defaults import _records_from, default_fresh
+
+    start, cutoff = dt.date(2025, 1, 1), dt.date(2025, 2, 10)
+    whole = generate("passengers", 140_000, seed=5, start=start, days=60)
+    later, before = _records_from("passengers", 140_000, 5, start, 60, cutoff, "crossed_at")
+    is_later = whole["crossed_at"] >= pd.Timestamp(cutoff)
+    assert 65_536 < before < 131_072 < len(whole)  # the later records start in the middle block
+    assert before == int((~is_later).sum())
+    # DataFrame.equals: same columns, dtypes (categories included) and values; assert_frame_equal takes
+    # half a minute over the 100,000-traveller categoricals
+    assert later.equals(whole[is_later].reset_index(drop=True))
+
+    fresh, before = default_fresh("passenger", 700)
+    assert len(fresh) == 700 and before == 462_163
+    assert fresh["crossed_at"].min() >= pd.Timestamp("2026-01-01")
+    assert fresh["crossed_at"].dt.floor("D").is_monotonic_increasing  # in time order, like the month
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--rows", "50"], "argument --rows: must be a whole number >= 100 (fresh records scored per kind)"),
+        (["demo", "--rows", "500", "--quick"], "argument --quick: not allowed with argument --rows"),
+        (["--quiet", "scenarios", "--verbose"], "choose one of --quiet, --verbose and --log-level; got --quiet and --verbose"),
+        (["scenarios", "-v", "--log-level", "debug"], "got --verbose and --log-level debug"),
+        (["scenarios", "--log-level", "loud"], "--log-level: must be one of debug, info, warning, error, critical; got 'loud'"),
+    ],
+)  # fmt: skip
+def test_conflicting_or_bad_output_options_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_quiet_prints_nothing_for_a_successful_run(tmp_path, capsys):
+    out = tmp_path / "ships.parquet"
+    done = run("--quiet", "generate", "shipments", "--rows", "500", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == ("", "")
+    scored = tmp_path / "scored.csv"
+    done = run("score", "--model", "shipment", "--data", str(out), "--out", str(scored), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == ("", "")
+    assert len(pd.read_csv(scored)) == 500
+    # errors still show
+    assert (
+        main(
+            ["-q", "score", "--model", "shipment", "--data", str(tmp_path / "nope.csv"), "--out", str(scored)]
+        )
+        == 2
+    )
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("riskscore: error: ") and "nope.csv" in captured.err
+
+
+def test_verbose_logs_to_stderr_with_level_names_and_puts_the_logger_back(tmp_path, capsys):
+    import logging
+
+    data = tmp_path / "ships.parquet"
+    generate_shipments(1200, seed=6).to_parquet(data)
+    logger = logging.getLogger("riskscore")
+    handlers, level = list(logger.handlers), logger.level
+    argv = [
+        "score",
+        "--model",
+        "shipment",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "p.csv"),
+        "--no-progress",
+    ]
+    assert main(["--verbose", *argv, "--chunk-rows", "500"]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("riskscore: INFO: scored ")]
+    assert len(lines) == 3  # one per chunk: 500, 500, 200
+    assert lines[0].startswith("riskscore: INFO: scored 500 records; no earlier history for importer ")
+    assert (logger.handlers, logger.level) == (handlers, level)
+    assert main([*argv, "--log-level", "WARNING"]) == 0
+    assert "INFO" not in capsys.readouterr().err
+    assert (logger.handlers, logger.level) == (handlers, level)
+
+
+@pytest.mark.parametrize(("suffix", "known"), [(".parquet", True), (".csv", False)])
+def test_the_score_progress_bar_knows_a_parquet_files_length(tmp_path, capsys, monkeypatch, suffix, known):
+    import riskscore._progress as progress
+
+    data = tmp_path / f"ships{suffix}"
+    frame = generate_shipments(900, seed=7)
+    frame.to_parquet(data) if suffix == ".parquet" else frame.to_csv(data, index=False)
+    totals = []
+    real_bar = progress.progress_bar
+
+    def bar(on, *, total, desc, unit="rows"):
+        totals.append((on, total, desc))
+        return real_bar(False, total=total, desc=desc, unit=unit)
+
+    monkeypatch.setattr(progress, "progress_bar", bar)
+    monkeypatch.setattr(progress, "wants_progress", lambda on: on is not False)
+    argv = ["score", "--model", "shipment", "--data", str(data), "--out", str(tmp_path / "p.parquet")]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert totals == [(None, 900 if known else None, "score")]
+    assert main([*argv, "--quiet"]) == 0
+    assert totals[-1][0] is False  # --quiet: no bar
 
 
 def test_main_returns_2_in_process(tmp_path, capsys):

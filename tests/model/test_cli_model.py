@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,8 +88,14 @@ def test_champion_gate(workdir):
         champion,
     )
     assert gated.returncode == 3, gated.stderr
-    assert "does not beat the champion" in gated.stderr
-    assert "--force" in gated.stderr
+    # no difference at all, so the interval is [0, 0]: no win
+    assert re.search(
+        r"^riskscore: new (\d\.\d{3}) vs champion \1: \+0\.000 \(95% interval \+0\.000 to \+0\.000\): "
+        r"within the noise; not replaced \(use --force\)$",
+        gated.stderr,
+        re.MULTILINE,
+    ), gated.stderr
+    assert f"riskscore: champion {champion}: hit rate at 5% on the latest window (IPW; " in gated.stderr
     assert not fresh.exists() and not fresh.with_suffix(".md").exists()
     forced = run(
         "train",
@@ -105,6 +112,7 @@ def test_champion_gate(workdir):
         "--force",
     )
     assert forced.returncode == 0, forced.stderr
+    assert "within the noise; replaced anyway (--force)" in forced.stdout
     assert fresh.is_file() and fresh.with_suffix(".md").is_file()
 
 
