@@ -22,7 +22,7 @@ import pandas as pd
 
 from riskscore.evaluate import at_rate, top_mask
 from riskscore.synthetic import generate
-from riskscore.train import train
+from riskscore.training import train
 
 TARGETS = [  # (metric, rate, reference, minimum ratio) from the channel-model issue
     ("precision", 0.05, "oracle", 0.85),

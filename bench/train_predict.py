@@ -2,7 +2,7 @@
 
 Usage: python bench/train_predict.py [--rows 1000000] [--threads 2]
 
-* Training: riskscore.train.train end to end (validation, time split, features, LightGBM with early
+* Training: riskscore.training.train end to end (validation, time split, features, LightGBM with early
   stopping, calibration, policy) on ``rows`` shipments, against lightgbm.train alone on the already-built
   feature matrix with the same parameters and the same number of boosting rounds. Target ratio <= 1.5.
 * Predict: RiskModel.predict on ``rows`` records through the public API (schema check, features, model,
@@ -19,7 +19,7 @@ import time
 import lightgbm as lgb
 
 from riskscore.synthetic import generate_shipments
-from riskscore.train import _labels, time_split, train
+from riskscore.training import _labels, time_split, train
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ _LAZY = {
     "OUTPUT_COLUMNS": "riskscore.model",
     "ChannelPolicy": "riskscore.policy",
     "Rule": "riskscore.policy",
-    "train": "riskscore.train",
+    "train": "riskscore.training",
     "load_spec": "riskscore.spec",
     "validate_frame": "riskscore.validation",
     "RecordSpec": "riskscore.spec",
@@ -80,5 +80,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from riskscore.model import OUTPUT_COLUMNS, ChannelModel, RiskModel, load
     from riskscore.policy import ChannelPolicy, Rule
     from riskscore.spec import RecordSpec, load_spec
-    from riskscore.train import train
+    from riskscore.training import train
     from riskscore.validation import validate_frame

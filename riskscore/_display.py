@@ -19,7 +19,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from riskscore.explain import Explanation
     from riskscore.model import RiskModel
-    from riskscore.train import TrainResult
+    from riskscore.training import TrainResult
 
 #: Records listed in an Explanation's view, and fields in its importance table.
 MAX_RECORDS = 20

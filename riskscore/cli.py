@@ -274,7 +274,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from riskscore.evaluate import compare_models
     from riskscore.model import load
     from riskscore.spec import load_spec
-    from riskscore.train import train
+    from riskscore.training import train
 
     console, timer = _console(args), _Timer()
     spec = load_spec(args.kind)  # an unknown kind fails before the data is read, and drives the reading
@@ -494,7 +494,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
     with timer.phase("read"):
         frame = read_table(args.data, spec=model.spec)
     with timer.phase("review"):
-        result = build_review(model, frame, args.out, max_cases=args.max_cases)
+        result = build_review(model, frame, args.out, max_cases=args.max_cases, progress=_progress(args))
     note = (
         f" ({result.flagged - result.shown:,} more in flagged.csv)" if result.flagged > result.shown else ""
     )
@@ -532,7 +532,7 @@ def _cmd_build_models(args: argparse.Namespace) -> int:
     from riskscore._io import atomic_write_text, check_output_folder
     from riskscore.card import model_card
     from riskscore.defaults import DEFAULT_DATA, default_frames
-    from riskscore.train import train
+    from riskscore.training import train
 
     console = _console(args)
     out_dir = check_output_folder(args.out, create=False)
@@ -706,9 +706,9 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--out", required=True, help="folder for index.html and flagged.csv")
     rv.add_argument(
         "--max-cases",
-        type=_whole(0, "0 lists every case in flagged.csv only"),
+        type=_whole(0, "0 shows the red cases only"),
         default=1000,
-        help="flagged cases shown in full",
+        help="yellow cases shown after every red case (all flagged cases are in flagged.csv)",
     )
     rv.add_argument(
         "--require-signature", action="store_true", help="refuse an unsigned or altered model file"

@@ -519,12 +519,20 @@ class RiskModel:
         }
 
     def explain(
-        self, records: Any, *, top_k: int = 5, severity: bool = False, num_threads: int | None = None
+        self,
+        records: Any,
+        *,
+        top_k: int = 5,
+        severity: bool = False,
+        num_threads: int | None = None,
+        progress: bool | None = None,
     ) -> Any:
         """Why each record scores as it does: see :func:`riskscore.explain.explain`."""
         from riskscore.explain import explain
 
-        return explain(self, records, top_k=top_k, severity=severity, num_threads=num_threads)
+        return explain(
+            self, records, top_k=top_k, severity=severity, num_threads=num_threads, progress=progress
+        )
 
     def predict(
         self, records: Any, *, explain: bool = False, top_k: int = 3, num_threads: int | None = None

@@ -207,11 +207,11 @@ class ChannelPolicy:
         """Set thresholds on validation scores so that the target shares are met."""
         if len(risk) == 0:
             raise ParameterError("cannot set policy thresholds on an empty validation set")
-        self.red_threshold_ = float(np.quantile(p_red, 1 - self.red_share)) if self.red_share > 0 else np.inf
+        self.red_threshold_ = _threshold(p_red, self.red_share)
         not_red = p_red < self.red_threshold_
         share_left = self.yellow_share / max(float(not_red.mean()), 1e-12)
         self.yellow_threshold_ = (
-            float(np.quantile(risk[not_red], 1 - min(share_left, 1.0)))
+            _threshold(risk[not_red], min(share_left, 1.0))
             if self.yellow_share > 0 and not_red.any()
             else np.inf
         )
@@ -404,6 +404,22 @@ class ChannelPolicy:
         policy.red_threshold_ = np.inf if d["red_threshold"] is None else float(d["red_threshold"])
         policy.yellow_threshold_ = np.inf if d["yellow_threshold"] is None else float(d["yellow_threshold"])
         return policy
+
+
+def _threshold(scores: NDArray[np.float64], share: float) -> float:
+    """Return the score at or above which ``share`` of ``scores`` lie, never letting ties take far more.
+
+    A small or coarse model gives many records the same score; a quantile that falls inside such a tie
+    would select the whole tie (a model trained on 3,000 records sent 91% of records red). Then the next
+    higher score is the threshold, and the lane takes less than its share rather than far more.
+    """
+    if share <= 0 or len(scores) == 0:
+        return np.inf
+    threshold = float(np.quantile(scores, 1 - share))
+    if float(np.mean(scores >= threshold)) > share + max(0.01, 0.5 * share):
+        higher = scores[scores > threshold]
+        threshold = float(higher.min()) if len(higher) else np.inf
+    return threshold
 
 
 def _pct(x: float, digits: int = 2) -> str:

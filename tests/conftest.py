@@ -15,7 +15,7 @@ import pytest
 import riskscore
 from riskscore.model import ChannelModel, RiskModel
 from riskscore.synthetic import generate_passengers, generate_shipments
-from riskscore.train import TrainResult, train
+from riskscore.training import TrainResult, train
 from riskscore.validation import validate_frame
 
 SESSION_ROWS = 200_000

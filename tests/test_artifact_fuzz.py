@@ -30,7 +30,7 @@ from riskscore import ArtifactError
 from riskscore._lgbtext import MAX_DEPTH, check_model_text
 from riskscore.model import ChannelModel
 from riskscore.synthetic import generate_shipments
-from riskscore.train import train
+from riskscore.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = [

@@ -27,7 +27,7 @@ from riskscore.explain import Explanation, explain
 from riskscore.model import RiskModel
 from riskscore.policy import ChannelPolicy, Rule
 from riskscore.synthetic import generate, generate_shipments, iter_records, write_records
-from riskscore.train import TrainResult, train
+from riskscore.training import TrainResult, train
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(2)>'

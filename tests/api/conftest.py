@@ -19,7 +19,7 @@ import pytest
 import riskscore
 from riskscore.model import RiskModel
 from riskscore.spec import validate_frame
-from riskscore.train import TrainResult
+from riskscore.training import TrainResult
 
 
 @pytest.fixture(scope="session")

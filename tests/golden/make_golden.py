@@ -36,7 +36,7 @@ from riskscore.artifact import FORMAT_VERSION
 from riskscore.model import ChannelModel, RiskModel
 from riskscore.spec import load_spec
 from riskscore.synthetic import generate_shipments
-from riskscore.train import train
+from riskscore.training import train
 
 HERE = Path(__file__).resolve().parent
 ROWS = 20_000

@@ -266,3 +266,13 @@ def test_why_never_prints_a_value_equal_to_its_threshold_when_they_differ():
     )
     text = policy.why(pd.DataFrame(index=[0]), d)[0]
     assert "0.2096% is below the red threshold 0.21%" in text, text
+
+
+def test_ties_never_take_far_more_than_a_lane_share():
+    # a coarse model: 90% of the validation records share the top score
+    p_red = np.r_[np.full(900, 0.2), np.linspace(0.0, 0.1, 100)]
+    risk = np.r_[np.full(900, 0.5), np.linspace(0.0, 0.4, 100)]
+    policy = ChannelPolicy(red_share=0.05, yellow_share=0.15, random_red=0, random_yellow=0).fit(p_red, risk)
+    channel, _ = policy.assign(pd.DataFrame(index=range(1000)), _ids(1000), p_red, risk)
+    assert (channel == "red").mean() <= 0.05
+    assert (channel == "yellow").mean() <= 0.15 + 0.01

@@ -12,7 +12,7 @@ import riskscore
 from riskscore.exceptions import ParameterError
 from riskscore.model import ChannelModel
 from riskscore.synthetic import generate_shipments
-from riskscore.train import TrainResult, train
+from riskscore.training import TrainResult, train
 
 ROWS = 20_000
 

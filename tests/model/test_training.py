@@ -8,7 +8,7 @@ import pytest
 
 from riskscore.exceptions import ParameterError, SchemaError
 from riskscore.spec import load_spec
-from riskscore.train import time_split, train
+from riskscore.training import time_split, train
 
 
 @pytest.fixture(scope="module")
