@@ -338,10 +338,11 @@ def top_reason_counts(ex: Explanation, n: int = 3) -> list[tuple[str, int]]:
     return Counter(rs[0].code for rs in ex.reasons if rs).most_common(n)
 
 
-def explanation_html(ex: Explanation) -> HTML:
-    """Return the notebook view of an Explanation: the first records' reasons and the global importance."""
-    from riskscore.explain import global_importance
+def explanation_html(ex: Explanation, importance: Any) -> HTML:
+    """Return the notebook view of an Explanation: the first records' reasons and the global importance.
 
+    ``importance``: :func:`riskscore.explain.global_importance` of ``ex`` (a Series by field).
+    """
     n = len(ex.raw)
     labels = ex.labels
     rows = []
@@ -354,7 +355,7 @@ def explanation_html(ex: Explanation) -> HTML:
     more = f"; the first {MAX_RECORDS} shown" if n > MAX_RECORDS else ""
     parts = [section(f"Reasons per record ({n:,} records{more})", listed)]
     if n:
-        imp = global_importance(ex)
+        imp = importance
         top = imp.iloc[:MAX_FIELDS]
         body = table(
             [[labels.get(str(f), str(f)), f"{v:.3f}"] for f, v in top.items()],

@@ -227,7 +227,7 @@ def read_records(
     ``NA``, ``nan``... are missing) and coerced by the spec later. Parquet files carry their types.
 
     The frame is not validated: :meth:`RiskModel.predict <riskscore.model.RiskModel.predict>` and
-    :func:`~riskscore.training.train` validate what they use, and :func:`~riskscore.spec.validate_frame`
+    :func:`~riskscore.training.train` validate what they use, and :func:`~riskscore.validation.validate_frame`
     gives the canonical dtypes and names the first bad value.
 
     Parameters

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from riskscore._scalar import interp_one
+
 if TYPE_CHECKING:  # pragma: no cover
     from riskscore.spec import RecordSpec
 
-__all__ = ["compile_checker", "utf8_ok"]
+__all__ = ["OneRecord", "compile_checker", "utf8_ok"]
 
 # -- the record checks, generated ------------------------------------------------------------------------
 
@@ -185,3 +187,85 @@ def compile_checker(
     exec(compile("\n".join(lines), f"<riskscore checks for spec {spec.name!r}>", "exec"), namespace)
     check: Checker = namespace["check"]
     return check
+
+
+class OneRecord:
+    """Everything the one-record path of a model needs, built once: checks, feature plan, predictors, knots.
+
+    ``RiskModel`` owns one (``RiskModel._one_record()``), rebuilds it when any part it was built from is
+    replaced (a refitted policy or estimator, an extended history) and drops it when pickled: it holds
+    compiled code and LightGBM C handles.
+    """
+
+    def __init__(
+        self,
+        spec: RecordSpec,
+        features: Any,
+        estimator: Any,
+        severity: Any,
+        severity_prior: float,
+        calibration: tuple[Any, Any],
+    ) -> None:
+        from riskscore._fastpredict import SingleRowPredictor
+
+        self.source = (spec, features, features.plan(), estimator, severity, calibration)
+        self.plan = features.plan()
+        self.checks = compile_checker(spec, self.plan.input_slots())
+        self.id_column = spec.id_column
+        self.text_columns = frozenset(c.name for c in spec.columns if c.type in ("category", "string"))
+        self.severity_prior = float(severity_prior)
+        self.knots = (calibration[0].tolist(), calibration[1].tolist())
+        self.estimator, self.severity = estimator, severity
+        try:
+            risk = SingleRowPredictor(estimator.booster_, estimator.best_iteration_, estimator.n_features_in_)
+            sev = (
+                None
+                if severity is None
+                else SingleRowPredictor(severity.booster_, severity.best_iteration_, severity.n_features_in_)
+            )
+            self.predictors: tuple[Any, Any] | None = (risk, sev)
+        except Exception:  # any problem with LightGBM's C fast path: the boosters' predict, same numbers
+            self.predictors = None
+
+    def is_for(
+        self, spec: RecordSpec, features: Any, estimator: Any, severity: Any, calibration: Any
+    ) -> bool:
+        """Whether it was built from these very objects (and the features' current plan)."""
+        s = self.source
+        return (
+            s[0] is spec
+            and s[1] is features
+            and s[2] is features.plan()
+            and s[3] is estimator
+            and s[4] is severity
+            and s[5] is calibration
+        )
+
+    def values_and_features(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[float]] | None:
+        """One record's clean values and feature row, without pandas; None when it needs the batch path."""
+        out = self.plan.blank()
+        values = self.checks(record, out)
+        return None if values is None else (values, self.plan.finish(values, out))
+
+    def probabilities(self, row: list[float]) -> tuple[float, float, float, float]:
+        """(p_green, p_yellow, p_red, risk score) of one feature row: the batch ``_combine`` on floats."""
+        if self.predictors is None:
+            X = np.array([row], dtype=np.float64)
+            est, sev_est = self.estimator, self.severity
+            raw = float(est.booster_.predict(X, num_iteration=est.best_iteration_, num_threads=1)[0])
+            sev = (
+                self.severity_prior
+                if sev_est is None
+                else float(
+                    sev_est.booster_.predict(X, num_iteration=sev_est.best_iteration_, num_threads=1)[0]
+                )
+            )
+        else:
+            risk_p, sev_p = self.predictors
+            if sev_p is not None:
+                raw, sev = risk_p.predict_pair(sev_p, row)
+            else:
+                raw, sev = risk_p.predict(row), self.severity_prior
+        knots = self.knots
+        score = interp_one(raw, *knots) if knots[0] else raw
+        return 1.0 - raw, raw * (1.0 - sev), raw * sev, score

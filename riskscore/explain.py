@@ -30,7 +30,15 @@ from riskscore.spec import RecordSpec
 if TYPE_CHECKING:  # pragma: no cover
     from riskscore.model import ChannelModel, RiskModel
 
-__all__ = ["REASONS_VERSION", "Explanation", "Reason", "explain", "feature_fields", "global_importance"]
+__all__ = [
+    "REASONS_VERSION",
+    "Explainer",
+    "Explanation",
+    "Reason",
+    "explain",
+    "feature_fields",
+    "global_importance",
+]
 
 
 @lru_cache(maxsize=1)
@@ -292,7 +300,7 @@ class Explanation:
         """Notebook view: the first records' reasons and the global importance of the declared fields."""
         from riskscore._display import explanation_html
 
-        return explanation_html(self)
+        return explanation_html(self, global_importance(self) if len(self.raw) else None)
 
     def plot_waterfall(self, i: int = 0, *, max_bars: int = 10, ax: Any = None) -> Any:
         """Plot one record's risk as a waterfall: from the base value to its log-odds, field by field.
@@ -378,34 +386,93 @@ class _Layout:
     count_of: dict[int, tuple[int, Any]]
 
 
-def _layout(model: RiskModel) -> _Layout:
-    cached = model.__dict__.get("_explain_layout")
-    spec, feature_names = model.spec, model.features.feature_names_
-    if cached is None or cached.source[0] is not spec or cached.source[1] is not feature_names:
-        names = list(feature_names)
-        mapping = feature_fields(spec, names)
-        # a key without earlier records has no hit rate or age of its own (the model sees the overall rate
-        # and a missing age): its reasons say "no earlier records" instead of quoting those values
-        count_of: dict[int, tuple[int, Any]] = {}
-        for feat in spec.features:
-            if feat.kind == "history" and f"{feat.name}_count" in names:
-                for part in ("hit_rate", "days_since_first"):
-                    if f"{feat.name}_{part}" in names:
-                        count_of[names.index(f"{feat.name}_{part}")] = (
-                            names.index(f"{feat.name}_count"),
-                            feat,
-                        )
-        field_order = [col.name for col in spec.columns if any(col.name in f for f in mapping.values())]
-        cached = model.__dict__["_explain_layout"] = _Layout(
-            names=names,
-            mapping=mapping,
-            field_order=field_order,
-            pos={f: i for i, f in enumerate(field_order)},
-            declared=tuple((c.name, c.type) for c in spec.columns if c.declared),
-            source=(spec, feature_names),
-            count_of=count_of,
+class Explainer:
+    """What explanations need of a model, as plain values: spec, feature names and boosters, with caches.
+
+    ``RiskModel.explainer()`` hands one over (and builds a new one when an estimator is replaced); the
+    functions here never read a model's private state. The layout (features grouped to declared fields)
+    and LightGBM's single-row predictors are built once per explainer.
+    """
+
+    def __init__(self, spec: RecordSpec, feature_names: list[str], estimator: Any, severity: Any) -> None:
+        self.spec = spec
+        self.feature_names = feature_names
+        self.estimator = estimator
+        self.severity = severity
+        self.layout = _build_layout(spec, feature_names)
+        self._fast: Any = None
+
+    def is_for(self, spec: RecordSpec, feature_names: list[str], estimator: Any, severity: Any) -> bool:
+        """Whether it was built from these very objects."""
+        return (
+            self.spec is spec
+            and self.feature_names is feature_names
+            and self.estimator is estimator
+            and self.severity is severity
         )
-    return cached
+
+    def predictors(self) -> tuple[Any, Any, Any] | None:
+        """Single-row (risk contributions, risk raw score, severity contributions) predictors.
+
+        The severity slot is None for a model without a severity head. None when LightGBM's single-row
+        fast path is unusable (then the boosters' ``predict`` is called on a one-row matrix: same numbers).
+        """
+        if self._fast is None:
+            try:
+                from riskscore._fastpredict import PREDICT_CONTRIB, PREDICT_RAW_SCORE, SingleRowPredictor
+
+                est, sev = self.estimator, self.severity
+                contrib = SingleRowPredictor(
+                    est.booster_, est.best_iteration_, est.n_features_in_, PREDICT_CONTRIB
+                )
+                raw = SingleRowPredictor(
+                    est.booster_, est.best_iteration_, est.n_features_in_, PREDICT_RAW_SCORE
+                )
+                sev_contrib = (
+                    None
+                    if sev is None
+                    else SingleRowPredictor(
+                        sev.booster_, sev.best_iteration_, sev.n_features_in_, PREDICT_CONTRIB
+                    )
+                )
+                self._fast = (contrib, raw, sev_contrib)
+            except Exception:  # any problem with LightGBM's C fast path: use Booster.predict
+                self._fast = False
+        return self._fast if isinstance(self._fast, tuple) else None
+
+    def reasons_one(
+        self, record: Mapping[str, Any], values: dict[str, Any], row: list[float], top_k: int
+    ) -> list[Reason]:
+        """Return the reasons of one record already checked (``RiskModel.record_features``)."""
+        layout = self.layout
+        X, c, _ = _one_contributions(self, row)
+        order = np.argsort(-c[:, :-1], axis=1, kind="stable")
+        return _pick_reasons(
+            order[0], c[0], X[0], _sentence_record(record, values, layout), self.spec, layout, top_k
+        )
+
+
+def _build_layout(spec: RecordSpec, feature_names: list[str]) -> _Layout:
+    names = list(feature_names)
+    mapping = feature_fields(spec, names)
+    # a key without earlier records has no hit rate or age of its own (the model sees the overall rate
+    # and a missing age): its reasons say "no earlier records" instead of quoting those values
+    count_of: dict[int, tuple[int, Any]] = {}
+    for feat in spec.features:
+        if feat.kind == "history" and f"{feat.name}_count" in names:
+            for part in ("hit_rate", "days_since_first"):
+                if f"{feat.name}_{part}" in names:
+                    count_of[names.index(f"{feat.name}_{part}")] = (names.index(f"{feat.name}_count"), feat)
+    field_order = [col.name for col in spec.columns if any(col.name in f for f in mapping.values())]
+    return _Layout(
+        names=names,
+        mapping=mapping,
+        field_order=field_order,
+        pos={f: i for i, f in enumerate(field_order)},
+        declared=tuple((c.name, c.type) for c in spec.columns if c.declared),
+        source=(spec, feature_names),
+        count_of=count_of,
+    )
 
 
 def _check_additive(c: NDArray[np.float64], raw: Any) -> None:
@@ -480,62 +547,26 @@ def reason_columns(reasons: list[Reason]) -> tuple[str, str]:
 # -- one record, without pandas until the result frames -----------------------------------------------
 
 
-def _one_record_predictors(model: RiskModel) -> tuple[Any, Any, Any] | None:
-    """Single-row (risk contributions, risk raw score, severity contributions) predictors, cached on the model.
-
-    The severity slot is None for a model without a severity head. None when LightGBM's single-row fast
-    path is unusable (then the boosters' ``predict`` is called on a one-row matrix: same numbers).
-    """
-    cached = model.__dict__.get("_explain_fast")
-    sev_booster = None if model.severity is None else model.severity.booster_
-    if isinstance(cached, tuple) and (
-        cached[0]._booster is not model.estimator.booster_
-        or (None if cached[2] is None else cached[2]._booster) is not sev_booster
-    ):
-        cached = None  # an estimator was replaced since: build the predictors again
-    if cached is None:
-        try:
-            from riskscore._fastpredict import PREDICT_CONTRIB, PREDICT_RAW_SCORE, SingleRowPredictor
-
-            est, sev = model.estimator, model.severity
-            contrib = SingleRowPredictor(
-                est.booster_, est.best_iteration_, est.n_features_in_, PREDICT_CONTRIB
-            )
-            raw = SingleRowPredictor(est.booster_, est.best_iteration_, est.n_features_in_, PREDICT_RAW_SCORE)
-            sev_contrib = (
-                None
-                if sev is None
-                else SingleRowPredictor(
-                    sev.booster_, sev.best_iteration_, sev.n_features_in_, PREDICT_CONTRIB
-                )
-            )
-            cached = (contrib, raw, sev_contrib)
-        except Exception:  # any problem with LightGBM's C fast path: use Booster.predict
-            cached = False
-        model.__dict__["_explain_fast"] = cached
-    return cached if isinstance(cached, tuple) else None
-
-
 def _coerced_one(model: RiskModel, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[float]] | None:
     """Return the record's clean values and feature row (as ``predict_one`` makes them), or None for the batch.
 
     None when ``_coerce_one`` refuses the record (it needs coercion, or the batch path's SchemaError) or
     when it has no record id (the batch path decides how a missing id reads).
     """
-    one = model._values_and_features(record)
+    one = model.record_features(record)
     if one is None or one[0].get(model.spec.id_column) is None:
         return None
     return one
 
 
 def _one_contributions(
-    model: RiskModel, row: list[float]
+    ex: Explainer, row: list[float]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """One row's feature matrix (1, n), risk contributions (1, n + 1) and raw score (1,), additivity checked."""
     X = np.array([row], dtype=np.float64)
-    fast = _one_record_predictors(model)
+    fast = ex.predictors()
     if fast is None:
-        est = model.estimator
+        est = ex.estimator
         c = _contrib(est, X, 1)
         raw = np.asarray(
             est.booster_.predict(X, num_iteration=est.best_iteration_, raw_score=True, num_threads=1),
@@ -568,20 +599,8 @@ def _sentence_record(record: Mapping[str, Any], values: dict[str, Any], layout: 
     return out
 
 
-def _reasons_one(
-    model: RiskModel, record: Mapping[str, Any], values: dict[str, Any], row: list[float], top_k: int
-) -> list[Reason]:
-    """Return the reasons of one record already coerced (see :func:`_coerced_one`), for ``predict_one``."""
-    layout = _layout(model)
-    X, c, _ = _one_contributions(model, row)
-    order = np.argsort(-c[:, :-1], axis=1, kind="stable")
-    return _pick_reasons(
-        order[0], c[0], X[0], _sentence_record(record, values, layout), model.spec, layout, top_k
-    )
-
-
 def _explain_one(
-    model: RiskModel,
+    ex: Explainer,
     record: Mapping[str, Any],
     values: dict[str, Any],
     row: list[float],
@@ -590,24 +609,22 @@ def _explain_one(
     severity: bool,
 ) -> Explanation:
     """:func:`explain` of one record already coerced (see :func:`_coerced_one`), without the batch path."""
-    layout = _layout(model)
-    X, c, raw = _one_contributions(model, row)
+    layout = ex.layout
+    X, c, raw = _one_contributions(ex, row)
     order = np.argsort(-c[:, :-1], axis=1, kind="stable")
     reasons = [
-        _pick_reasons(
-            order[0], c[0], X[0], _sentence_record(record, values, layout), model.spec, layout, top_k
-        )
+        _pick_reasons(order[0], c[0], X[0], _sentence_record(record, values, layout), ex.spec, layout, top_k)
     ]
     severity_contrib = None
-    if severity and model.severity is not None:
-        fast = _one_record_predictors(model)
+    if severity and ex.severity is not None:
+        fast = ex.predictors()
         s = (
-            _contrib(model.severity, X, 1)
+            _contrib(ex.severity, X, 1)
             if fast is None or fast[2] is None
             else np.array([fast[2].predict_values(row)], dtype=np.float64)
         )
         severity_contrib = pd.DataFrame(s[:, :-1], columns=layout.names)
-    spec = model.spec
+    spec = ex.spec
     return Explanation(
         record_ids=pd.Series([str(values[spec.id_column])], name=spec.id_column, dtype=str),
         contributions=pd.DataFrame(c[:, :-1], columns=layout.names),
@@ -701,8 +718,10 @@ def explain(
     if isinstance(records, Mapping):
         one = _coerced_one(model, records)
         if one is not None:
-            return _labelled(_explain_one(model, records, *one, top_k=top_k, severity=severity), model)
-    frame = model._validated(records)
+            return _labelled(
+                _explain_one(model.explainer(), records, *one, top_k=top_k, severity=severity), model
+            )
+    frame = model.validate(records)
     threads = num_threads or (1 if len(frame) < 1_000 else 2)
     X = model.features.transform(frame)
     if not show:
@@ -764,10 +783,11 @@ def explain_frame(
     For callers that have both at hand (``RiskModel.predict(..., explain=True)``): no second validation,
     no second feature pass.
     """
-    spec, threads = model.spec, num_threads
-    layout = _layout(model)
+    ex = model.explainer()
+    spec, threads = ex.spec, num_threads
+    layout = ex.layout
     names = layout.names
-    est = model.estimator
+    est = ex.estimator
     c = _contrib(est, X, threads) if len(X) else np.zeros((0, len(names) + 1))
     raw = (
         est.booster_.predict(X, num_iteration=est.best_iteration_, raw_score=True, num_threads=threads)
@@ -783,8 +803,8 @@ def explain_frame(
         _pick_reasons(order[i], c[i], X[i], records_list[i], spec, layout, top_k) for i in range(len(frame))
     ]
     severity_contrib = None
-    if severity and model.severity is not None and len(X):
-        s = _contrib(model.severity, X, threads)
+    if severity and ex.severity is not None and len(X):
+        s = _contrib(ex.severity, X, threads)
         severity_contrib = pd.DataFrame(s[:, :-1], columns=names)
     return Explanation(
         record_ids=frame[spec.id_column].astype(str).reset_index(drop=True),

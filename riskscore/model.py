@@ -26,8 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from riskscore._onerecord import compile_checker, utf8_ok
-from riskscore._scalar import interp_one
+from riskscore._onerecord import OneRecord, utf8_ok
 from riskscore.exceptions import ArtifactError, ParameterError, SchemaError
 from riskscore.features.builder import FeatureBuilder
 from riskscore.policy import CHANNELS, ChannelPolicy
@@ -292,11 +291,7 @@ class RiskModel:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle and copy without the one-record caches (rebuilt on first use; some hold C handles)."""
-        return {
-            k: v
-            for k, v in self.__dict__.items()
-            if k not in ("_fast", "_checks", "_knots", "_text_cols", "_explain_fast", "_explain_layout")
-        }
+        return {k: v for k, v in self.__dict__.items() if k not in ("_runtime", "_explainer")}
 
     @property
     def version(self) -> str:
@@ -361,20 +356,43 @@ class RiskModel:
         risk = np.interp(raw, knots_x, knots_y) if len(knots_x) else raw
         return full, risk
 
-    def _coerce_one(self, record: Mapping[str, Any], out: list[float] | None = None) -> dict[str, Any] | None:
-        """Plain, clean values of one record, or None when anything needs the batch path's handling.
+    def _one_record(self) -> OneRecord:
+        """Return the one-record runtime (checks, feature plan, single-row predictors, knots), built on first use.
 
-        Only canonical Python values are accepted here (floats/ints for numbers, bool for flags, str for
-        categories, naive datetimes for times - returned as ``pandas.Timestamp``); everything else -
-        strings for numbers, tz-aware times, values out of range, a missing required field - goes to the
-        batch path, which either coerces it or raises the SchemaError that names the column, the row and
-        the fix. Given ``out`` (``FeaturePlan.blank()``), the columns used as features as they are are
-        written into it on the way (see ``FeaturePlan.input_slots``).
+        Rebuilt when a part it was built from is replaced (a policy or estimator swapped on a copy, an
+        extended history); dropped when the model is pickled or copied.
         """
-        check = self.__dict__.get("_checks")
-        if check is None:
-            check = self.__dict__["_checks"] = compile_checker(self.spec, self.features._plan().input_slots())
-        return check(record, out)
+        runtime = self.__dict__.get("_runtime")
+        if runtime is None or not runtime.is_for(
+            self.spec, self.features, self.estimator, self.severity, self.calibration
+        ):
+            runtime = self.__dict__["_runtime"] = OneRecord(
+                self.spec, self.features, self.estimator, self.severity, self.severity_prior, self.calibration
+            )
+        return runtime
+
+    def record_features(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[float]] | None:
+        """One record's checked values and feature row, without pandas; None when it needs the batch path.
+
+        Only canonical Python values are taken here (floats/ints for numbers, bool for flags, str for
+        categories, naive datetimes for times, returned as ``pandas.Timestamp``); anything else (strings
+        for numbers, tz-aware times, values out of range, a missing required field) returns None, and
+        the batch path then coerces the record or raises the SchemaError that names column, row and fix.
+        """
+        return self._one_record().values_and_features(record)
+
+    def explainer(self) -> Any:
+        """Return what explanations need of this model (spec, feature names, boosters), with their caches."""
+        from riskscore.explain import Explainer
+
+        ex = self.__dict__.get("_explainer")
+        if ex is None or not ex.is_for(
+            self.spec, self.features.feature_names_, self.estimator, self.severity
+        ):
+            ex = self.__dict__["_explainer"] = Explainer(
+                self.spec, self.features.feature_names_, self.estimator, self.severity
+            )
+        return ex
 
     def predict_one(
         self, record: Mapping[str, Any], *, explain: bool = False, top_k: int = 3
@@ -403,13 +421,14 @@ class RiskModel:
             from riskscore.explain import check_top_k
 
             top_k = check_top_k(top_k)
-        one = self._values_and_features(record)
+        runtime = self._one_record()
+        one = runtime.values_and_features(record)
         if one is None:
             return self._predict_one_batch(record, explain, top_k)
         values, features = one
-        p_green, p_yellow, p_red, risk = self._probabilities_one(features)
-        record_id = str(values[self.spec.id_column])
-        channel, reason = self.policy.assign_one(values, record_id, p_red, risk, self._text_columns)
+        p_green, p_yellow, p_red, risk = runtime.probabilities(features)
+        record_id = str(values[runtime.id_column])
+        channel, reason = self.policy.assign_one(values, record_id, p_red, risk, runtime.text_columns)
         result = {
             "record_id": record_id,
             "channel": channel,
@@ -421,19 +440,12 @@ class RiskModel:
             "model_version": self.version,
         }
         if explain:
-            from riskscore.explain import _reasons_one, reason_columns
+            from riskscore.explain import reason_columns
 
             result["reason_codes"], result["reasons"] = reason_columns(
-                _reasons_one(self, record, values, features, top_k)
+                self.explainer().reasons_one(record, values, features, top_k)
             )
         return result
-
-    def _values_and_features(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[float]] | None:
-        """One record's clean values and feature row, without pandas; None when it needs the batch path."""
-        plan = self.features._plan()
-        out = plan.blank()
-        values = self._coerce_one(record, out)
-        return None if values is None else (values, plan.finish(values, out))
 
     def _predict_one_batch(self, record: Mapping[str, Any], explain: bool, top_k: int) -> dict[str, Any]:
         """``predict_one`` through the batch path (records needing coercion, or its SchemaError)."""
@@ -442,58 +454,16 @@ class RiskModel:
         keys = (*OUTPUT_COLUMNS, "reason_codes", "reasons") if explain else OUTPUT_COLUMNS
         return {c: (str(row[c]) if c in ("channel", "record_id") else row[c]) for c in keys}
 
-    def _validated(self, records: Any) -> pd.DataFrame:
-        """Check and coerce the records' declared columns; other columns (truth, outcomes) are ignored."""
+    def validate(self, records: Any) -> pd.DataFrame:
+        """Check and coerce the records' declared columns; other columns (truth, outcomes) are dropped.
+
+        Accepts what :meth:`predict` accepts; raises the SchemaError that :meth:`predict` would.
+        """
         frame = _as_frame(records, [c.name for c in self.spec.columns if c.declared and c.required])
         declared = {c.name for c in self.spec.columns if c.declared}
         return validate_frame(
             frame[[c for c in frame.columns if c in declared]], self.spec, columns="declared"
         )
-
-    def _single_row(self) -> tuple[Any, Any] | None:
-        """Per-model single-row predictors (risk, severity), built on first use; None if unavailable."""
-        cached = self.__dict__.get("_fast")
-        if cached is None:
-            try:
-                from riskscore._fastpredict import SingleRowPredictor
-
-                est, sev = self.estimator, self.severity
-                risk = SingleRowPredictor(est.booster_, est.best_iteration_, est.n_features_in_)
-                sev_p = (
-                    None
-                    if sev is None
-                    else SingleRowPredictor(sev.booster_, sev.best_iteration_, sev.n_features_in_)
-                )
-                cached = (risk, sev_p)
-            except Exception:  # any problem with LightGBM's C fast path: use Booster.predict
-                cached = False
-            self.__dict__["_fast"] = cached
-        return cached if isinstance(cached, tuple) else None
-
-    def _probabilities_one(self, row: list[float]) -> tuple[float, float, float, float]:
-        """(p_green, p_yellow, p_red, risk score) of one feature row: :meth:`_combine`'s arithmetic on floats."""
-        fast = self._single_row()
-        if fast is None:
-            full, risks = self._probabilities_from_matrix(np.array([row], dtype=np.float64), num_threads=1)
-            return float(full[0, 0]), float(full[0, 1]), float(full[0, 2]), float(risks[0])
-        risk_p, sev_p = fast
-        if sev_p is not None:
-            raw, sev = risk_p.predict_pair(sev_p, row)
-        else:
-            raw, sev = risk_p.predict(row), float(self.severity_prior)
-        knots = self.__dict__.get("_knots")
-        if knots is None:
-            knots = self.__dict__["_knots"] = (self.calibration[0].tolist(), self.calibration[1].tolist())
-        score = interp_one(raw, *knots) if knots[0] else raw
-        return 1.0 - raw, raw * (1.0 - sev), raw * sev, score
-
-    @property
-    def _text_columns(self) -> frozenset[str]:
-        cols = self.__dict__.get("_text_cols")
-        if cols is None:
-            cols = frozenset(c.name for c in self.spec.columns if c.type in ("category", "string"))
-            self.__dict__["_text_cols"] = cols
-        return cols
 
     def describe(self) -> dict[str, Any]:
         """Describe what the model expects and what it was trained on: spec, inputs, outputs, policy, training."""
@@ -566,7 +536,7 @@ class RiskModel:
             from riskscore.explain import check_top_k
 
             top_k = check_top_k(top_k)
-        frame = self._validated(records)
+        frame = self.validate(records)
         threads = num_threads or (1 if len(frame) < 10_000 else 2)
         X = self.features.transform(frame)
         proba, risk = self._probabilities_from_matrix(X, num_threads=threads)

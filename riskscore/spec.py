@@ -50,12 +50,18 @@ __all__ = ["ColumnSpec", "DerivedFeature", "RecordSpec", "load_spec", "schema_su
 
 
 def __getattr__(name: str) -> Any:
-    # validate_frame lives in riskscore.validation (checking a frame is a job of its own); it stays
-    # importable from here, where the README and earlier code found it
+    # validate_frame moved to riskscore.validation (checking a frame is a job of its own); the old path
+    # keeps working for a release, with a warning that says where it went
     if name == "validate_frame":
-        from riskscore.validation import validate_frame
+        import importlib
+        import warnings
 
-        return validate_frame
+        warnings.warn(
+            "riskscore.spec.validate_frame moved: import it from riskscore (or riskscore.validation)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return importlib.import_module("riskscore.validation").validate_frame
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -68,7 +68,7 @@ for i, arg in enumerate(sys.argv[3:]):
             if est is not None:
                 est.booster_.predict(X, num_iteration=est.best_iteration_)
                 est.booster_.predict(X, num_iteration=est.best_iteration_, pred_contrib=True)
-        model._probabilities_one(X[0].tolist())
+        model._one_record().probabilities(X[0].tolist())
         if full:
             model.predict(records)
     except BaseException as exc:

@@ -26,8 +26,9 @@ from riskscore._io import (
     safe_csv,
     temp_beside,
 )
-from riskscore.spec import load_spec, validate_frame
+from riskscore.spec import load_spec
 from riskscore.synthetic import generate, write_records
+from riskscore.validation import validate_frame
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import pytest
 
 import riskscore
 from riskscore.model import RiskModel
-from riskscore.spec import validate_frame
 from riskscore.training import TrainResult
+from riskscore.validation import validate_frame
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ import pytest
 
 import riskscore
 from riskscore import OUTPUT_COLUMNS, SchemaError
-from riskscore.spec import validate_frame
 from riskscore.synthetic import generate_passengers
+from riskscore.validation import validate_frame
 
 from .conftest import plain_records, row_dict
 

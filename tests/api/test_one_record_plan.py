@@ -149,7 +149,7 @@ def test_copied_and_pickled_models_score_the_same(small_model, test_window):
 def test_values_the_checks_do_not_take_get_the_batch_answer(small_model, test_window, column, value):
     """The generated checks hand anything unusual to the batch path: its answer, or its SchemaError."""
     record = {**plain_records(test_window.iloc[:1], small_model.spec.declared_columns)[0], column: value}
-    assert small_model._coerce_one(record) is None
+    assert small_model.record_features(record) is None
     try:
         want = row_dict(small_model.predict([record]), 0)
     except SchemaError as exc:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from riskscore.model import RiskModel
-from riskscore.spec import validate_frame
+from riskscore.validation import validate_frame
 
 from ..conftest import WORLD_SEED, World
 

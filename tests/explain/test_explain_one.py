@@ -24,11 +24,12 @@ import pytest
 
 from riskscore import OUTPUT_COLUMNS, SchemaError
 from riskscore._fastpredict import PREDICT_CONTRIB, PREDICT_NORMAL, PREDICT_RAW_SCORE, SingleRowPredictor
-from riskscore.explain import Explanation, _field_contributions, _Layout, _layout, _sentence_record, explain
+from riskscore.explain import Explanation, _field_contributions, _Layout, _sentence_record, explain
 from riskscore.features import FeatureBuilder
 from riskscore.model import RiskModel
-from riskscore.spec import RecordSpec, validate_frame
+from riskscore.spec import RecordSpec
 from riskscore.synthetic import generate_passengers, generate_shipments
+from riskscore.validation import validate_frame
 
 from ..api.conftest import plain_records
 
@@ -112,7 +113,7 @@ def _assert_one_equals_batch(model: RiskModel, frame: pd.DataFrame, top_k: int =
     # and a batch of that one record gives the same (a one-row frame has its own dtypes)
     for i in range(0, len(records), 10):
         _assert_same(ones[i], model.explain([records[i]], top_k=top_k, severity=True), 0)
-    assert isinstance(model.__dict__.get("_explain_fast"), tuple), "the single-row C path was not used"
+    assert isinstance(model.explainer()._fast, tuple), "the single-row C path was not used"
 
 
 @pytest.fixture(scope="module")
@@ -250,13 +251,13 @@ def _numbers_as_strings(model: RiskModel, record: dict[str, Any]) -> dict[str, A
 def batch_calls(model_copy, monkeypatch) -> list[int]:
     """Record each call of ``model_copy``'s batch validation (the start of the batch path)."""
     calls: list[int] = []
-    validated = RiskModel._validated
+    validated = RiskModel.validate
 
     def spy(self, records):
         calls.append(1)
         return validated(self, records)
 
-    monkeypatch.setattr(model_copy, "_validated", spy.__get__(model_copy), raising=False)
+    monkeypatch.setattr(model_copy, "validate", spy.__get__(model_copy), raising=False)
     return calls
 
 
@@ -327,7 +328,7 @@ def test_clean_dict_never_touches_the_batch_path(request, which, shipments, monk
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the batch path was used for a clean one-record dict")
 
-    monkeypatch.setattr(model_copy, "_validated", refuse, raising=False)
+    monkeypatch.setattr(model_copy, "validate", refuse, raising=False)
     monkeypatch.setattr(FeatureBuilder, "transform", refuse)
     monkeypatch.setattr(pd.DataFrame, "to_dict", refuse)
     for i, record in enumerate(records):
@@ -337,7 +338,7 @@ def test_clean_dict_never_touches_the_batch_path(request, which, shipments, monk
             want_pred["reason_codes"].iloc[i],
             want_pred["reasons"].iloc[i],
         )
-    contrib, raw, sev_contrib = model_copy.__dict__["_explain_fast"]
+    contrib, raw, sev_contrib = model_copy.explainer().predictors()
     assert isinstance(contrib, SingleRowPredictor) and contrib.predict_type == PREDICT_CONTRIB
     assert isinstance(raw, SingleRowPredictor) and raw.predict_type == PREDICT_RAW_SCORE
     assert (sev_contrib is None) is (model_copy.severity is None)
@@ -346,7 +347,7 @@ def test_clean_dict_never_touches_the_batch_path(request, which, shipments, monk
 def test_without_the_c_fast_path_the_answer_is_the_same(model_copy, shipments):
     records = _records(shipments.iloc[:30], model_copy.spec.declared_columns)
     want = [model_copy.explain(r, severity=True) for r in records]
-    model_copy.__dict__["_explain_fast"] = False  # as when LightGBM's single-row entry points fail
+    model_copy.explainer()._fast = False  # as when LightGBM's single-row entry points fail
     for i, record in enumerate(records):
         _assert_same(model_copy.explain(record, severity=True), want[i], 0)
 
@@ -370,7 +371,7 @@ def test_cached_predictors_follow_replaced_estimators(shipped_model):
     model.estimator = copy.deepcopy(model.estimator)  # a new booster object, the same trees
     model.severity = None
     after = model.explain(record, severity=True)
-    contrib, _, sev_contrib = model.__dict__["_explain_fast"]
+    contrib, _, sev_contrib = model.explainer().predictors()
     assert contrib._booster is model.estimator.booster_ and sev_contrib is None
     assert after.severity is None
     pd.testing.assert_frame_equal(after.contributions, before.contributions, check_exact=True)
@@ -382,9 +383,9 @@ def test_copied_and_pickled_models_explain_the_same(shipment_model, shipments):
     records = _records(shipments.iloc[:10], shipment_model.spec.declared_columns)
     used = copy.copy(shipment_model)
     want = [used.explain(r, severity=True) for r in records]
-    assert "_explain_fast" in used.__dict__ and "_explain_layout" in used.__dict__
+    assert "_explainer" in used.__dict__ and "_runtime" in used.__dict__
     for other in (pickle.loads(pickle.dumps(used)), copy.deepcopy(used), copy.copy(used)):
-        assert "_explain_fast" not in other.__dict__ and "_explain_layout" not in other.__dict__
+        assert "_explainer" not in other.__dict__ and "_runtime" not in other.__dict__
         for i, record in enumerate(records):
             _assert_same(other.explain(record, severity=True), want[i], 0)
 
@@ -440,7 +441,7 @@ def test_single_row_predictor_refuses_misuse(shipment_model):
 
 def test_field_contributions_of_one_row_equal_the_batch_rows(shipment_model):
     # one row is summed on Python floats, a batch with numpy: the same bits
-    layout = _layout(shipment_model)
+    layout = shipment_model.explainer().layout
     rng = np.random.default_rng(5)
     c = rng.normal(size=(2000, len(layout.names) + 1)) * 10.0 ** rng.integers(-12, 4, size=(2000, 1))
     c[::7, 3] = 0.0

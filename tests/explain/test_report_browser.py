@@ -23,8 +23,8 @@ from selenium.webdriver.support.ui import Select
 
 from riskscore.report import build_review
 from riskscore.report.builder import PAGE_SIZE, ReviewResult
-from riskscore.spec import validate_frame
 from riskscore.synthetic import generate_shipments
+from riskscore.validation import validate_frame
 
 from .conftest import IMG_PAYLOAD, SCRIPT_PAYLOAD, SEED
 

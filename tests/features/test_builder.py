@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from riskscore.exceptions import SchemaError
 from riskscore.features import EventTable, FeatureBuilder
-from riskscore.spec import RecordSpec, load_spec, validate_frame
+from riskscore.spec import RecordSpec, load_spec
+from riskscore.validation import validate_frame
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
