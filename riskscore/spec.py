@@ -530,8 +530,18 @@ class RecordSpec:
         for feature in features:
             if not isinstance(feature, DerivedFeature):
                 raise SpecError(f"{where}: features must be DerivedFeature objects, got {feature!r}")
-            referenced = list(feature.inputs) + [c.split(":")[0] for lvl in feature.by for c in lvl]
-            referenced += [c.split(":")[0] for c in (feature.key, feature.group) if c]
+            keyed = KINDS[feature.kind].keyed_inputs  # inputs that form a key may cut codes: "hs_code:4"
+            keys = [*(feature.inputs if keyed else ()), *(c for lvl in feature.by for c in lvl)]
+            keys += [c for c in (feature.key, feature.group) if c]
+            for key in keys:
+                _, _, cut = key.partition(":")
+                if cut and not (cut.isdigit() and int(cut) > 0):
+                    raise SpecError(
+                        f"{where}: feature {feature.name!r} uses {key!r}; after ':' comes the length of the "
+                        "code prefix, a whole number >= 1 (e.g. 'hs_code:4')"
+                    )
+            referenced = [i.split(":")[0] if keyed else i for i in feature.inputs]
+            referenced += [c.split(":")[0] for c in keys if c not in feature.inputs]
             for ref in referenced:
                 if ref not in known:
                     raise SpecError(

@@ -64,12 +64,16 @@ class FeatureKind:
     single : bool
         Whether the kind makes one value named after the feature, which later features may use as an
         input (a ratio feeding a reference).
+    keyed_inputs : bool
+        Whether the inputs form a key (hashed together), so that an input may cut a code to a prefix
+        (``"hs_code:4"``: history of the HS heading).
     """
 
     kind: ClassVar[str]
     arity: ClassVar[tuple[int, int]]
     state_key: ClassVar[str | None] = None
     single: ClassVar[bool] = True
+    keyed_inputs: ClassVar[bool] = False
 
     def __init__(self, feat: DerivedFeature) -> None:
         self.feat = feat

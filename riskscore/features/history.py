@@ -32,6 +32,7 @@ class History(FeatureKind):
     arity = (1, 3)
     state_key = "histories"
     single = False
+    keyed_inputs = True
 
     @classmethod
     def check(cls, feat: DerivedFeature, where: str) -> str | None:

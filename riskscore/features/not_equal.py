@@ -21,7 +21,7 @@ class NotEqual(FeatureKind):
     arity = (2, 2)
 
     def compute(self, batch: Batch, settings: Settings, state: Any) -> tuple[dict[str, Float], Any]:
-        a, b = (batch.frame[i].astype(str).to_numpy(dtype=object) for i in self.feat.inputs)
+        a, b = (_text(batch.frame[i]) for i in self.feat.inputs)
         return {self.name: (a != b).astype(np.float64)}, state
 
     def emit(self, w: PlanWriter, i: int, state: Any, settings: Settings) -> list[str]:
@@ -37,3 +37,10 @@ class NotEqual(FeatureKind):
         a, b = (spec.column(c) for c in self.feat.inputs)
         verb = "differs from" if value else "equals"
         return f"{a.display} {record.get(a.name)} {verb} {b.display.lower()} {record.get(b.name)}"
+
+
+def _text(column: Any) -> Any:
+    """A column's values as text, a missing value as ``"nan"`` (two missing values are not different)."""
+    text = column.astype(str).to_numpy(dtype=object)
+    text[column.isna().to_numpy(dtype=bool)] = "nan"
+    return text
