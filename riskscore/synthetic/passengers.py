@@ -8,6 +8,12 @@ the route and the season, then the API/PNR fields whose distribution depends on 
 size, transit, currency declared. The oracle is the exact posterior over {none, P1..P4} given the fields
 and the traveller's latent type.
 
+Each violation is written once, in :mod:`riskscore.synthetic.mechanisms.passengers`: the distributions of
+a trip's fields under it, its route column, severity and value at stake, with the functions that draw the
+fields and evaluate their density. This module builds the travellers and the calendar, turns the scenario's
+type multipliers, route columns and season into probabilities (``_intensities``), and writes the trip with
+its truth, oracle and legacy inspection (``generate_block``).
+
 Protected attributes (nationality, residence, sex, age) are drawn from the route's mix only, never from
 the latent type: they are proxies through the route, as DOMAIN.md 3.5 requires, and not causes.
 """
@@ -21,11 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.stats import poisson
 
 from riskscore.synthetic import _common as C
-from riskscore.synthetic._stats import categorical, norm_logpdf, normalise_log
+from riskscore.synthetic._stats import categorical, normalise_log
 from riskscore.synthetic.inspection import legacy_selection
+from riskscore.synthetic.mechanisms.passengers import HYPOTHESES, MECHANISMS, draw_fields, log_densities
 from riskscore.synthetic.scenario import PASSENGER_MECHANISMS, TRAVELLER_TYPES, Scenario
 
 KIND = 2  # seed-stream tag for passengers
@@ -34,42 +40,15 @@ Int = NDArray[np.int64]
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
 
-HYPOTHESES = ("none", *PASSENGER_MECHANISMS)
-SERIOUS = frozenset({"P1", "P3", "P4"})  # DOMAIN 4.2: serious = cash over threshold, gold, drugs
-PAYMENTS = ("card", "transfer", "cash", "miles")
-TICKETS = ("round_trip", "one_way", "multi_city")
-# Feature distributions per hypothesis (none, P1 cash, P2 goods for resale, P3 gold, P4 drugs),
-# DOMAIN 4.2 "Violation <-> features" and 3.1 (booking lead median 20-30 days, 5-10% at 0-2 days;
-# cash 2-5%; one-way 10-25%; bags 0-60 kg). Effect sizes are design defaults.
-BOOKED_MEDIAN = np.array([25.0, 3.0, 8.0, 4.0, 2.0])
-BOOKED_SIGMA = np.array([1.0, 1.0, 1.0, 1.0, 0.8])
-PAYMENT_P = np.array(
-    [
-        [0.85, 0.08, 0.04, 0.03],
-        [0.45, 0.05, 0.48, 0.02],
-        [0.70, 0.08, 0.20, 0.02],
-        [0.55, 0.05, 0.38, 0.02],
-        [0.45, 0.03, 0.50, 0.02],
-    ]
-)
-TICKET_P = np.array(
-    [[0.80, 0.17, 0.03], [0.50, 0.47, 0.03], [0.85, 0.12, 0.03], [0.55, 0.42, 0.03], [0.35, 0.62, 0.03]]
-)
-DURATION_MEDIAN = np.array([7.0, 3.0, 3.0, 2.0, 5.0])
-DURATION_SIGMA = np.array([0.8, 0.6, 0.6, 0.5, 0.8])
-BAG_MEDIAN = np.array([17.0, 15.0, 30.0, 12.0, 11.0])
-BAG_SIGMA = np.array([0.45, 0.45, 0.35, 0.5, 0.5])
-PARTY_EXTRA = np.array([0.7, 0.5, 0.9, 1.0, 0.1])  # pax on PNR = 1 + Poisson(rate)
-TRANSIT_P = np.array([0.15, 0.20, 0.10, 0.20, 0.55])
-CURRENCY_DECLARED_P = np.array([0.03, 0.15, 0.03, 0.03, 0.01])
-CURRENCY_MEDIAN = np.array([8000.0, 2500.0, 8000.0, 8000.0, 8000.0])
-CURRENCY_SIGMA = np.array([0.7, 0.5, 0.7, 0.7, 0.7])
-DECLARED_RED_P = np.array([0.02, 0.01, 0.015, 0.01, 0.005])
-# Value carried, and the tax at stake on it (P2: import duty + VAT on phones/cosmetics; P3: gold duty).
-UNDECLARED_MEDIAN = np.array([0.0, 40000.0, 3000.0, 60000.0, 50000.0])
-UNDECLARED_SIGMA = np.array([0.0, 0.9, 0.9, 0.8, 1.0])
-TAX_RATE = np.array([0.0, 0.0, 0.30, 0.10, 0.0])
-YELLOW_SENSITIVITY = np.array([0.0, 1.0, 1.0, 1.0, 0.0])  # x scenario sensitivity; body-packed drugs: no
+SERIOUS = frozenset(m.name for m in MECHANISMS if m.serious)  # DOMAIN 4.2: cash over threshold, gold, drugs
+PAYMENTS = ("card", "transfer", "cash", "miles")  # the order of TripProfile.payment
+TICKETS = ("round_trip", "one_way", "multi_city")  # the order of TripProfile.ticket
+# Per hypothesis (none, then the mechanisms): value carried undeclared, tax at stake, bag-check findability.
+UNDECLARED_MEDIAN = np.array([0.0, *(m.value_median for m in MECHANISMS)])
+UNDECLARED_SIGMA = np.array([0.0, *(m.value_sigma for m in MECHANISMS)])
+TAX_RATE = np.array([0.0, *(m.tax_rate for m in MECHANISMS)])
+# YELLOW_SENSITIVITY multiplies the scenario's yellow_sensitivity.
+YELLOW_SENSITIVITY = np.array([0.0, *(1.0 if m.yellow_detectable else 0.0 for m in MECHANISMS)])
 VEHICLES = ("none", "car", "motorbike", "bus", "on_foot", "truck")
 VEHICLE_P = np.array([0.0, 0.2, 0.35, 0.2, 0.15, 0.1])
 CABINS = ("economy", "premium", "business")
@@ -90,7 +69,7 @@ class PassengerWorld:
     routes: pd.DataFrame
     route_cum: Float
     route_land: Bool
-    route_mult: Float  # (n_routes, 4) mechanism multipliers
+    route_mult: Float  # (n_routes, n_mechanisms): routes.csv column MECHANISMS[k].route_column
     route_carriers: list[list[str]]
     route_point: Int
     points: list[str]
@@ -132,7 +111,7 @@ def build_world(
         share / share[land].sum() * p["land_gate_volume"],
         share / share[~land].sum() * (1 - p["land_gate_volume"]),
     )
-    route_mult = routes[["p1", "p2", "p3", "p4"]].to_numpy(dtype=np.float64)
+    route_mult = routes[[m.route_column for m in MECHANISMS]].to_numpy(dtype=np.float64)
     carriers = [
         str(c).split("|") if isinstance(c, str) and c else [] for c in routes["carriers"].astype(object)
     ]
@@ -243,77 +222,20 @@ def _intensities(world: PassengerWorld, ctx: dict[str, Any], *, normalised: bool
     p = world.p
     ttype = world.trav_type[ctx["trav"]]
     season = np.where(world.pre_tet[ctx["day"]], p["pre_tet_multiplier"], 1.0)
-    lam = np.zeros((len(ttype), len(PASSENGER_MECHANISMS)))
-    for k, m in enumerate(PASSENGER_MECHANISMS):
-        spec = p["mechanisms"][m]
+    lam = np.zeros((len(ttype), len(MECHANISMS)))
+    for k, m in enumerate(MECHANISMS):
+        spec = p["mechanisms"][m.name]
         tm = np.array([spec["type_multiplier"][t] for t in TRAVELLER_TYPES])[ttype]
         g = tm * world.route_mult[ctx["route"], k] * season
         if not normalised:
             lam[:, k] = g
             continue
-        base = (p["serious_prevalence"] if m in SERIOUS else p["minor_prevalence"]) * spec["share"]
-        lam[:, k] = base * g / world.z[m] if spec.get("enabled", True) else 0.0
+        base = (p["serious_prevalence"] if m.serious else p["minor_prevalence"]) * spec["share"]
+        lam[:, k] = base * g / world.z[m.name] if spec.get("enabled", True) else 0.0
     if not normalised:
         return lam
     total = lam.sum(axis=1, keepdims=True)  # keep P(no violation) >= 0.1
     return np.asarray(np.where(total > 0.9, lam * 0.9 / np.maximum(total, 1e-300), lam), dtype=np.float64)
-
-
-def _features(world: PassengerWorld, rng: np.random.Generator, ctx: dict[str, Any], h: Int) -> dict[str, Any]:
-    """Draw the trip's declared fields given its hypothesis index h (0 = none)."""
-    size = len(h)
-    air = ~ctx["land"]
-    f: dict[str, Any] = {}
-    f["booked"] = np.where(air, rng.lognormal(np.log(BOOKED_MEDIAN[h]), BOOKED_SIGMA[h]), np.nan)
-    u = rng.random(size)
-    f["payment"] = np.where(air, (u[:, None] >= np.cumsum(PAYMENT_P[h], axis=1)).sum(axis=1), -1).astype(
-        np.int64
-    )
-    u = rng.random(size)
-    f["ticket"] = np.where(air, (u[:, None] >= np.cumsum(TICKET_P[h], axis=1)).sum(axis=1), -1).astype(
-        np.int64
-    )
-    f["duration"] = np.where(
-        air & (f["ticket"] == 0), rng.lognormal(np.log(DURATION_MEDIAN[h]), DURATION_SIGMA[h]), np.nan
-    )
-    f["bag"] = rng.lognormal(np.log(BAG_MEDIAN[h]), BAG_SIGMA[h])
-    f["party"] = 1 + rng.poisson(PARTY_EXTRA[h])
-    f["transit"] = air & (rng.random(size) < TRANSIT_P[h])
-    declared = rng.random(size) < CURRENCY_DECLARED_P[h]
-    f["currency"] = np.where(declared, rng.lognormal(np.log(CURRENCY_MEDIAN[h]), CURRENCY_SIGMA[h]), 0.0)
-    f["declared_red"] = rng.random(size) < DECLARED_RED_P[h]
-    return f
-
-
-def _loglik(ctx: dict[str, Any], f: dict[str, Any]) -> Float:
-    """(n, 5) log-density of the declared fields under each hypothesis (common factors dropped)."""
-    air = ~ctx["land"]
-    n = len(air)
-    out = np.zeros((n, len(HYPOTHESES)))
-    lb = np.log(np.where(air, f["booked"], 1.0))
-    ld = np.log(np.where(np.isnan(f["duration"]), 1.0, f["duration"]))
-    lbag = np.log(f["bag"])
-    lc = np.log(np.where(f["currency"] > 0, f["currency"], 1.0))
-    pay = f["payment"].clip(0)
-    tic = f["ticket"].clip(0)
-    for k in range(len(HYPOTHESES)):
-        term = norm_logpdf(lbag, np.log(BAG_MEDIAN[k]), BAG_SIGMA[k])
-        term = term + poisson.logpmf(f["party"] - 1, PARTY_EXTRA[k])
-        term = term + np.where(
-            f["currency"] > 0,
-            np.log(CURRENCY_DECLARED_P[k]) + norm_logpdf(lc, np.log(CURRENCY_MEDIAN[k]), CURRENCY_SIGMA[k]),
-            np.log1p(-CURRENCY_DECLARED_P[k]),
-        )
-        term = term + np.where(f["declared_red"], np.log(DECLARED_RED_P[k]), np.log1p(-DECLARED_RED_P[k]))
-        air_terms = (
-            norm_logpdf(lb, np.log(BOOKED_MEDIAN[k]), BOOKED_SIGMA[k])
-            + np.log(PAYMENT_P[k, pay])
-            + np.log(TICKET_P[k, tic])
-            + np.where(tic == 0, norm_logpdf(ld, np.log(DURATION_MEDIAN[k]), DURATION_SIGMA[k]), 0.0)
-            + np.where(f["transit"], np.log(TRANSIT_P[k]), np.log1p(-TRANSIT_P[k]))
-        )
-        out[:, k] = term + np.where(air, air_terms, 0.0)
-    return out
 
 
 def _posterior(lam: Float, ll: Float) -> Float:
@@ -340,10 +262,10 @@ def _legacy_points(world: PassengerWorld, ctx: dict[str, Any], f: dict[str, Any]
 def _calibrate(world: PassengerWorld, rng: np.random.Generator) -> None:
     ctx = _context(world, rng, np.sort(rng.integers(0, world.n, 40_000)))
     g = _intensities(world, ctx, normalised=False)
-    world.z = {m: float(max(g[:, k].mean(), 1e-12)) for k, m in enumerate(PASSENGER_MECHANISMS)}
+    world.z = {m.name: float(max(g[:, k].mean(), 1e-12)) for k, m in enumerate(MECHANISMS)}
     lam = _intensities(world, ctx)
     h = _choose(lam, rng.random(len(lam)))
-    f = _features(world, rng, ctx, h)
+    f = draw_fields(rng, ctx, h)
     score = _legacy_points(world, ctx, f) + rng.random(len(h))
     legacy = world.p["legacy"]
     world.legacy_red = float(np.quantile(score, 1 - max(legacy["red_share"] - legacy["random_red"], 1e-4)))
@@ -366,8 +288,8 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
     size = hi - lo
     lam = _intensities(world, ctx)
     h = _choose(lam, rng.random(size))
-    f = _features(world, rng, ctx, h)
-    post = _posterior(lam, _loglik(ctx, f))
+    f = draw_fields(rng, ctx, h)
+    post = _posterior(lam, log_densities(ctx, f))
     trav, route, air = ctx["trav"], ctx["route"], ~ctx["land"]
     ttype = world.trav_type[trav]
 
@@ -404,7 +326,8 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
         h > 0, rng.lognormal(np.log(np.maximum(UNDECLARED_MEDIAN[h], 1.0)), UNDECLARED_SIGMA[h]), 0.0
     )
     revenue = value * TAX_RATE[h]
-    p_red = post[:, [HYPOTHESES.index(m) for m in SERIOUS]].sum(axis=1)
+    # Columns in hypothesis order: summing in a set's order would make the last bit depend on PYTHONHASHSEED.
+    p_red = post[:, [k for k, m in enumerate(MECHANISMS, start=1) if m.serious]].sum(axis=1)
     p_violation = 1.0 - post[:, 0]
 
     pts = _legacy_points(world, ctx, f)

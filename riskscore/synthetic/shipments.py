@@ -17,6 +17,12 @@ Because every step draws from a distribution whose density is known, the oracle 
 ``P(mechanism | declared fields, latent traits)`` exactly with Bayes' rule: for each hypothesis, the prior
 times the density of the declared values, marginalising over the few true values a mechanism may hide
 (the true HS6 behind a misclassified code, the true origin behind a transhipped one).
+
+Each mechanism is written once, in :mod:`riskscore.synthetic.mechanisms.shipments`: its intensity, what it
+does to the declared values and its term in the oracle. This module builds the world and the contexts,
+combines the intensities into probabilities (``_intensities``: scenario shares, pilot normalisers, drift,
+a cap), applies the drawn mechanism (``_apply``), adds the compliant hypothesis to the mechanisms' terms
+(``_oracle``) and writes the record with its truth and legacy inspection (``generate_block``).
 """
 
 from __future__ import annotations
@@ -28,19 +34,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.special import ndtr
 
 from riskscore.synthetic import _common as C
-from riskscore.synthetic._stats import (
-    categorical,
-    log_uniform,
-    norm_logpdf,
-    normalise_log,
-    opposed_shift_logpdf,
-    rowwise_categorical,
-    shifted_logpdf,
-)
+from riskscore.synthetic._stats import categorical, norm_logpdf, normalise_log, rowwise_categorical
 from riskscore.synthetic.inspection import legacy_selection
+from riskscore.synthetic.mechanisms.shipments import (
+    DRAW_ORDER,
+    MECHANISMS,
+    TEMPORARY_IMPORT,
+    Drivers,
+    Evidence,
+)
 from riskscore.synthetic.scenario import IMPORTER_TYPES, SHIPMENT_MECHANISMS, Scenario
 
 KIND = 1  # seed-stream tag for shipments
@@ -50,19 +54,19 @@ Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
 
 OFFICE_TYPES = ("seaport", "airport", "land_gate", "express", "icd")
+# A declared code is a position in these tuples (mechanisms.shipments.TEMPORARY_IMPORT is 2).
 PROCEDURES = ("consumption", "processing_export", "temporary_import", "ecommerce", "samples")
 INCOTERMS = ("FOB", "CIF", "EXW", "CFR", "FCA", "DAP", "DDP")
 INCOTERM_P = np.array([0.35, 0.30, 0.10, 0.10, 0.08, 0.05, 0.02])
 TYPES = (*IMPORTER_TYPES, "phantom")
 PHANTOM = len(IMPORTER_TYPES)
 # Mechanisms whose traces a documentary (yellow) check can find: values, codes and origin on paper.
-DOC_DETECTABLE = frozenset({"S1", "S2", "S3", "S6", "S7", "S9", "S10", "S11"})
-SERIOUS = frozenset({"S5", "S8"})  # DOMAIN 4.1: critical (prohibited / safety) cases, ~0.3% of shipments
+DOC_DETECTABLE = frozenset(m.name for m in MECHANISMS if m.documentary)
+SERIOUS = frozenset(m.name for m in MECHANISMS if m.serious)  # DOMAIN 4.1: critical cases, ~0.3% of shipments
 # Goods hidden behind a cover code in S5 (DOMAIN 2.2): true HS6 and its duty + excise rate.
 CONCEALED_GOODS = (("240220", 1.35), ("050710", 0.0), ("851890", 0.30), ("300490", 0.05))
 AD_DUTY = 0.15  # anti-dumping duty on CN goods of the `ad_cn` headings [design default]
 HUB_DEPARTURES = {"SG": 0.4, "HK": 0.3, "MY": 0.15, "KR": 0.15}  # transhipment ports of loading
-S3_DEPARTS_FROM_HUB = 0.7
 
 
 @dataclass
@@ -446,17 +450,17 @@ def _calibrate(world: ShipmentWorld, rng: np.random.Generator) -> None:
     """Normalise mechanism intensities and set legacy thresholds on a pilot sample of contexts."""
     pilot = _draw_context(world, rng, np.sort(rng.integers(0, world.n, 100_000)))
     g = _intensity_terms(world, pilot)
-    world.z = {m: float(max(g[m].mean(), 1e-12)) for m in SHIPMENT_MECHANISMS}
+    world.z = {name: float(max(v.mean(), 1e-12)) for name, v in g.items()}
     # The cap on a record's total intensity trims mechanisms concentrated on few records (S6, S7); adjust
     # the normalisers until each mechanism's mean intensity on the pilot matches its scenario share.
     for _ in range(4):
         lam_pilot = _intensities(world, pilot, drift=False)
-        for m in SHIPMENT_MECHANISMS:
-            spec = world.p["mechanisms"][m]
+        for name, v in lam_pilot.items():
+            spec = world.p["mechanisms"][name]
             target = world.p["prevalence"] * spec["share"] if spec.get("enabled", True) else 0.0
-            got = float(lam_pilot[m].mean())
+            got = float(v.mean())
             if target > 0 and got > 0:
-                world.z[m] *= got / target
+                world.z[name] *= got / target
     # Legacy thresholds on rule points with U(0,1) jitter (DOMAIN 1.1 "expected rate per lane").
     lam = _intensities(world, pilot)
     mech = _choose(lam, rng.random(len(pilot["day"])))
@@ -569,10 +573,28 @@ def _duty(world: ShipmentWorld, hs6: Int, origin: Int, claim: Bool) -> Float:
     return np.asarray(rate + AD_DUTY * ad, dtype=np.float64)
 
 
-def _s3_eligible(world: ShipmentWorld, hs6: Int, origin: Int) -> Bool:
-    src = world.s3_code[origin]
-    return np.asarray(
-        ((src == 1) & world.hs6_ad[hs6]) | ((src == 2) & (world.hs6_mfn[hs6] >= 0.10)), dtype=bool
+def _drivers(world: ShipmentWorld, ctx: dict[str, Any], hs6: Int, origin: Int) -> Drivers:
+    """Gather what every mechanism's intensity depends on, at the given true HS6 / origin."""
+    p = world.p
+    imp = ctx["importer"]
+    itype = world.imp_type[imp]
+    tm = world.type_mult[itype] * np.where(world.imp_aeo[imp], p["aeo_multiplier"], 1.0)
+    complicit = world.broker_complicit[ctx["broker"]]
+    broker_m = np.where(complicit, p["complicit_broker_multiplier"], 1.0)
+    duty = _duty(world, hs6, origin, ctx["claim"])
+    otype = ctx["otype"]
+    return Drivers(
+        ctx=ctx,
+        hs6=hs6,
+        origin=origin,
+        phantom=itype == PHANTOM,
+        tm=tm,
+        complicit=complicit,
+        broker_m=broker_m,
+        base=tm * broker_m,
+        duty=duty,
+        duty_w=duty + 0.05,
+        field_office=(otype == 0) | (otype == 2) | (otype == 4),  # seaport, land gate, ICD
     )
 
 
@@ -580,36 +602,10 @@ def _intensity_terms(
     world: ShipmentWorld, ctx: dict[str, Any], *, hs6: Int | None = None, origin: Int | None = None
 ) -> dict[str, Float]:
     """Unnormalised intensity g_m(context) of each mechanism, at the given true HS6 / origin."""
-    p = world.p
     hs6 = ctx["hs6"] if hs6 is None else hs6
     origin = ctx["origin"] if origin is None else origin
-    imp = ctx["importer"]
-    itype = world.imp_type[imp]
-    tm = world.type_mult[itype] * np.where(world.imp_aeo[imp], p["aeo_multiplier"], 1.0)
-    complicit = world.broker_complicit[ctx["broker"]]
-    broker_m = np.where(complicit, p["complicit_broker_multiplier"], 1.0)
-    base = tm * broker_m
-    duty = _duty(world, hs6, origin, ctx["claim"])
-    duty_w = duty + 0.05
-    otype = ctx["otype"]
-    field_office = (otype == 0) | (otype == 2) | (otype == 4)  # seaport, land gate, ICD
-    return {
-        "S1": base * duty_w * (1.0 + world.hs6_high[hs6]),
-        "S2": base * world.hs6_gap[hs6] * 10.0,
-        "S3": base * _s3_eligible(world, hs6, origin),
-        "S4": base * ~world.hs6_bulk[hs6] * duty_w,
-        "S5": base * world.hs6_cover[hs6],
-        "S6": (itype == PHANTOM) * broker_m,
-        "S7": complicit * tm * duty_w,
-        "S8": base * (world.hs6_divertible[hs6] & field_office),
-        # only a parcel truly worth more than the de-minimis threshold can be undervalued below it; the
-        # oracle, which does not see the true value, passes P(true value > threshold) as "s9_gate"
-        "S9": base
-        * ctx["express"]
-        * ctx.get("s9_gate", (ctx["lp"] + ctx["lq"]) > np.log(p["de_minimis_usd"])),
-        "S10": base * ctx["related"],
-        "S11": base * (duty <= 0.05) * ~ctx["express"],
-    }
+    d = _drivers(world, ctx, hs6, origin)
+    return {m.name: m.intensity(world, d) for m in MECHANISMS}
 
 
 def _drift(world: ShipmentWorld, day: Int, hs6: Int, origin: Int) -> tuple[dict[str, Float], Float]:
@@ -641,10 +637,10 @@ def _intensities(
     mix, hot = _drift(world, ctx["day"], hs6, origin) if drift else ({}, np.ones(len(ctx["day"])))
     prev = world.p["prevalence"]
     lam = {}
-    for m in SHIPMENT_MECHANISMS:
-        spec = world.p["mechanisms"][m]
+    for name, g_m in g.items():
+        spec = world.p["mechanisms"][name]
         share = spec["share"] if spec.get("enabled", True) else 0.0
-        lam[m] = prev * share * g[m] / world.z.get(m, 1.0) * mix.get(m, 1.0) * hot
+        lam[name] = prev * share * g_m / world.z.get(name, 1.0) * mix.get(name, 1.0) * hot
     total = sum(lam.values())
     scale = np.where(total > 0.9, 0.9 / np.maximum(total, 1e-300), 1.0)  # keep P(compliant) >= 0.1
     return {m: v * scale for m, v in lam.items()}
@@ -652,64 +648,17 @@ def _intensities(
 
 def _choose(lam: dict[str, Float], u: Float) -> Int:
     """Mechanism index (0 = compliant, k = SHIPMENT_MECHANISMS[k-1]) from intensities and one uniform."""
-    cum = np.cumsum(np.stack([lam[m] for m in SHIPMENT_MECHANISMS], axis=1), axis=1)
+    cum = np.cumsum(np.stack([lam[m.name] for m in MECHANISMS], axis=1), axis=1)
     first = np.argmax(u[:, None] < cum, axis=1) + 1
     return np.asarray(np.where(u < cum[:, -1], first, 0), dtype=np.int64)
 
 
 def _apply(world: ShipmentWorld, ctx: dict[str, Any], mech: Int, rng: np.random.Generator) -> dict[str, Any]:
     """Turn true values into declared values according to each record's mechanism."""
-    mp = world.p["mechanisms"]
-    lq, lp, luw = ctx["lq"].copy(), ctx["lp"].copy(), ctx["luw"].copy()
-    hs6, origin, departure = ctx["hs6"].copy(), ctx["origin"].copy(), ctx["departure"].copy()
-    claim, proc = ctx["claim"].copy(), ctx["proc"].copy()
-
-    def sel(name: str) -> Bool:
-        return np.asarray(mech == SHIPMENT_MECHANISMS.index(name) + 1, dtype=bool)
-
-    for name in ("S1", "S6", "S7", "S10", "S11"):
-        s = sel(name)
-        lp[s] += log_uniform(rng, *_range(mp[name]["factor"]), int(s.sum()))
-    s = sel("S4")  # quantity understated, value scaled with it, weight kept true
-    a = log_uniform(rng, *_range(mp["S4"]["factor"]), int(s.sum()))
-    lq[s] += a
-    luw[s] -= a
-    s = sel("S5")  # prohibited goods under a cover code: heavy and cheap for what is declared
-    k = int(s.sum())
-    lp[s] += log_uniform(rng, *_range(mp["S5"]["value_factor"]), k)
-    luw[s] += log_uniform(rng, *_range(mp["S5"]["weight_factor"]), k)
-    s = sel("S8")  # more declared under temporary import than will ever be re-exported
-    lq[s] += log_uniform(rng, *_range(mp["S8"]["factor"]), int(s.sum()))
-    proc[s] = PROCEDURES.index("temporary_import")
-    s = sel("S9")  # parcel value just under the de-minimis threshold
-    lo_b, hi_b = mp["S9"]["value_band"]
-    value = rng.uniform(lo_b, hi_b, int(s.sum())) * world.p["de_minimis_usd"]
-    lp[s] = np.log(value) - lq[s]
-    s = sel("S2")
-    hs6[s] = world.hs6_neighbour[hs6[s]]
-    s = sel("S3")
-    k = int(s.sum())
-    origin[s] = categorical(rng, world.s3_hub_cum, k)
-    from_hub = rng.random(k) < S3_DEPARTS_FROM_HUB
-    departure[s] = np.where(
-        from_hub, origin[s], rowwise_categorical(world.dep_hub_cum, origin[s], rng.random(k))
-    )
-    claim[s] = True
-    return {
-        "lq": lq,
-        "lp": lp,
-        "luw": luw,
-        "hs6": hs6,
-        "origin": origin,
-        "departure": departure,
-        "claim": claim,
-        "proc": proc,
-    }
-
-
-def _range(value: Any) -> tuple[float, float]:
-    lo, hi = value
-    return float(lo), float(hi)
+    dec = {k: ctx[k].copy() for k in ("lq", "lp", "luw", "hs6", "origin", "departure", "claim", "proc")}
+    for m in DRAW_ORDER:
+        m.apply(world, dec, np.asarray(mech == MECHANISMS.index(m) + 1, dtype=bool), rng)
+    return dec
 
 
 def _legacy_points(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> Float:
@@ -731,16 +680,9 @@ def _legacy_points(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any
     )
 
 
-def _subset(ctx: dict[str, Any], rows: Int) -> dict[str, Any]:
-    return {
-        k: (v[rows] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == len(ctx["day"]) else v)
-        for k, v in ctx.items()
-    }
-
-
 def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> Float:
     """P(hypothesis | declared fields, latent traits): (n, 1 + n_mechanisms), column 0 = compliant."""
-    p, mp = world.p, world.p["mechanisms"]
+    p = world.p
     n = len(ctx["day"])
     lq, lp, luw = dec["lq"], dec["lp"], dec["luw"]
     hs6, origin = dec["hs6"], dec["origin"]
@@ -748,17 +690,14 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
     mq, sq = ctx["mq"], ctx["sq"]
     # Context with the declared HS6 / origin as the true ones (every hypothesis but S2 / S3).
     obs_ctx = dict(ctx, hs6=hs6, origin=origin, claim=dec["claim"], proc=dec["proc"], lp=lp, lq=lq)
-    # S9 needs the (hidden) true value above the threshold: P(true log price > log T - lq)
-    z_gate = (np.log(p["de_minimis_usd"]) - lq - (world.hs6_logp[hs6] + world.level[origin])) / p[
-        "price_sigma"
-    ]
-    obs_ctx["s9_gate"] = ndtr(-z_gate)
+    for m in MECHANISMS:
+        m.oracle_context(world, obs_ctx)
     lam = _intensities(world, obs_ctx)
     total = sum(lam.values())
     mu_p = world.hs6_logp[hs6] + world.level[origin]
     mu_w = world.hs6_loguw[hs6]
     n_q, n_p, n_w = norm_logpdf(lq, mq, sq), norm_logpdf(lp, mu_p, sp), norm_logpdf(luw, mu_w, sw)
-    is_ti = dec["proc"] == PROCEDURES.index("temporary_import")
+    is_ti = dec["proc"] == TEMPORARY_IMPORT
     # procedure factor: P(TI | not S8) = p_ti, P(TI | S8) = 1
     with np.errstate(divide="ignore"):
         proc_h0 = np.where(is_ti, np.log(ctx["p_ti"]), np.log1p(-ctx["p_ti"]))
@@ -772,93 +711,39 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
         claim_p = np.where(world.has_fta[origin], p["preference_claim_share"], 0.0)
         claim_term = np.where(dec["claim"], np.log(claim_p), np.log1p(-claim_p))
         origin_term = world.origin_logp[world.hs6_hs4[hs6], origin] + dep_term + claim_term
-        log_lam = {m: np.log(lam[m]) for m in SHIPMENT_MECHANISMS}
+        log_lam = {name: np.log(v) for name, v in lam.items()}
         log_h0 = np.log1p(-np.minimum(total, 1.0))
     common = origin_term + world.hs6_pop_logp[hs6]
-    out = np.full((n, 1 + len(SHIPMENT_MECHANISMS)), -np.inf)
+    ev = Evidence(
+        ctx=obs_ctx,
+        n=n,
+        lq=lq,
+        lp=lp,
+        luw=luw,
+        hs6=hs6,
+        origin=origin,
+        departure=dec["departure"],
+        claim=dec["claim"],
+        is_ti=is_ti,
+        mq=mq,
+        sq=sq,
+        sp=sp,
+        sw=sw,
+        mu_p=mu_p,
+        mu_w=mu_w,
+        n_q=n_q,
+        n_p=n_p,
+        n_w=n_w,
+        proc_h0=proc_h0,
+        origin_term=origin_term,
+        common=common,
+        log_lam=log_lam,
+        intensities=lambda sub, *, hs6=None, origin=None: _intensities(world, sub, hs6=hs6, origin=origin),
+    )
+    out = np.empty((n, 1 + len(MECHANISMS)))
     out[:, 0] = log_h0 + common + proc_h0 + n_q + n_p + n_w
-
-    def col(m: str) -> int:
-        return SHIPMENT_MECHANISMS.index(m) + 1
-
-    for m in ("S1", "S6", "S7", "S10", "S11"):
-        lo, hi = np.log(mp[m]["factor"])
-        out[:, col(m)] = log_lam[m] + common + proc_h0 + n_q + shifted_logpdf(lp, mu_p, sp, lo, hi) + n_w
-    lo, hi = np.log(mp["S4"]["factor"])
-    out[:, col("S4")] = (
-        log_lam["S4"] + common + proc_h0 + n_p + opposed_shift_logpdf(lq, mq, sq, luw, mu_w, sw, lo, hi)
-    )
-    vlo, vhi = np.log(mp["S5"]["value_factor"])
-    wlo, whi = np.log(mp["S5"]["weight_factor"])
-    out[:, col("S5")] = (
-        log_lam["S5"]
-        + common
-        + proc_h0
-        + n_q
-        + shifted_logpdf(lp, mu_p, sp, vlo, vhi)
-        + shifted_logpdf(luw, mu_w, sw, wlo, whi)
-    )
-    lo, hi = np.log(mp["S8"]["factor"])
-    out[:, col("S8")] = np.where(
-        is_ti, log_lam["S8"] + common + shifted_logpdf(lq, mq, sq, lo, hi) + n_p + n_w, -np.inf
-    )
-    # S9: declared value uniform on [lo, hi] x threshold; density of log value = value / (T (hi - lo))
-    blo, bhi = mp["S9"]["value_band"]
-    thr = p["de_minimis_usd"]
-    lv = lp + lq
-    in_band = (lv >= np.log(blo * thr)) & (lv <= np.log(bhi * thr))
-    out[:, col("S9")] = np.where(
-        in_band, log_lam["S9"] + common + proc_h0 + n_q + lv - np.log(thr * (bhi - blo)) + n_w, -np.inf
-    )
-    # S2: the true code is one of the codes whose lower-duty neighbour is the declared one. Only rows whose
-    # declared code has such codes can be S2; evaluate the (costly) full intensities on those rows alone.
-    for j in range(world.hs6_pre.shape[1]):
-        rows = np.flatnonzero(world.hs6_pre[hs6, j] >= 0)
-        if not len(rows):
-            continue
-        h = world.hs6_pre[hs6[rows], j]
-        sub = _subset(obs_ctx, rows)
-        with np.errstate(divide="ignore"):
-            lam_h = np.log(_intensities(world, sub, hs6=h)["S2"])
-        term = (
-            lam_h
-            + origin_term[rows]
-            + world.hs6_pop_logp[h]
-            + proc_h0[rows]
-            + n_q[rows]
-            + norm_logpdf(lp[rows], world.hs6_logp[h] + world.level[origin[rows]], sp)
-            + norm_logpdf(luw[rows], world.hs6_loguw[h], sw)
-        )
-        out[rows, col("S2")] = np.logaddexp(out[rows, col("S2")], term)
-    # S3: the true origin is a source country; the declared origin is a hub and a preference is claimed.
-    rows = np.flatnonzero(dec["claim"] & np.isfinite(world.s3_hub_logp[origin]))
-    if len(rows):
-        sub = _subset(obs_ctx, rows)
-        o_r, d_r = origin[rows], dec["departure"][rows]
-        with np.errstate(divide="ignore"):
-            dep_s3 = np.where(
-                d_r == o_r,
-                np.log(S3_DEPARTS_FROM_HUB),
-                np.log1p(-S3_DEPARTS_FROM_HUB) + world.dep_hub_logp[o_r, d_r],
-            )
-            s3_obs = world.s3_hub_logp[o_r] + dep_s3
-            acc = np.full(len(rows), -np.inf)
-            for g0 in np.flatnonzero(world.s3_code > 0):
-                gg = np.full(len(rows), g0, dtype=np.int64)
-                lam_g = np.log(_intensities(world, sub, origin=gg)["S3"])
-                h_r = hs6[rows]
-                term = (
-                    lam_g
-                    + world.origin_logp[world.hs6_hs4[h_r], g0]
-                    + s3_obs
-                    + world.hs6_pop_logp[h_r]
-                    + proc_h0[rows]
-                    + n_q[rows]
-                    + norm_logpdf(lp[rows], world.hs6_logp[h_r] + world.level[g0], sp)
-                    + n_w[rows]
-                )
-                acc = np.logaddexp(acc, term)
-        out[rows, col("S3")] = acc
+    for k, m in enumerate(MECHANISMS, start=1):
+        out[:, k] = m.log_joint(world, ev)
     return normalise_log(out)
 
 
@@ -884,7 +769,7 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     insurance = cif * rng.uniform(0.002, 0.006, size)
     fob = np.maximum(cif - freight - insurance, 0.0)
     declared_duty = _duty(world, dec["hs6"], dec["origin"], dec["claim"])
-    ti = dec["proc"] == PROCEDURES.index("temporary_import")
+    ti = dec["proc"] == TEMPORARY_IMPORT
     # Temporary imports are duty-suspended; express parcels below the de-minimis value are exempt.
     exempt = ti | (ctx["express"] & (cif < p["de_minimis_usd"]))
     tax_declared = np.where(exempt, 0.0, cif * declared_duty + p["vat_rate"] * cif * (1 + declared_duty))
@@ -898,7 +783,9 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
         * 3600
     )
 
-    # --- truth
+    # --- truth: the context's true values, but S3's preference claim was never due (the goods come from a
+    # source country), and S5's goods are concealed ones with their own duty (a concealed good is drawn for
+    # every record at this point of the stream; only S5 records use theirs).
     true_q, true_price = np.exp(ctx["lq"]), np.exp(ctx["lp"])
     true_cif = true_q * true_price
     true_hs6, true_origin = ctx["hs6"].copy(), ctx["origin"].copy()
