@@ -46,7 +46,7 @@ from riskscore._fmt import did_you_mean, fmt_number, quote_list
 from riskscore.exceptions import SpecError
 from riskscore.features.registry import KINDS
 
-__all__ = ["ColumnSpec", "DerivedFeature", "RecordSpec", "load_spec", "schema_summary"]
+__all__ = ["ColumnSpec", "DerivedFeature", "LabelSpec", "RecordSpec", "load_spec", "schema_summary"]
 
 
 def __getattr__(name: str) -> Any:
@@ -99,7 +99,7 @@ _NUMERIC_TYPES = frozenset({"int", "float"})
 _TEXT_TYPES = frozenset({"string", "category"})
 _SPEC_KEYS = ("name", "version", "description", "id", "timestamp")
 _REQUIRED_SPEC_KEYS = ("name", "version", "id", "timestamp")
-_TOP_LEVEL_KEYS = ("spec", "columns", "features")
+_TOP_LEVEL_KEYS = ("spec", "columns", "features", "labels")
 
 _FEATURE_KEYS = ("name", "kind", "inputs", "by", "key", "group", "windows", "first_seen", "description")
 _BUILTIN_PACKAGE = "riskscore"
@@ -456,6 +456,90 @@ class DerivedFeature:
         return cls(**{k: data[k] for k in data})
 
 
+_LABEL_KEYS = ("outcome", "values", "inspected", "propensity", "truth", "revenue")
+_CHANNELS = ("green", "yellow", "red")
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """Where a record's inspection outcome is, and what it means: a spec's ``[labels]`` table.
+
+    Parameters
+    ----------
+    outcome : str
+        The column holding what an inspection found (role ``label`` or ``outcome``): channel words, a 0/1
+        fraud flag, a finding level...
+    values : mapping of str to str
+        Each outcome value (as text) -> the channel it deserved: ``green`` (nothing found), ``yellow``
+        (a documentary violation) or ``red`` (a serious one). Default: the channel words themselves.
+    inspected : str or None
+        A bool column saying which records were inspected; None: every record with an outcome was.
+    propensity : str or None
+        The probability that the policy which chose the inspections selected the record (inverse
+        propensity weights, DOMAIN.md 4.3); None: inspections are weighted equally.
+    truth : str or None
+        On synthetic data, the channel each record truly deserves (``riskscore train --label truth``).
+    revenue : str or None
+        Revenue recovered or at stake per record, for revenue figures.
+    """
+
+    outcome: str
+    values: tuple[tuple[str, str], ...] = tuple((c, c) for c in _CHANNELS)
+    inspected: str | None = None
+    propensity: str | None = None
+    truth: str | None = None
+    revenue: str | None = None
+
+    def __post_init__(self) -> None:
+        values = self.values
+        if isinstance(values, Mapping):
+            values = tuple((str(k), v) for k, v in values.items())
+        object.__setattr__(self, "values", tuple(values))
+        if not isinstance(self.outcome, str) or not self.outcome:
+            raise SpecError(f"[labels] outcome must name a column, got {self.outcome!r}")
+        bad = [v for _, v in self.values if v not in _CHANNELS]
+        if bad or not self.values:
+            raise SpecError(
+                f"[labels] values map outcome values to channels green, yellow or red; got {quote_list(bad)}. "
+                'Write e.g. values = { "0" = "green", "1" = "yellow", "2" = "red" }'
+            )
+        for key in ("inspected", "propensity", "truth", "revenue"):
+            v = getattr(self, key)
+            if v is not None and (not isinstance(v, str) or not v):
+                raise SpecError(f"[labels] {key} must name a column, got {v!r}")
+
+    @property
+    def channel_of(self) -> dict[str, str]:
+        """Outcome value (as text) -> channel."""
+        return dict(self.values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (TOML layout); unset optional fields are left out."""
+        out: dict[str, Any] = {"outcome": self.outcome, "values": dict(self.values)}
+        for key in ("inspected", "propensity", "truth", "revenue"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LabelSpec:
+        """Build from the ``[labels]`` table; unknown keys are a SpecError."""
+        if not isinstance(data, Mapping):
+            raise SpecError(f"[labels] must be a table, got {type(data).__name__}")
+        unknown = [k for k in data if k not in _LABEL_KEYS]
+        if unknown:
+            hints = "".join(did_you_mean(str(k), _LABEL_KEYS) for k in unknown)
+            raise SpecError(
+                f"[labels] has unknown key(s) {quote_list(unknown)}{hints}; allowed: {', '.join(_LABEL_KEYS)}"
+            )
+        if "outcome" not in data:
+            raise SpecError("[labels] needs `outcome`: the column holding what an inspection found")
+        kwargs = dict(data)
+        if isinstance(kwargs.get("values"), Mapping):
+            kwargs["values"] = tuple((str(k), v) for k, v in kwargs["values"].items())
+        return cls(**kwargs)
+
+
 @dataclass(frozen=True)
 class RecordSpec:
     """The spec of one kind of record: its identity, its id and time columns, and its columns.
@@ -489,6 +573,7 @@ class RecordSpec:
     time_column: str
     columns: tuple[ColumnSpec, ...]
     features: tuple[DerivedFeature, ...] = ()
+    labels: LabelSpec | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -556,6 +641,27 @@ class RecordSpec:
             if feature.name in known:
                 raise SpecError(f"{where}: feature name {feature.name!r} repeats a column or feature name")
             known.add(feature.name)
+        if self.labels is not None:
+            self._check_labels(where, names, columns)
+
+    def _check_labels(self, where: str, names: list[str], columns: tuple[ColumnSpec, ...]) -> None:
+        """Check that the [labels] columns exist and are never inputs: an outcome must not become a feature."""
+        assert self.labels is not None
+        for key in ("outcome", "inspected", "propensity", "truth", "revenue"):
+            name = getattr(self.labels, key)
+            if name is None:
+                continue
+            if name not in names:
+                raise SpecError(
+                    f"{where}: [labels] {key} names {name!r}, which is not among the columns"
+                    f"{did_you_mean(name, names)}; declare it in [[columns]]"
+                )
+            role = columns[names.index(name)].role
+            if role not in UNDECLARED_ROLES:
+                raise SpecError(
+                    f"{where}: [labels] {key} column {name!r} has role {role!r}, so it would be a model input; "
+                    "give it role 'label' or 'outcome' (or 'truth' for synthetic truth)"
+                )
 
     # -- lookup ---------------------------------------------------------------------------------------
 
@@ -641,16 +747,20 @@ class RecordSpec:
         dict
             ``{"spec": {...}, "columns": [...]}``; ``RecordSpec.from_dict(s.to_dict()) == s``.
         """
-        return {
-            "spec": {
-                "name": self.name,
-                "version": self.version,
-                "description": self.description,
-                "id": self.id_column,
-                "timestamp": self.time_column,
-            },
-            "columns": [c.to_dict() for c in self.columns],
-        } | ({"features": [f.to_dict() for f in self.features]} if self.features else {})
+        return (
+            {
+                "spec": {
+                    "name": self.name,
+                    "version": self.version,
+                    "description": self.description,
+                    "id": self.id_column,
+                    "timestamp": self.time_column,
+                },
+                "columns": [c.to_dict() for c in self.columns],
+            }
+            | ({"features": [f.to_dict() for f in self.features]} if self.features else {})
+            | ({"labels": self.labels.to_dict()} if self.labels is not None else {})
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RecordSpec:
@@ -677,7 +787,7 @@ class RecordSpec:
             hints = "".join(did_you_mean(str(k), _TOP_LEVEL_KEYS) for k in unknown)
             raise SpecError(
                 f"unknown top-level key(s) {quote_list(unknown)}{hints}; a spec has only [spec], "
-                f"[[columns]] and [[features]]"
+                f"[[columns]], [[features]] and [labels]"
             )
         head = data.get("spec")
         if not isinstance(head, Mapping):
@@ -711,6 +821,7 @@ class RecordSpec:
             time_column=head["timestamp"],
             columns=tuple(columns),
             features=tuple(DerivedFeature.from_dict(f) for f in data.get("features", ())),
+            labels=None if data.get("labels") is None else LabelSpec.from_dict(data["labels"]),
         )
 
     def fingerprint(self) -> str:

@@ -100,8 +100,9 @@ class TrainResult:
         if "oracle_p_violation" in test.columns:
             scores["oracle"] = test["oracle_p_violation"].to_numpy(dtype=np.float64)
         scores["random"] = np.random.default_rng(0).random(len(test))
-        if "selection_propensity" in test.columns:  # the legacy rule policy's ranking
-            scores["legacy rules"] = test["selection_propensity"].to_numpy(dtype=np.float64)
+        propensity = self.model.spec.labels.propensity if self.model.spec.labels is not None else None
+        if propensity is not None and propensity in test.columns:  # the legacy rule policy's ranking
+            scores["legacy rules"] = test[propensity].to_numpy(dtype=np.float64)
         if self.baseline is not None:
             X = self.model.features.transform(test)
             scores["logistic"] = self.baseline.predict_proba(X)[:, 1]
@@ -142,27 +143,69 @@ def time_split(
 
 
 def _labels(
-    frame: pd.DataFrame, label: str
+    frame: pd.DataFrame, label: str, spec: RecordSpec
 ) -> tuple[NDArray[np.bool_], NDArray[np.str_], NDArray[np.float64]]:
-    """(rows with a label, channel label per row, weight per row)."""
+    """(rows with a label, channel label per row, weight per row), from the columns the spec's [labels] names.
+
+    Observed labels: the outcome column mapped to channels through ``[labels] values`` (records not
+    inspected count as unlabelled); inverse selection propensities as weights, truncated at MAX_WEIGHT
+    (DOMAIN.md 4.3). Truth labels (synthetic studies): the ``[labels] truth`` column, every record.
+    """
     n = len(frame)
+    labels = spec.labels
+    if labels is None:
+        raise SchemaError(
+            f"spec {spec.name!r} has no [labels] table: training needs to know which column holds what an "
+            'inspection found; add e.g. [labels] outcome = "finding" with values = { "0" = "green", "1" = "red" }'
+        )
     if label == "truth":
-        return np.ones(n, bool), frame["truth_channel"].astype(str).to_numpy(dtype=str), np.ones(n)
-    for col in ("inspected", "observed_channel"):
-        if col not in frame.columns:
+        if labels.truth is None or labels.truth not in frame.columns:
             raise SchemaError(
-                f"training on observed labels needs column {col!r} (which records were inspected and what the "
-                "inspection found); add it to the data"
+                f"training on truth labels needs the truth column ([labels] truth = {labels.truth!r}) in the data"
             )
-    inspected = frame["inspected"].astype(bool).to_numpy()
-    found = frame["observed_channel"].astype(object).where(frame["observed_channel"].notna(), "green")
-    y = found.astype(str).to_numpy(dtype=str)
-    if "selection_propensity" in frame.columns:
-        prop = pd.to_numeric(frame["selection_propensity"], errors="coerce").to_numpy(dtype=np.float64)
+        return np.ones(n, bool), frame[labels.truth].astype(str).to_numpy(dtype=str), np.ones(n)
+    needed = [c for c in (labels.outcome, labels.inspected) if c is not None and c not in frame.columns]
+    if needed:
+        raise SchemaError(
+            f"training on observed labels needs column(s) {', '.join(map(repr, needed))} (spec [labels]: what "
+            "the inspections found and which records were inspected); add them to the data"
+        )
+    outcome = frame[labels.outcome]
+    has_outcome = outcome.notna().to_numpy(dtype=bool)
+    inspected = (
+        frame[labels.inspected].fillna(False).astype(bool).to_numpy()
+        if labels.inspected is not None
+        else has_outcome
+    )
+    text = pd.Series(outcome.astype(object).where(outcome.notna(), None), index=frame.index).map(
+        lambda v: None if v is None else _outcome_text(v)
+    )
+    channel_of = labels.channel_of
+    unknown = inspected & has_outcome & ~text.isin(list(channel_of)).to_numpy(dtype=bool)
+    if unknown.any():
+        rows = np.flatnonzero(unknown)
+        values = sorted({str(v) for v in text.to_numpy(dtype=object)[rows]})
+        raise SchemaError(
+            f"column {labels.outcome!r} holds outcome value(s) {values} that spec [labels] values does not map "
+            f"to a channel (rows {', '.join(map(str, rows[:5]))}{' ...' if len(rows) > 5 else ''}); add them "
+            f"to [labels] values, e.g. values = {{ {', '.join(f'{v!r} = ' + repr('red') for v in values[:2])} }}"
+        )
+    y = text.map(lambda v: channel_of.get(v, "green") if v is not None else "green").to_numpy(dtype=str)
+    if labels.propensity is not None and labels.propensity in frame.columns:
+        prop = pd.to_numeric(frame[labels.propensity], errors="coerce").to_numpy(dtype=np.float64)
         w = np.minimum(1.0 / np.clip(np.nan_to_num(prop, nan=1.0), 1e-9, 1.0), MAX_WEIGHT)
     else:
         w = np.ones(n)
     return inspected, y, w
+
+
+def _outcome_text(value: object) -> str:
+    """Return an outcome value as the text [labels] values are keyed by: 1.0, 1 and "1" all read "1"."""
+    if isinstance(value, bool | np.bool_):
+        return "1" if value else "0"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _calibrate(
@@ -303,7 +346,7 @@ def train(
         bar.set_postfix_str("validate")
         frame = validate_frame(data, spec, columns="declared", extra="keep")
         train_f, valid_f, test_f = time_split(frame, spec.time_column, valid_fraction, test_fraction)
-        has_l, y, w = _labels(train_f, label)
+        has_l, y, w = _labels(train_f, label, spec)
         if has_l.sum() < 50 or len(set(y[has_l])) < 2:
             raise SchemaError(
                 f"too few labelled records to train: {int(has_l.sum())} inspected in the training window, "
@@ -315,7 +358,7 @@ def train(
         hit = has_l & (y != "green")
         X = builder.fit_transform(train_f, inspected=has_l, hits=hit)
         Xv = builder.transform(valid_f)
-        v_has, v_y, v_w = _labels(valid_f, label)
+        v_has, v_y, v_w = _labels(valid_f, label, spec)
         cat_idx = tuple(builder.feature_names_.index(c) for c in builder.categorical_features)
         unknown = sorted(set(y[has_l]) - set(CHANNELS)) + sorted(set(v_y[v_has]) - set(CHANNELS))
         if unknown:

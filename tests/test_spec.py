@@ -26,8 +26,8 @@ from riskscore.spec import (
     RecordSpec,
     load_spec,
     schema_summary,
-    validate_frame,
 )
+from riskscore.validation import validate_frame
 
 # --------------------------------------------------------------------------------------------------------
 # A small spec used throughout
@@ -860,3 +860,63 @@ def test_valid_frames_pass_and_validation_is_idempotent(
     assert out["perishable"].dtype == bool
     pd.testing.assert_frame_equal(validate_frame(out, mini), out)
     pd.testing.assert_frame_equal(validate_frame(out, mini, columns="all", extra="error"), out)
+
+
+def test_the_old_validate_frame_path_warns_and_still_works():
+    with pytest.warns(DeprecationWarning, match="moved: import it from riskscore"):
+        old = spec_module.validate_frame
+    assert old is validate_frame
+
+
+# --------------------------------------------------------------------------------------------------------
+# [labels]: where the inspection outcome is and what it means
+
+
+def _labelled_spec(labels: dict) -> RecordSpec:
+    return RecordSpec.from_dict(
+        {
+            "spec": {"name": "own", "version": 1, "id": "i", "timestamp": "t"},
+            "columns": [
+                {"name": "i", "type": "string", "role": "id"},
+                {"name": "t", "type": "datetime", "role": "timestamp"},
+                {"name": "amount", "type": "float", "role": "amount"},
+                {"name": "finding", "type": "int", "role": "label", "nullable": True},
+                {"name": "checked", "type": "bool", "role": "outcome"},
+            ],
+            "labels": labels,
+        }
+    )
+
+
+def test_labels_round_trip_and_map_values_to_channels():
+    spec = _labelled_spec(
+        {"outcome": "finding", "values": {"0": "green", "1": "yellow", "2": "red"}, "inspected": "checked"}
+    )
+    assert spec.labels is not None and spec.labels.channel_of == {"0": "green", "1": "yellow", "2": "red"}
+    again = RecordSpec.from_dict(spec.to_dict())
+    assert again == spec and again.fingerprint() == spec.fingerprint()
+    assert load_spec("shipment").labels.outcome == "observed_channel"
+
+
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        ({"outcome": "nope"}, r"\[labels\] outcome names 'nope', which is not among the columns"),
+        (
+            {"outcome": "amount"},
+            r"\[labels\] outcome column 'amount' has role 'amount', so it would be a model input",
+        ),
+        (
+            {"outcome": "finding", "values": {"1": "orange"}},
+            r"map outcome values to channels green, yellow or red",
+        ),
+        (
+            {"outcome": "finding", "inspcted": "checked"},
+            r"unknown key\(s\) 'inspcted' \(did you mean 'inspected'\?\)",
+        ),
+        ({"values": {"1": "red"}}, r"\[labels\] needs `outcome`"),
+    ],
+)
+def test_bad_labels_are_refused_by_name(labels, match):
+    with pytest.raises(SpecError, match=match):
+        _labelled_spec(labels)

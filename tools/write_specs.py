@@ -621,6 +621,16 @@ def render(name: str, description: str, id_col: str, time_col: str, columns: lis
         lines.append(f"description = {_value(desc)}")
     for feature in features:
         lines += ["", "[[features]]"] + [f"{k} = {_value(v)}" for k, v in feature.items()]
+    # where the inspection outcome is (the generated legacy outcome), and the truth for --label truth
+    lines += [
+        "",
+        "[labels]",
+        'outcome = "observed_channel"',
+        'values = { green = "green", yellow = "yellow", red = "red" }',
+        'inspected = "inspected"',
+        'propensity = "selection_propensity"',
+        'truth = "truth_channel"',
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -40,7 +40,7 @@ class NotEqual(FeatureKind):
 
 
 def _text(column: Any) -> Any:
-    """A column's values as text, a missing value as ``"nan"`` (two missing values are not different)."""
+    """Return a column's values as text, a missing value as ``"nan"`` (two missing values are not different)."""
     text = column.astype(str).to_numpy(dtype=object)
     text[column.isna().to_numpy(dtype=bool)] = "nan"
     return text

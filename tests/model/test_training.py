@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import riskscore
 from riskscore.exceptions import ParameterError, SchemaError
+from riskscore.model import ChannelModel
 from riskscore.spec import load_spec
 from riskscore.training import time_split, train
 
@@ -53,7 +55,7 @@ def test_time_split_needs_three_days(world):
 @pytest.mark.parametrize("column", ["inspected", "observed_channel"])
 def test_missing_outcome_columns_are_a_schema_error(world, column):
     frame = world.shipments.iloc[:3_000].drop(columns=[column])
-    with pytest.raises(SchemaError, match=rf"training on observed labels needs column '{column}'"):
+    with pytest.raises(SchemaError, match=rf"training on observed labels needs column\(s\) '{column}'"):
         train(frame, kind="shipment", num_threads=1)
 
 
@@ -136,3 +138,36 @@ def test_model_version_follows_what_decides_the_scores(world):
         data, kind="shipment", estimator=ChannelModel(n_estimators=30), num_threads=2, seed=1
     )
     assert shuffled_policy.model.version != small.model.version  # another seed: other trees, other draws
+
+
+def test_outcomes_are_read_through_the_spec_labels(world):
+    """A 0/1/2 finding in a column of another name trains the same model as the channel words."""
+    data = world.shipments.iloc[:40_000].copy()
+    codes = {"green": 0, "yellow": 1, "red": 2}
+    data["finding"] = data["observed_channel"].map(codes).astype("Int64")
+    data = data.drop(columns=["observed_channel"])
+    layout = riskscore.load_spec("shipment").to_dict()
+    for column in layout["columns"]:
+        if column["name"] == "observed_channel":
+            column.update(name="finding", type="int", values=None)
+            column.pop("values")
+    layout["labels"] = {
+        **layout["labels"],
+        "outcome": "finding",
+        "values": {"0": "green", "1": "yellow", "2": "red"},
+    }
+    spec = riskscore.RecordSpec.from_dict(layout)
+    mine = train(data, kind=spec, num_threads=1, estimator=ChannelModel(n_estimators=30))
+    words = train(
+        world.shipments.iloc[:40_000], kind="shipment", num_threads=1, estimator=ChannelModel(n_estimators=30)
+    )
+    test = words.test.reset_index(drop=True)
+    np.testing.assert_array_equal(
+        mine.model.predict(test)["risk_score"].to_numpy(), words.model.predict(test)["risk_score"].to_numpy()
+    )
+    bad = data.assign(finding=data["finding"].where(data.index != data.index[5], 7))
+    bad.loc[bad.index[5], "inspected"] = True
+    with pytest.raises(
+        SchemaError, match=r"column 'finding' holds outcome value\(s\) \['7'\] that spec \[labels\] values"
+    ):
+        train(bad, kind=spec, num_threads=1, estimator=ChannelModel(n_estimators=30))
