@@ -1,7 +1,8 @@
 """The model file format: one safe, self-describing file per model.
 
-A model file is a zip archive holding ``manifest.json`` and a few flat *members* (``model.txt`` with
-LightGBM's native text model, ``features.json``, ``history.json``...). The manifest names the format and its
+A model file is a zip archive holding ``manifest.json`` and a few flat *members*: for a RiskModel,
+``model.txt`` and ``severity.txt`` (LightGBM's native text models of the risk and severity heads) and
+``features.json`` (the fitted feature state), plus ``signature.json`` when signed. The manifest names the format and its
 version, the riskscore that wrote it, and the SHA-256 and size of every member, next to whatever the caller
 stores there (spec, feature parameters, policy, metrics, training data fingerprint)::
 

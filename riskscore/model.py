@@ -284,7 +284,8 @@ class RiskModel:
     features: FeatureBuilder
     estimator: ChannelModel  # risk: P(an inspection finds a violation), binary, classes [0, 1]
     policy: ChannelPolicy
-    calibration: tuple[NDArray[np.float64], NDArray[np.float64]]  # isotonic knots: score -> probability
+    # Platt-scaling curve as knots for np.interp: raw risk -> calibrated probability (strictly increasing)
+    calibration: tuple[NDArray[np.float64], NDArray[np.float64]]
     info: dict[str, Any] = field(default_factory=dict)
     severity: ChannelModel | None = None  # P(red | violation), binary; None -> severity_prior
     severity_prior: float = 0.0
