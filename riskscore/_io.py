@@ -419,12 +419,26 @@ def publish(tmp: Path, path: Path) -> Path:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write text to ``path`` via a temporary file and a rename."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Give a temporary file beside ``path`` to write; publish it at ``path`` only when the block succeeds.
+
+    A failed write (disk full, permissions) raises OutputError naming the path; whatever fails, the
+    temporary file is removed and ``path`` keeps its previous content.
+    """
     p = Path(path)
     tmp = temp_beside(p)
     try:
         try:
-            tmp.write_text(text, encoding="utf-8")
+            yield tmp
         except OSError as exc:
+            if isinstance(exc, OutputError):
+                raise
             raise OutputError(
                 f"cannot write {str(p)!r} ({exc.strerror or exc}); check the free space and permissions"
             ) from None
@@ -432,7 +446,6 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return p
 
 
 # ------------------------------------------------------------------------------- CSV for people to open
@@ -495,18 +508,6 @@ def safe_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     OutputError
         The file cannot be written.
     """
-    p = Path(path)
-    tmp = temp_beside(p)
-    try:
-        try:
-            with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                write_csv_rows(frame, fh, header=True)
-        except OSError as exc:
-            raise OutputError(
-                f"cannot write {str(p)!r} ({exc.strerror or exc}); check the free space and permissions"
-            ) from None
-        publish(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return p
+    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        write_csv_rows(frame, fh, header=True)
+    return Path(path)

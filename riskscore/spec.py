@@ -361,6 +361,22 @@ class ColumnSpec:
         return cls(**kwargs)
 
 
+def _name_of(data: object) -> object:
+    return data.get("name") if isinstance(data, Mapping) else None
+
+
+def _check_table(data: object, allowed: tuple[str, ...], what: str, where: str) -> None:
+    """Refuse a TOML table that is not a table or has keys outside ``allowed`` (with a close-name hint)."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{what} must be a table, got {type(data).__name__}")
+    unknown = [k for k in data if k not in allowed]
+    if unknown:
+        hints = "".join(did_you_mean(str(k), allowed) for k in unknown)
+        raise SpecError(
+            f"{where}: unknown key(s) {quote_list(unknown)}{hints}; allowed: {', '.join(allowed)}"
+        )
+
+
 @dataclass(frozen=True)
 class DerivedFeature:
     """A feature computed from columns (or earlier derived features), declared in a spec's [[features]].
@@ -444,12 +460,7 @@ class DerivedFeature:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DerivedFeature:
         """Build from the TOML layout; unknown keys are a SpecError."""
-        if not isinstance(data, Mapping):
-            raise SpecError(f"a [[features]] entry must be a table, got {type(data).__name__}")
-        unknown = [k for k in data if k not in _FEATURE_KEYS]
-        if unknown:
-            hints = "".join(did_you_mean(str(k), _FEATURE_KEYS) for k in unknown)
-            raise SpecError(f"[[features]] {data.get('name')!r}: unknown key(s) {quote_list(unknown)}{hints}")
+        _check_table(data, _FEATURE_KEYS, "a [[features]] entry", f"[[features]] {_name_of(data)!r}")
         for required in ("name", "kind", "inputs"):
             if required not in data:
                 raise SpecError(f"[[features]] entry is missing {required!r}: {dict(data)!r}")
@@ -524,14 +535,7 @@ class LabelSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LabelSpec:
         """Build from the ``[labels]`` table; unknown keys are a SpecError."""
-        if not isinstance(data, Mapping):
-            raise SpecError(f"[labels] must be a table, got {type(data).__name__}")
-        unknown = [k for k in data if k not in _LABEL_KEYS]
-        if unknown:
-            hints = "".join(did_you_mean(str(k), _LABEL_KEYS) for k in unknown)
-            raise SpecError(
-                f"[labels] has unknown key(s) {quote_list(unknown)}{hints}; allowed: {', '.join(_LABEL_KEYS)}"
-            )
+        _check_table(data, _LABEL_KEYS, "[labels]", "[labels]")
         if "outcome" not in data:
             raise SpecError("[labels] needs `outcome`: the column holding what an inspection found")
         kwargs = dict(data)
