@@ -48,6 +48,7 @@ class Settings:
     smoothing: float
     reference_shrink: float
     hit_rate: float  # overall hit rate of the training inspections (the prior of history hit rates)
+    min_category_count: int = 20  # levels seen fewer times in training share the rare-or-unseen bucket
 
 
 class FeatureKind:
@@ -67,6 +68,8 @@ class FeatureKind:
     keyed_inputs : bool
         Whether the inputs form a key (hashed together), so that an input may cut a code to a prefix
         (``"hs_code:4"``: history of the HS heading).
+    categorical : bool
+        Whether the outputs are category codes LightGBM must split as categories.
     """
 
     kind: ClassVar[str]
@@ -74,6 +77,7 @@ class FeatureKind:
     state_key: ClassVar[str | None] = None
     single: ClassVar[bool] = True
     keyed_inputs: ClassVar[bool] = False
+    categorical: ClassVar[bool] = False
 
     def __init__(self, feat: DerivedFeature) -> None:
         self.feat = feat

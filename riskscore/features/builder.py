@@ -110,7 +110,7 @@ class FeatureBuilder:
 
     def settings(self) -> Settings:
         """Return the parameters kinds read."""
-        return Settings(self.smoothing, self.reference_shrink, self.hit_rate_)
+        return Settings(self.smoothing, self.reference_shrink, self.hit_rate_, self.min_category_count)
 
     @property
     def histories_(self) -> dict[str, EventTable]:
@@ -289,7 +289,8 @@ class FeatureBuilder:
     @property
     def categorical_features(self) -> list[str]:
         """Names of the features LightGBM must treat as categorical (integer codes)."""
-        return [c for c in self.feature_names_ if c in self.categorical_]
+        derived = {out for kind in self.kinds() if kind.categorical for out in kind.outputs()}
+        return [c for c in self.feature_names_ if c in self.categorical_ or c in derived]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state (arrays base64-encoded); no code, no pickle.

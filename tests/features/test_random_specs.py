@@ -76,6 +76,7 @@ def random_specs(draw: st.DrawFn) -> RecordSpec:
         },
         {"name": "hist2", "kind": "history", "inputs": [c1], "windows": [30]},
         {"name": "cal", "kind": "calendar", "inputs": ["at"]},
+        {"name": "lvl", "kind": "code_level", "inputs": [f"{c0}:1"]},
     ]
     chosen = [f for f in pool if draw(st.booleans())] or [pool[0]]
     names = {f["name"] for f in chosen}
