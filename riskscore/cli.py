@@ -175,6 +175,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         days=args.days,
         chunk_rows=args.chunk_rows,
         progress=_progress(args),
+        layout=args.layout,
     )
     _console(args).say(f"wrote {args.rows:,} {args.kind} to {path}")
     return 0
@@ -635,6 +636,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows per written chunk (memory bound)",
     )
     gen.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    gen.add_argument(
+        "--layout",
+        choices=["riskscore", "foreign"],
+        default="riskscore",
+        help="foreign: shipments as another administration keeps them (docs/own-data.md)",
+    )
     gen.set_defaults(func=_cmd_generate)
 
     sc = command("scenarios", help="list the shipped scenarios")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from riskscore.synthetic.scenario import data_dir
+
 __all__ = ["FOREIGN_COLUMNS", "FOREIGN_ID", "FOREIGN_OUTCOME", "FOREIGN_TIME", "foreign_layout"]
 
 #: declared column -> its name in the foreign layout
@@ -54,6 +56,12 @@ FOREIGN_INSPECTED = "da kiem tra"
 FOREIGN_REVENUE = "thu ve usd"
 
 
+def _office_codes() -> dict[str, str]:
+    """Every office of the reference table -> its code in the foreign layout (the same for every chunk)."""
+    offices = sorted(pd.read_csv(data_dir() / "offices.csv", dtype=str)["code"])
+    return {o: f"CC{i + 1:02d}" for i, o in enumerate(offices)}
+
+
 def foreign_layout(frame: pd.DataFrame, *, seed: int = 0, binary: bool = False) -> pd.DataFrame:
     """Export generated shipments in the foreign layout (see the module docstring).
 
@@ -75,8 +83,7 @@ def foreign_layout(frame: pd.DataFrame, *, seed: int = 0, binary: bool = False) 
     """
     out = frame[list(FOREIGN_COLUMNS)].rename(columns=FOREIGN_COLUMNS)
     out[FOREIGN_TIME] = pd.to_datetime(frame["declared_at"]).dt.strftime("%d/%m/%Y %H:%M")
-    offices = sorted(frame["office_code"].astype(str).unique())
-    codes = {o: f"CC{i + 1:02d}" for i, o in enumerate(offices)}
+    codes = _office_codes()
     out["ma chi cuc"] = frame["office_code"].astype(str).map(codes)
     rng = np.random.default_rng(seed)
     importer = frame["importer_id"].astype(object).where(rng.random(len(frame)) >= 0.03, None)

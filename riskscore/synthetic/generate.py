@@ -291,6 +291,7 @@ def write_records(
     days: int | None = None,
     chunk_rows: int | None = None,
     progress: bool | None = None,
+    layout: str = "riskscore",
 ) -> Path:
     """Generate ``n`` records straight to a parquet or CSV file, chunk by chunk, atomically.
 
@@ -307,6 +308,10 @@ def write_records(
         Destination; the format follows the extension: ``.parquet`` or ``.csv``.
     progress
         Show a progress bar; default: only when standard error is a terminal.
+    layout
+        ``"riskscore"`` (the generated columns, truth included) or, for shipments, ``"foreign"``: the
+        own-data tutorial's table (:func:`riskscore.synthetic.foreign.foreign_layout`: another
+        administration's column names, day-first dates, a 0/1/2 finding, no truth).
 
     Returns
     -------
@@ -323,6 +328,10 @@ def write_records(
     suffix = path.suffix.lower()
     load_scenario(scenario)  # fail on a bad scenario before creating anything
     wants_progress(progress)
+    if layout not in ("riskscore", "foreign") or (layout == "foreign" and kind != "shipments"):
+        raise ParameterError(
+            f"layout must be 'riskscore', or 'foreign' for shipments; got {layout!r} for {kind!r}"
+        )
 
     tmp = temp_beside(path)  # also removes temporaries left by a killed earlier run
     try:
@@ -337,6 +346,10 @@ def write_records(
             chunk_rows=chunk_rows,
             progress=False,
         )
+        if layout == "foreign":
+            from riskscore.synthetic.foreign import foreign_layout
+
+            chunks = (foreign_layout(c, seed=seed * 1_000_003 + i) for i, c in enumerate(chunks))
         with progress_bar(progress, total=n, desc=f"generate {kind}") as bar:
             if suffix == ".parquet":
                 import pyarrow as pa
