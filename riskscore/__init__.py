@@ -37,6 +37,7 @@ _LAZY = {
     "load_spec": "riskscore.spec",
     "validate_frame": "riskscore.validation",
     "RecordSpec": "riskscore.spec",
+    "infer_spec": "riskscore.infer",
     "read_records": "riskscore._io",
 }
 
@@ -55,6 +56,7 @@ __all__ = [
     "SchemaError",
     "SpecError",
     "__version__",
+    "infer_spec",
     "load",
     "load_spec",
     "read_records",
@@ -77,6 +79,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from riskscore._io import read_records
+    from riskscore.infer import infer_spec
     from riskscore.model import OUTPUT_COLUMNS, ChannelModel, RiskModel, load
     from riskscore.policy import ChannelPolicy, Rule
     from riskscore.spec import RecordSpec, load_spec

@@ -43,10 +43,18 @@ from typing import Any
 import pandas as pd
 
 from riskscore._fmt import did_you_mean, fmt_number, quote_list
-from riskscore.exceptions import SpecError
+from riskscore.exceptions import ParameterError, SpecError
 from riskscore.features.registry import KINDS
 
-__all__ = ["ColumnSpec", "DerivedFeature", "LabelSpec", "RecordSpec", "load_spec", "schema_summary"]
+__all__ = [
+    "ColumnSpec",
+    "DerivedFeature",
+    "LabelSpec",
+    "PolicySpec",
+    "RecordSpec",
+    "load_spec",
+    "schema_summary",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -62,6 +70,11 @@ def __getattr__(name: str) -> Any:
             stacklevel=2,
         )
         return importlib.import_module("riskscore.validation").validate_frame
+    if name in ("infer_spec", "infer_spec_with_notes"):
+        # inference reads data (pandas work) and builds specs: its own module, reachable from here too
+        import importlib
+
+        return getattr(importlib.import_module("riskscore.infer"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -99,7 +112,7 @@ _NUMERIC_TYPES = frozenset({"int", "float"})
 _TEXT_TYPES = frozenset({"string", "category"})
 _SPEC_KEYS = ("name", "version", "description", "id", "timestamp")
 _REQUIRED_SPEC_KEYS = ("name", "version", "id", "timestamp")
-_TOP_LEVEL_KEYS = ("spec", "columns", "features", "labels")
+_TOP_LEVEL_KEYS = ("spec", "columns", "features", "labels", "policy")
 
 _FEATURE_KEYS = ("name", "kind", "inputs", "by", "key", "group", "windows", "first_seen", "description")
 _BUILTIN_PACKAGE = "riskscore"
@@ -544,6 +557,136 @@ class LabelSpec:
         return cls(**kwargs)
 
 
+_POLICY_KEYS = ("red_share", "yellow_share", "random_red", "random_yellow", "rules")
+_POLICY_SHARES = ("red_share", "yellow_share", "random_red", "random_yellow")
+_RULE_KEYS = ("column", "op", "value", "channel", "note")
+# the operators and channels of riskscore.policy.Rule, repeated here: spec.py must not import the policy
+# module (the policy is built from the spec, never the other way round)
+_RULE_OPS = ("==", "!=", ">=", "<=", ">", "<", "in", "not_in", "prefix_in")
+_RULE_CHANNELS = ("red", "yellow", "exempt")
+_LIST_OPS = frozenset({"in", "not_in", "prefix_in"})
+_NUMBER_OPS = frozenset({">=", "<=", ">", "<"})
+
+
+def _rule(data: object, position: int) -> dict[str, Any]:
+    """Check one ``[[policy.rules]]`` entry and return it in canonical form (list values as tuples)."""
+    where = f"[[policy.rules]] #{position + 1}"
+    if isinstance(data, Mapping) and isinstance(data.get("column"), str):
+        where += f" (column {data['column']!r})"
+    _check_table(data, _RULE_KEYS, "a [[policy.rules]] entry", where)
+    assert isinstance(data, Mapping)
+    missing = [k for k in ("column", "op", "value", "channel") if k not in data]
+    if missing:
+        raise SpecError(f"{where}: missing key(s) {quote_list(missing)}")
+    column, op, value, channel = data["column"], data["op"], data["value"], data["channel"]
+    note = data.get("note", "")
+    if not isinstance(column, str) or not column:
+        raise SpecError(f"{where}: column must name a column, got {column!r}")
+    if op not in _RULE_OPS:
+        raise SpecError(
+            f"{where}: unknown op {op!r}{did_you_mean(str(op), _RULE_OPS)}; use one of {_RULE_OPS}"
+        )
+    if channel not in _RULE_CHANNELS:
+        raise SpecError(f"{where}: channel must be red, yellow or exempt, got {channel!r}")
+    if not isinstance(note, str):
+        raise SpecError(f"{where}: note must be a string, got {note!r}")
+    if op in _LIST_OPS:
+        if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+            raise SpecError(f'{where}: op {op!r} needs a list of values, e.g. value = ["8703", "8711"]')
+        value = tuple(value)
+        items = value
+    else:
+        items = (value,)
+    odd = [item for item in items if not isinstance(item, str | int | float)]  # bool is an int
+    if odd:
+        raise SpecError(f"{where}: value must be text, a number or true/false, got {odd[0]!r}")
+    if op in _NUMBER_OPS and (isinstance(value, bool) or not _is_number(value)):
+        raise SpecError(f"{where}: op {op!r} needs a number, got {value!r}")
+    return {"column": column, "op": op, "value": value, "channel": channel, "note": note}
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """How scores become channels for this kind of record: a spec's optional ``[policy]`` table.
+
+    The trainer turns it into a :class:`riskscore.policy.ChannelPolicy`; the spec only declares and checks it.
+
+    Parameters
+    ----------
+    red_share, yellow_share : float or None
+        Target shares of records the model sends to red and to yellow (inspection capacity), in [0, 1].
+        None: the trainer's default.
+    random_red, random_yellow : float or None
+        Shares selected at random (exploration, unbiased labels), in [0, 1]. None: the trainer's default.
+    rules : tuple of dict
+        Mandatory criteria and exemptions, in order, each ``{"column", "op", "value", "channel", "note"}``:
+        ``op`` one of ``==``, ``!=``, ``>=``, ``<=``, ``>``, ``<``, ``in``, ``not_in``, ``prefix_in`` (list
+        values for the last three, stored as tuples), ``channel`` ``red``, ``yellow`` or ``exempt``, ``note``
+        the reason people read (default ``""``). A rule's column must be a declared column of the spec
+        (checked by :class:`RecordSpec`).
+
+    Raises
+    ------
+    SpecError
+        A share outside [0, 1], shares adding up to more than 1, an unknown operator or channel, a list
+        operator without a list, a comparison without a number, an unknown key.
+
+    Examples
+    --------
+    >>> p = PolicySpec(red_share=0.05, rules=({"column": "aeo", "op": "==", "value": True, "channel": "exempt"},))
+    >>> p.rules[0]["note"]
+    ''
+    """
+
+    red_share: float | None = None
+    yellow_share: float | None = None
+    random_red: float | None = None
+    random_yellow: float | None = None
+    rules: tuple[dict[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in _POLICY_SHARES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not _is_number(value) or not 0.0 <= value <= 1.0:
+                raise SpecError(
+                    f"[policy] {name} is a share and must be a number between 0 and 1, got {value!r}"
+                )
+            object.__setattr__(self, name, float(value))
+        given = [getattr(self, n) for n in _POLICY_SHARES if getattr(self, n) is not None]
+        if sum(given) > 1.0:
+            raise SpecError(
+                f"[policy] shares red_share + yellow_share + random_red + random_yellow add up to "
+                f"{fmt_number(sum(given))}; they must not exceed 1"
+            )
+        if isinstance(self.rules, str | bytes | Mapping) or not isinstance(self.rules, Iterable):
+            raise SpecError(f"[policy] rules must be a list of [[policy.rules]] tables, got {self.rules!r}")
+        object.__setattr__(self, "rules", tuple(_rule(r, i) for i, r in enumerate(self.rules)))
+
+    def __hash__(self) -> int:  # rules are dicts, which do not hash: equal policies share these anyway
+        return hash((*(getattr(self, n) for n in _POLICY_SHARES), len(self.rules)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (TOML layout): unset shares and empty notes are left out, list values are lists."""
+        out: dict[str, Any] = {n: getattr(self, n) for n in _POLICY_SHARES if getattr(self, n) is not None}
+        rules = []
+        for rule in self.rules:
+            item = {k: list(v) if isinstance(v, tuple) else v for k, v in rule.items()}
+            if not item["note"]:
+                del item["note"]
+            rules.append(item)
+        if rules:
+            out["rules"] = rules
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PolicySpec:
+        """Build from the ``[policy]`` table (with its ``[[policy.rules]]``); unknown keys are a SpecError."""
+        _check_table(data, _POLICY_KEYS, "[policy]", "[policy]")
+        return cls(**dict(data))
+
+
 @dataclass(frozen=True)
 class RecordSpec:
     """The spec of one kind of record: its identity, its id and time columns, and its columns.
@@ -562,6 +705,12 @@ class RecordSpec:
         The name of the record time column (a column with role ``timestamp``).
     columns : tuple of ColumnSpec
         The columns, in canonical order.
+    features : tuple of DerivedFeature
+        The ``[[features]]``.
+    labels : LabelSpec or None
+        The ``[labels]`` table.
+    policy : PolicySpec or None
+        The optional ``[policy]`` table (channel shares and rules); a rule may only name a declared column.
 
     Raises
     ------
@@ -578,6 +727,7 @@ class RecordSpec:
     columns: tuple[ColumnSpec, ...]
     features: tuple[DerivedFeature, ...] = ()
     labels: LabelSpec | None = None
+    policy: PolicySpec | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -647,6 +797,27 @@ class RecordSpec:
             known.add(feature.name)
         if self.labels is not None:
             self._check_labels(where, names, columns)
+        if self.policy is not None:
+            self._check_policy(where, names, columns)
+
+    def _check_policy(self, where: str, names: list[str], columns: tuple[ColumnSpec, ...]) -> None:
+        """Refuse a [policy] rule on a column the spec lacks, or on one a lodged record does not carry."""
+        if not isinstance(self.policy, PolicySpec):
+            raise SpecError(f"{where}: policy must be a PolicySpec, got {self.policy!r}")
+        for position, rule in enumerate(self.policy.rules):
+            name = rule["column"]
+            at = f"{where}: [[policy.rules]] #{position + 1}"
+            if name not in names:
+                raise SpecError(
+                    f"{at} names column {name!r}, which is not among the columns{did_you_mean(name, names)}; "
+                    "declare it in [[columns]] or remove the rule"
+                )
+            role = columns[names.index(name)].role
+            if role in UNDECLARED_ROLES:
+                raise SpecError(
+                    f"{at} names column {name!r}, {'an' if role[0] in 'aeiou' else 'a'} {role} column that a "
+                    "record does not carry when it is lodged; a rule may only test declared columns"
+                )
 
     def _check_labels(self, where: str, names: list[str], columns: tuple[ColumnSpec, ...]) -> None:
         """Check that the [labels] columns exist and are never inputs: an outcome must not become a feature."""
@@ -764,6 +935,7 @@ class RecordSpec:
             }
             | ({"features": [f.to_dict() for f in self.features]} if self.features else {})
             | ({"labels": self.labels.to_dict()} if self.labels is not None else {})
+            | ({"policy": self.policy.to_dict()} if self.policy is not None else {})
         )
 
     @classmethod
@@ -791,7 +963,7 @@ class RecordSpec:
             hints = "".join(did_you_mean(str(k), _TOP_LEVEL_KEYS) for k in unknown)
             raise SpecError(
                 f"unknown top-level key(s) {quote_list(unknown)}{hints}; a spec has only [spec], "
-                f"[[columns]], [[features]] and [labels]"
+                f"[[columns]], [[features]], [labels] and [policy]"
             )
         head = data.get("spec")
         if not isinstance(head, Mapping):
@@ -826,7 +998,80 @@ class RecordSpec:
             columns=tuple(columns),
             features=tuple(DerivedFeature.from_dict(f) for f in data.get("features", ())),
             labels=None if data.get("labels") is None else LabelSpec.from_dict(data["labels"]),
+            policy=None if data.get("policy") is None else PolicySpec.from_dict(data["policy"]),
         )
+
+    def to_toml(self, *, notes: Mapping[str, str] | None = None) -> str:
+        r"""Write the spec as the TOML text :func:`load_spec` reads, with optional comments.
+
+        Optional column fields at their defaults are left out, so the file reads like a hand-written
+        one; ``load_spec`` of the written file equals the spec.
+
+        Parameters
+        ----------
+        notes : Mapping of str to str, optional
+            Comment text by column or feature name (or ``"[spec]"``, ``"[labels]"``, ``"[policy]"`` for
+            those tables), written as ``# ...`` lines above the entry: the evidence for an inferred column,
+            a reminder to check a value. Several lines are allowed.
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        ParameterError
+            If a note is keyed by something the spec does not hold.
+
+        Examples
+        --------
+        >>> spec = load_spec("shipment")
+        >>> text = spec.to_toml(notes={"hs_code": "6 digits: code with hierarchy"})
+        >>> "# 6 digits: code with hierarchy\n[[columns]]\nname = \"hs_code\"" in text
+        True
+        >>> RecordSpec.from_dict(tomllib.loads(text)) == spec
+        True
+        """
+        notes = dict(notes or {})
+        keys = {c.name for c in self.columns} | {f.name for f in self.features} | set(_SECTION_NOTES)
+        stray = [k for k in notes if k not in keys]
+        if stray:
+            raise ParameterError(
+                f"notes for {quote_list(stray)}, which spec {self.name!r} does not hold; key notes by column "
+                f"or feature name, or by {', '.join(_SECTION_NOTES)}"
+            )
+        data = self.to_dict()
+        lines = [
+            f"# Record spec {self.name!r}: columns, types and roles. Roles truth/oracle/outcome/label are",
+            "# never model inputs. Read it with riskscore.load_spec(path).",
+        ]
+
+        def entry(header: str, note_key: str, table: Mapping[str, Any]) -> None:
+            lines.append("")
+            lines.extend(_comment(notes.get(note_key)))
+            lines.append(header)
+            lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items())
+
+        entry("[spec]", "[spec]", data["spec"])
+        for column in self.columns:
+            table = {
+                k: v
+                for k, v in column.to_dict().items()
+                if not (k in _COLUMN_DEFAULTS and v == _COLUMN_DEFAULTS[k])
+                and not (k == "protected" and v == (column.role == "protected"))
+            }
+            entry("[[columns]]", column.name, table)
+        for feature in self.features:
+            entry("[[features]]", feature.name, feature.to_dict())
+        if self.labels is not None:
+            entry("[labels]", "[labels]", self.labels.to_dict())
+        if self.policy is not None:
+            policy = self.policy.to_dict()
+            rules = policy.pop("rules", [])
+            entry("[policy]", "[policy]", policy)
+            for rule in rules:
+                entry("[[policy.rules]]", "", rule)
+        return "\n".join(lines) + "\n"
 
     def fingerprint(self) -> str:
         """Return the sha256 hex digest of a canonical JSON rendering of :meth:`to_dict`.
@@ -841,6 +1086,60 @@ class RecordSpec:
         """
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Writing TOML (the standard library reads TOML but does not write it)
+# --------------------------------------------------------------------------------------------------------
+
+_SECTION_NOTES = ("[spec]", "[labels]", "[policy]")
+# column fields left out of written TOML when at these defaults (protected: when it follows the role)
+_COLUMN_DEFAULTS: dict[str, Any] = {"description": "", "nullable": False, "required": True, "open": False}
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_string(text: str) -> str:
+    out = []
+    for char in text:
+        if char in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_string(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        # whole numbers as integers (min = 0): the readers turn them back into the same float
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise SpecError(f"cannot write {value!r} ({type(value).__name__}) to TOML")  # pragma: no cover
+
+
+def _comment(note: str | None) -> list[str]:
+    if not note:
+        return []
+    return [f"# {line}".rstrip() for line in note.splitlines()]
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -920,3 +920,167 @@ def test_labels_round_trip_and_map_values_to_channels():
 def test_bad_labels_are_refused_by_name(labels, match):
     with pytest.raises(SpecError, match=match):
         _labelled_spec(labels)
+
+
+# --------------------------------------------------------------------------------------------------------
+# [policy]
+# --------------------------------------------------------------------------------------------------------
+
+POLICY_TOML = """
+[policy]
+red_share = 0.04
+yellow_share = 0.12
+random_red = 0.005
+
+[[policy.rules]]
+column = "perishable"
+op = "=="
+value = true
+channel = "exempt"
+note = "perishable goods clear fast"
+
+[[policy.rules]]
+column = "mode"
+op = "in"
+value = ["rail", "air"]
+channel = "yellow"
+
+[[policy.rules]]
+column = "cif_value_usd"
+op = ">="
+value = 50000
+channel = "red"
+note = "high value"
+"""
+
+
+def _with_policy(policy_toml: str) -> RecordSpec:
+    return RecordSpec.from_dict(_toml(MINI_TOML + policy_toml))
+
+
+def test_policy_is_parsed_into_a_policy_spec() -> None:
+    spec = _with_policy(POLICY_TOML)
+    policy = spec.policy
+    assert isinstance(policy, spec_module.PolicySpec)
+    assert (policy.red_share, policy.yellow_share, policy.random_red, policy.random_yellow) == (
+        0.04,
+        0.12,
+        0.005,
+        None,
+    )
+    assert policy.rules[1] == {
+        "column": "mode",
+        "op": "in",
+        "value": ("rail", "air"),
+        "channel": "yellow",
+        "note": "",
+    }
+    assert policy.rules[2]["value"] == 50000 and policy.rules[0]["note"] == "perishable goods clear fast"
+
+
+def test_policy_round_trips_through_dict_and_toml(tmp_path: Path) -> None:
+    spec = _with_policy(POLICY_TOML)
+    assert RecordSpec.from_dict(spec.to_dict()) == spec
+    assert spec.to_dict()["policy"]["rules"][1]["value"] == ["rail", "air"]
+    path = _write(tmp_path, spec.to_toml(notes={"[policy]": "capacity of 2025"}))
+    assert load_spec(path) == spec
+    assert "# capacity of 2025\n[policy]\n" in path.read_text(encoding="utf-8")
+    assert hash(load_spec(path).policy) == hash(spec.policy)
+    assert spec.fingerprint() != RecordSpec.from_dict(_toml(MINI_TOML)).fingerprint()
+
+
+def test_built_in_specs_have_no_policy() -> None:
+    assert load_spec("shipment").policy is None and load_spec("passenger").policy is None
+    assert "policy" not in load_spec("shipment").to_dict()
+
+
+@pytest.mark.parametrize(
+    ("rule", "match"),
+    [
+        (
+            'column = "importr_id"\nop = "=="\nvalue = "I100"\nchannel = "red"',
+            r"\[\[policy.rules\]\] #1 names column 'importr_id', which is not among the columns \(did you mean "
+            r"'importer_id'\?\)",
+        ),
+        (
+            'column = "is_fraud"\nop = "=="\nvalue = true\nchannel = "red"',
+            r"names column 'is_fraud', a truth column that a record does not carry when it is lodged",
+        ),
+        (
+            'column = "seized_value"\nop = ">"\nvalue = 0\nchannel = "red"',
+            r"names column 'seized_value', an outcome column",
+        ),
+        ('column = "mode"\nop = "~="\nvalue = "sea"\nchannel = "red"', r"unknown op '~='"),
+        (
+            'column = "mode"\nop = "=="\nvalue = "sea"\nchannel = "blue"',
+            r"channel must be red, yellow or exempt",
+        ),
+        ('column = "mode"\nop = "in"\nvalue = "sea"\nchannel = "red"', r"op 'in' needs a list of values"),
+        ('column = "packages"\nop = ">="\nvalue = "9"\nchannel = "red"', r"op '>=' needs a number"),
+        ('column = "mode"\nop = "=="\nchannel = "red"', r"missing key\(s\) 'value'"),
+        ('column = "mode"\nop = "=="\nvalue = "sea"\nchannel = "red"\nwhy = "x"', r"unknown key\(s\) 'why'"),
+    ],
+)
+def test_bad_policy_rules_are_refused_by_name(rule: str, match: str) -> None:
+    with pytest.raises(SpecError, match=match):
+        _with_policy(f"\n[[policy.rules]]\n{rule}\n")
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        ("red_share = 1.5", r"\[policy\] red_share is a share and must be a number between 0 and 1, got 1.5"),
+        ("red_share = 0.6\nyellow_share = 0.5", r"add up to 1.1; they must not exceed 1"),
+        ("red_shares = 0.1", r"unknown key\(s\) 'red_shares' \(did you mean 'red_share'\?\)"),
+    ],
+)
+def test_bad_policy_shares_are_refused(table: str, match: str) -> None:
+    with pytest.raises(SpecError, match=match):
+        _with_policy(f"\n[policy]\n{table}\n")
+
+
+# --------------------------------------------------------------------------------------------------------
+# to_toml
+# --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["shipment", "passenger"])
+def test_to_toml_round_trips_the_built_in_specs(name: str, tmp_path: Path) -> None:
+    spec = load_spec(name)
+    path = _write(tmp_path, spec.to_toml())
+    assert load_spec(path) == spec
+
+
+def test_to_toml_writes_notes_above_their_entry_and_refuses_strays(mini: RecordSpec) -> None:
+    text = mini.to_toml(notes={"mode": "3 distinct values\nclosed list", "[spec]": "inferred"})
+    assert '# 3 distinct values\n# closed list\n[[columns]]\nname = "mode"\n' in text
+    assert "# inferred\n[spec]\n" in text
+    assert "nullable" not in text.split('name = "mode"')[1].split("[[columns]]")[0]  # defaults left out
+    with pytest.raises(ParameterError, match=r"notes for 'nope', which spec 'mini' does not hold"):
+        mini.to_toml(notes={"nope": "x"})
+
+
+def test_to_toml_escapes_text(tmp_path: Path) -> None:
+    column = ColumnSpec(
+        'mã "hàng"\\x',
+        "category",
+        "category",
+        description='line one\nline "two"\t\x01',
+        values=("a b", 'c"d'),
+        open=True,
+        label="Mã hàng",
+    )
+    spec = RecordSpec(
+        "odd",
+        1,
+        "text with ' and \"",
+        "id",
+        "at",
+        (
+            ColumnSpec("id", "string", "id"),
+            ColumnSpec("at", "datetime", "timestamp", format="%d/%m/%Y"),
+            column,
+        ),
+    )
+    path = _write(tmp_path, spec.to_toml(notes={column.name: "evidence: 2 values"}))
+    assert load_spec(path) == spec

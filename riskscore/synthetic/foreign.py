@@ -90,7 +90,7 @@ def foreign_layout(frame: pd.DataFrame, *, seed: int = 0, binary: bool = False) 
     out["ma doanh nghiep"] = importer
     inspected = frame["inspected"].astype(bool).to_numpy()
     channel = frame["observed_channel"].astype(object)
-    level = channel.map({"green": 0, "yellow": 1, "red": 2})
+    level = channel.map({"green": 0.0, "yellow": 1.0, "red": 2.0}).astype(float)
     if binary:
         level = (level > 0).astype(float).where(level.notna())
     out[FOREIGN_OUTCOME] = pd.array(np.where(inspected, level, np.nan), dtype="Float64").astype("Int64")
