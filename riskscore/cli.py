@@ -68,6 +68,19 @@ def _date(text: str) -> str:
     return text
 
 
+def _fraction(text: str) -> float:
+    """Accept a share between 0 and 1, 0 included (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a share from 0 up to (not including) 1, like 0.15; got {text!r}"
+        )
+    return value
+
+
 def _log_level(text: str) -> str:
     """Accept a log level name in any case (an argparse type); returns it in capitals."""
     if text.lower() not in LOG_LEVELS:
@@ -278,29 +291,39 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from riskscore.training import train
 
     console, timer = _console(args), _Timer()
-    spec = load_spec(args.kind)  # an unknown kind fails before the data is read, and drives the reading
+    spec = load_spec(args.spec)  # an unknown spec fails before the data is read, and drives the reading
     out = check_output(args.out, (".rsk",))
     card_path = check_output(out.with_suffix(".md"), (".md",))  # the model card is written beside the model
     with timer.phase("read"):
         champion = load(args.champion) if args.champion else None
         frame = read_table(args.data, spec=spec)
-    console.say(f"training a {args.kind} model on {len(frame):,} records from {args.data} ...", flush=True)
-    with timer.phase("train"):
+    console.say(f"training a {spec.name} model on {len(frame):,} records from {args.data} ...", flush=True)
+    if args.by is not None and args.by not in frame.columns:
+        raise ParameterError(
+            f"--by names column {args.by!r}, which {args.data} does not have; give one of its category "
+            f"columns, e.g. {', '.join(spec.names(roles='category')[:5]) or 'an office column'}"
+        )
+    with timer.phase("train"), _split_options_by_flag():
         result = train(
             frame,
-            kind=args.kind,
+            kind=spec,
             label=args.label,
             allow_truth=args.allow_truth,
+            valid_fraction=0.15 if args.valid_fraction is None else args.valid_fraction,
+            test_fraction=0.15 if args.test_fraction is None else args.test_fraction,
+            valid_from=args.valid_from,
+            test_from=args.test_from,
             num_threads=args.threads,
             seed=args.seed,
             baselines=True,
             progress=_progress(args),
         )
     with timer.phase("evaluate"):
-        report = result.report()
+        report = result.report(by=args.by)
     if not console.quiet:
         with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 3):
             _print_report(report, console.say)
+            _print_outcomes(report, console.say)
     model = result.model
     comparison = None
     replace = True
@@ -346,7 +369,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 "metrics": model.info.get("metrics"),
                 "evaluation": {
                     name: report[name].to_dict(orient="records")
-                    for name in ("truth", "observed")
+                    for name in ("truth", "observed", "outcomes", "by")
                     if name in report
                 },
                 "champion": None
@@ -356,6 +379,36 @@ def _cmd_train(args: argparse.Namespace) -> int:
             }
         )
     return 0 if replace else 3
+
+
+_SPLIT_FLAGS = {"valid_from": "--valid-from", "test_from": "--test-from"}
+
+
+@contextlib.contextmanager
+def _split_options_by_flag() -> Iterator[None]:
+    """Let the time split's ParameterError name the command line's options (--valid-from, not valid_from)."""
+    try:
+        yield
+    except ParameterError as exc:
+        text = str(exc)
+        if not any(name in text for name in _SPLIT_FLAGS):
+            raise
+        for name, flag in _SPLIT_FLAGS.items():
+            text = text.replace(name, flag)
+        raise ParameterError(text) from exc
+
+
+def _print_outcomes(report: Mapping[str, pd.DataFrame], say: Callable[..., None]) -> None:
+    """Print the evaluation on the spec's own inspection outcomes (the tables of ``evaluate_outcomes``)."""
+    if "outcomes" in report and len(report["outcomes"]):
+        say(
+            "\nselection quality on the inspection outcomes of the latest window (precision = hit rate among "
+            "the inspected in the top, recall = share of the violations found):"
+        )
+        say(report["outcomes"].to_string(index=False))
+    if "by" in report and len(report["by"]):
+        say("\nper category: records, inspections, findings, hit rate and share flagged by the model:")
+        say(report["by"].head(30).to_string(index=False))
 
 
 class _Tally:
@@ -519,11 +572,181 @@ def _cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+EXPLAIN_COLUMNS = ("record_id", "risk_score", "channel", "selection_reason", "reason_codes", "reasons")
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from riskscore._io import check_output, iter_table, publish, temp_beside, write_csv_rows
+    from riskscore._progress import progress_bar, wants_progress
+    from riskscore.explain import check_top_k
+    from riskscore.model import load
+
+    console, timer = _console(args), _Timer()
+    out = check_output(args.out, (".csv",))
+    top_k = check_top_k(args.top_k)
+    with timer.phase("load"):
+        model = load(args.model, require_signature=args.require_signature)
+    spec = model.spec  # the data is read as the model's own spec declares it
+    progress = _progress(args)
+    total = _parquet_rows(args.data) if wants_progress(progress) else None
+    chunks = timer.timed("read", iter_table(args.data, args.chunk_rows, spec.declared_columns, spec=spec))
+    tmp = temp_beside(out)
+    tally = _Tally()
+    try:
+        # one chunk at a time: TreeSHAP contributions take memory per record and feature
+        with (
+            progress_bar(progress, total=total, desc="explain") as bar,
+            open(tmp, "w", newline="", encoding="utf-8") as fh,
+        ):
+            for i, chunk in enumerate(chunks):
+                with timer.phase("explain"):
+                    pred = model.predict(chunk, explain=True, top_k=top_k)
+                with timer.phase("write"):
+                    # spreadsheet-safe, as riskscore._io.safe_csv writes (record ids and reasons are user text)
+                    write_csv_rows(pred[list(EXPLAIN_COLUMNS)], fh, header=i == 0)
+                tally.add(pred)
+                bar.update(len(pred))
+        publish(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    console.say(f"explained {tally.records:,} records with {model.version} (top {top_k} reasons) -> {out}")
+    for line in tally.lines():
+        console.say(line)
+    if args.json:
+        console.emit(
+            {
+                "command": "explain",
+                "records": tally.records,
+                "channels": dict(tally.channels),
+                "top_k": top_k,
+                "model_version": model.version,
+                "output": str(out),
+                "timings": timer.report(),
+            }
+        )
+    return 0
+
+
+def _cmd_predict_one(args: argparse.Namespace) -> int:
+    from riskscore.model import load
+
+    try:
+        record = json.loads(args.record)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(
+            f'--record must be one record as a JSON object, like \'{{"declaration_id": "D1", ...}}\'; '
+            f"it is not valid JSON: {exc.msg} at character {exc.pos}"
+        ) from None
+    if not isinstance(record, dict):
+        raise ParameterError(
+            f'--record must be one record as a JSON object ({{"column": value, ...}}); got a JSON '
+            f"{type(record).__name__}"
+        )
+    model = load(args.model, require_signature=args.require_signature)
+    result = model.predict_one(record, explain=args.explain, top_k=args.top_k)
+    print(json.dumps(_json_safe(result), allow_nan=False), flush=True)
+    return 0
+
+
 def _cmd_sign(args: argparse.Namespace) -> int:
     from riskscore.artifact import sign_artifact
 
     path = sign_artifact(args.model, key_id=args.key_id)
     _console(args).say(f"signed {path}")
+    return 0
+
+
+def _label_map(text: str) -> dict[str, str]:
+    """Parse ``--label-map 0=green,1=yellow,2=red`` (an argparse type)."""
+    pairs = [p.strip() for p in text.split(",") if p.strip()]
+    out: dict[str, str] = {}
+    for pair in pairs:
+        value, sep, channel = pair.partition("=")
+        if not sep or not value.strip() or channel.strip().lower() not in ("green", "yellow", "red"):
+            raise argparse.ArgumentTypeError(
+                f"must list outcome values and their channels like 0=green,1=yellow,2=red; got {pair!r}"
+            )
+        out[value.strip()] = channel.strip().lower()
+    if not out:
+        raise argparse.ArgumentTypeError("must list outcome values and their channels like 0=green,1=red")
+    return out
+
+
+def _read_as_text(path: str, id_column: str, time_column: str) -> pd.DataFrame:
+    """Read a table for spec inference: a CSV's columns as text, parquet as stored.
+
+    Text keeps codes' leading zeros (only an empty cell is missing); the inference recognises numbers and
+    dates in it.
+    """
+    import pandas as pd
+
+    from riskscore._io import read_table
+    from riskscore.spec import ColumnSpec, RecordSpec
+
+    file = Path(path)
+    header: list[str] | None = None
+    if file.suffix.lower() == ".csv" and file.is_file():
+        try:
+            header = [str(c) for c in pd.read_csv(file, nrows=0).columns]
+        except (ValueError, OSError, UnicodeDecodeError):
+            header = None  # read_table below says what is wrong with the file
+    if (
+        header is None
+        or id_column not in header
+        or time_column not in header
+        or len(set(header)) < len(header)
+    ):
+        return read_table(path)  # the inference then names what is missing
+    roles = {id_column: ("string", "id"), time_column: ("datetime", "timestamp")}
+    as_text = RecordSpec(
+        "text",
+        1,
+        "every column as text",
+        id_column,
+        time_column,
+        tuple(ColumnSpec(c, *roles.get(c, ("string", "text"))) for c in header),
+    )
+    return read_table(path, spec=as_text)
+
+
+def _cmd_spec_infer(args: argparse.Namespace) -> int:
+    from riskscore._io import atomic_write_text, check_output
+    from riskscore.infer import infer_spec_with_notes
+
+    console = _console(args)
+    out = check_output(args.out, (".toml",))
+    frame = _read_as_text(args.data, args.id, args.time)
+    spec, notes = infer_spec_with_notes(
+        frame,
+        id=args.id,
+        timestamp=args.time,
+        label=args.label,
+        label_map=args.label_map,
+        inspected=args.inspected,
+        propensity=args.propensity,
+        revenue=args.revenue,
+        name=args.name,
+    )
+    atomic_write_text(out, spec.to_toml(notes=notes))
+    by_role: dict[str, list[str]] = {}
+    for column in spec.columns:
+        by_role.setdefault(column.role, []).append(column.name)
+    console.say(f"{len(frame):,} records, {len(spec.columns)} columns:")
+    for role, names in by_role.items():
+        console.say(f"  {role:<10} {', '.join(names)}")
+    console.say(f"{len(spec.features)} derived features:")
+    for feature in spec.features:
+        console.say(f"  {feature.kind:<10} {feature.name} ({', '.join(feature.inputs)})")
+    warnings = [f"  {key}: {note}" for key, note in notes.items() if "WARNING" in note]
+    if warnings:
+        console.say("check these:")
+        for line in warnings:
+            console.say(line)
+    console.say(
+        f"wrote {out}: read it (each entry says why), then riskscore train --spec {out} --data {args.data} "
+        "--out model.rsk"
+    )
     return 0
 
 
@@ -666,7 +889,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     tr = command("train", help="train a channel model on a table of past records")
-    tr.add_argument("--kind", default="shipment", help="record spec: shipment, passenger or a spec TOML path")
+    tr.add_argument(
+        "--spec",
+        "--kind",
+        dest="spec",
+        default="shipment",
+        help="record spec: the path of your spec TOML, or a built-in one (shipment, passenger); --kind is "
+        "the same option",
+    )
     tr.add_argument("--data", required=True, help="records (.parquet or .csv) with inspection outcomes")
     tr.add_argument(
         "--out", required=True, help="model file to write (.rsk); a model card (.md) is written beside it"
@@ -678,6 +908,42 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--label", choices=["observed", "truth"], default="observed")
     tr.add_argument(
         "--allow-truth", action="store_true", help="permit --label truth (synthetic studies only)"
+    )
+    valid_at = tr.add_mutually_exclusive_group()
+    valid_at.add_argument(
+        "--valid-from",
+        type=_date,
+        default=None,
+        metavar="DATE",
+        help="first day (YYYY-MM-DD) of the validation window (early stopping, calibration, policy thresholds)",
+    )
+    valid_at.add_argument(
+        "--valid-fraction",
+        type=_fraction,
+        default=None,
+        metavar="F",
+        help="or: share of the records, the latest before the test window, to validate on (default 0.15)",
+    )
+    test_at = tr.add_mutually_exclusive_group()
+    test_at.add_argument(
+        "--test-from",
+        type=_date,
+        default=None,
+        metavar="DATE",
+        help="first day (YYYY-MM-DD) of the held-out test window the evaluation is printed for",
+    )
+    test_at.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        default=None,
+        metavar="F",
+        help="or: share of the latest records held out for the test (default 0.15; 0: no test window)",
+    )
+    tr.add_argument(
+        "--by",
+        default=None,
+        metavar="COLUMN",
+        help="also break the test window's inspection outcomes down by this column (an office, a procedure)",
     )
     tr.add_argument("--threads", type=int, default=2, help="LightGBM threads (match the free cores)")
     tr.add_argument(
@@ -723,12 +989,77 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json_option(rv)
     rv.set_defaults(func=_cmd_review)
 
+    ex = command("explain", help="write each record's risk score, channel and reasons to a CSV")
+    ex.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
+    ex.add_argument("--data", required=True, help="records (.parquet or .csv), read with the model's spec")
+    ex.add_argument(
+        "--out", required=True, help="reasons table to write (.csv, safe to open in a spreadsheet)"
+    )
+    ex.add_argument(
+        "--top-k", type=_whole(1, "reasons per record"), default=5, help="reasons per record (default 5)"
+    )
+    ex.add_argument(
+        "--chunk-rows",
+        type=_whole(1, "records read and explained at a time"),
+        default=50_000,
+        help="records read and explained at a time (memory bound)",
+    )
+    ex.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    ex.add_argument(
+        "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
+    )
+    _add_json_option(ex)
+    ex.set_defaults(func=_cmd_explain)
+
+    po = command("predict-one", help="score one record given as JSON and print the result as JSON")
+    po.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
+    po.add_argument(
+        "--record", required=True, help="one record as a JSON object: the spec's declared fields and values"
+    )
+    po.add_argument("--explain", action="store_true", help="add reason_codes and reasons")
+    po.add_argument(
+        "--top-k",
+        type=_whole(1, "reasons with --explain"),
+        default=3,
+        help="reasons with --explain (default 3)",
+    )
+    po.add_argument(
+        "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
+    )
+    po.set_defaults(func=_cmd_predict_one)
+
     sg = command(
         "sign", help="sign a model file (HMAC-SHA256; key from RISKSCORE_SIGNING_KEY or RISKSCORE_KEYRING)"
     )
     sg.add_argument("--model", required=True, help="model file to sign in place")
     sg.add_argument("--key-id", default=None, help="key id in the keyring (default: the first available key)")
     sg.set_defaults(func=_cmd_sign)
+
+    sp = command("spec", help="record specs of your own tables: infer one from the data")
+    sp_sub = sp.add_subparsers(dest="spec_command", required=True)
+    si = sp_sub.add_parser(
+        "infer",
+        parents=[common],
+        help="propose a spec TOML (types, roles, features, labels) for a table, with the evidence as comments",
+    )
+    si.add_argument("data", help="records (.parquet or .csv; a CSV is read as text, so codes keep zeros)")
+    si.add_argument("--id", required=True, metavar="COL", help="the record id column (unique)")
+    si.add_argument("--time", required=True, metavar="COL", help="the record time column")
+    si.add_argument("--label", default=None, metavar="COL", help="the inspection outcome column")
+    si.add_argument(
+        "--label-map",
+        type=_label_map,
+        default=None,
+        metavar="MAP",
+        help="outcome values and their channels, like 0=green,1=yellow,2=red (default: channel words as "
+        "themselves, 0/1 as green/red)",
+    )
+    si.add_argument("--inspected", default=None, metavar="COL", help="which records were inspected (0/1)")
+    si.add_argument("--propensity", default=None, metavar="COL", help="probability each record was selected")
+    si.add_argument("--revenue", default=None, metavar="COL", help="revenue recovered per record")
+    si.add_argument("--name", default="own", help="the spec's name (an identifier; default own)")
+    si.add_argument("--out", required=True, help="spec file to write (.toml)")
+    si.set_defaults(func=_cmd_spec_infer)
 
     bm = command("build-models", help="rebuild the shipped default models from the default scenario")
     bm.add_argument("--out", default="models", help="folder for <kind>.rsk and <kind>.md")

@@ -19,6 +19,7 @@ from riskscore.exceptions import ParameterError, SchemaError
 
 if TYPE_CHECKING:
     from riskscore.model import RiskModel
+    from riskscore.spec import LabelSpec
 
 __all__ = [
     "INSPECTION_RATES",
@@ -26,6 +27,7 @@ __all__ = [
     "at_rate",
     "compare_models",
     "compare_scores",
+    "evaluate_outcomes",
     "evaluate_scores",
     "selection_table",
     "top_mask",
@@ -110,6 +112,228 @@ def _outcomes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
         else np.ones(len(frame))
     )
     return inspected, hit, 1.0 / np.clip(prop, 1e-9, 1.0)
+
+
+def _outcome_text(value: object) -> str:
+    """Return an outcome value as the text [labels] values are keyed by: 1.0, 1 and "1" all read "1"."""
+    if isinstance(value, bool | np.bool_):
+        return "1" if value else "0"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _observed_channels(frame: pd.DataFrame, labels: LabelSpec) -> tuple[NDArray[np.bool_], NDArray[np.str_]]:
+    """Which records were inspected, and the channel each inspection showed, read through a spec's [labels].
+
+    Parameters
+    ----------
+    frame
+        Records with the ``[labels] outcome`` column (and ``inspected``, when the spec names one).
+    labels
+        The spec's ``[labels]`` table.
+
+    Returns
+    -------
+    inspected : numpy.ndarray of bool
+        The ``inspected`` column, or, when the spec names none, "has an outcome".
+    channel : numpy.ndarray of str
+        The outcome mapped through ``[labels] values``; ``"green"`` where there is no outcome.
+
+    Raises
+    ------
+    SchemaError
+        An inspected record's outcome is a value ``[labels] values`` does not map (column, values, rows).
+    """
+    outcome = frame[labels.outcome]
+    has_outcome = outcome.notna().to_numpy(dtype=bool)
+    inspected = (
+        frame[labels.inspected].fillna(False).astype(bool).to_numpy()
+        if labels.inspected is not None
+        else has_outcome
+    )
+    text = pd.Series(outcome.astype(object).where(outcome.notna(), None), index=frame.index).map(
+        lambda v: None if v is None else _outcome_text(v)
+    )
+    channel_of = labels.channel_of
+    unknown = inspected & has_outcome & ~text.isin(list(channel_of)).to_numpy(dtype=bool)
+    if unknown.any():
+        rows = np.flatnonzero(unknown)
+        values = sorted({str(v) for v in text.to_numpy(dtype=object)[rows]})
+        raise SchemaError(
+            f"column {labels.outcome!r} holds outcome value(s) {values} that spec [labels] values does not map "
+            f"to a channel (rows {', '.join(map(str, rows[:5]))}{' ...' if len(rows) > 5 else ''}); add them "
+            f"to [labels] values, e.g. values = {{ {', '.join(f'{v!r} = ' + repr('red') for v in values[:2])} }}"
+        )
+    channel = text.map(lambda v: channel_of.get(v, "green") if v is not None else "green").to_numpy(dtype=str)
+    return inspected, channel
+
+
+def _spec_outcomes(
+    frame: pd.DataFrame, labels: LabelSpec
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float64]]:
+    """(inspected, violation found, inverse-propensity weight) per record, from a spec's [labels].
+
+    What :func:`window_metrics` and :func:`evaluate_scores` read from the synthetic columns (``inspected``,
+    ``observed_label``, ``selection_propensity``), from the columns the spec names instead: a finding is an
+    outcome mapped to yellow or red; the weight is ``1 / propensity`` when ``[labels] propensity`` is in the
+    records (a missing propensity weighs 1), else 1.
+    """
+    inspected, channel = _observed_channels(frame, labels)
+    if labels.propensity is not None and labels.propensity in frame.columns:
+        prop = pd.to_numeric(frame[labels.propensity], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        w = 1.0 / np.clip(np.nan_to_num(prop, nan=1.0), 1e-9, 1.0)
+    else:
+        w = np.ones(len(frame))
+    return inspected, inspected & (channel != "green"), w
+
+
+def evaluate_outcomes(
+    model: RiskModel,
+    frame: pd.DataFrame,
+    *,
+    rates: Sequence[float] = INSPECTION_RATES,
+    by: str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Evaluate a model on a window of records with the inspection outcomes its spec's ``[labels]`` names.
+
+    No truth or oracle is needed: this is what a risk unit can measure on its own declarations. The model
+    scores the records; each inspection rate takes the top ``rate`` of them by risk.
+
+    Parameters
+    ----------
+    model
+        The model (:class:`~riskscore.model.RiskModel`); its spec says where the outcomes are.
+    frame
+        Records the model was not trained on (e.g. ``TrainResult.test``), with the declared columns and the
+        ``[labels]`` outcome column (and the ``inspected``, ``propensity`` and ``revenue`` columns the spec
+        names, where it names them).
+    rates
+        Inspection rates, each in (0, 1].
+    by
+        A column to break the window down by (an office, a procedure): per value, the records, how many
+        were inspected and found, the hit rate among the inspected and the share the model flags.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``outcomes``: one row per rate with ``top_records``, ``inspected_in_top``, ``found_in_top``,
+        ``precision`` (hit rate among the inspected records in the top, inverse-propensity weighted when the
+        spec declares a propensity), ``recall`` (the weighted share of all violations found by inspection
+        that lies in the top), ``uplift`` (precision over the window's hit rate) and, with ``[labels]
+        revenue``, ``revenue`` (the weighted share of that column's total in the top). Undefined figures
+        (no inspected record in the top) are NaN. With ``by``, also ``by``: one row per value of that
+        column (most records first): ``records``, ``inspected``, ``found``, ``hit_rate`` (weighted, among
+        inspected) and ``share_flagged`` (assigned yellow or red).
+
+    Raises
+    ------
+    SchemaError
+        The spec has no ``[labels]``, the records lack its outcome (or inspected) column, or an outcome
+        value is not mapped to a channel.
+    ParameterError
+        ``by`` names a column the records do not have, or a rate is outside (0, 1].
+
+    Examples
+    --------
+    >>> import riskscore
+    >>> from riskscore.synthetic import generate_shipments
+    >>> tables = evaluate_outcomes(riskscore.load("shipment"), generate_shipments(3_000, seed=2), by="office_type")
+    >>> list(tables["outcomes"].columns[:4])
+    ['rate', 'top_records', 'inspected_in_top', 'found_in_top']
+    >>> int(tables["by"]["records"].sum())
+    3000
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ParameterError(f"frame must be a pandas DataFrame of records; got {type(frame).__name__}")
+    spec = model.spec
+    labels = spec.labels
+    if labels is None:
+        raise SchemaError(
+            f"spec {spec.name!r} has no [labels] table, so the records' inspection outcomes cannot be read; "
+            'add e.g. [labels] outcome = "finding" with values = { "0" = "green", "1" = "red" }'
+        )
+    missing = [c for c in (labels.outcome, labels.inspected) if c is not None and c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"evaluating on inspection outcomes needs column(s) {', '.join(map(repr, missing))} (spec "
+            f"{spec.name!r} [labels]: what the inspections found and which records were inspected); "
+            "evaluate on records that carry them"
+        )
+    if by is not None and by not in frame.columns:
+        raise ParameterError(
+            f"by names column {by!r}, which the records do not have; choose one of: "
+            f"{', '.join(spec.names(roles=('category', 'entity')))}"
+        )
+    for rate in rates:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1:
+            raise ParameterError(f"inspection rate must be in (0, 1]; got {rate!r}")
+    frame = frame.reset_index(drop=True)
+    pred = model.predict(frame)
+    score = pred["risk_score"].to_numpy(dtype=np.float64)
+    inspected, found, w = _spec_outcomes(frame, labels)
+    wi, wf = np.where(inspected, w, 0.0), np.where(found, w, 0.0)
+    overall = float(wf.sum() / wi.sum()) if wi.sum() > 0 else math.nan
+    revenue = None
+    if labels.revenue is not None and labels.revenue in frame.columns:
+        revenue = w * np.nan_to_num(
+            pd.to_numeric(frame[labels.revenue], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        )
+    rows = []
+    for rate in rates:
+        top = top_mask(score, rate)
+        precision = float(wf[top].sum() / wi[top].sum()) if wi[top].sum() > 0 else math.nan
+        row: dict[str, Any] = {
+            "rate": float(rate),
+            "top_records": int(top.sum()),
+            "inspected_in_top": int((top & inspected).sum()),
+            "found_in_top": int((top & found).sum()),
+            "precision": precision,
+            "recall": float(wf[top].sum() / wf.sum()) if wf.sum() > 0 else math.nan,
+            "uplift": precision / overall if overall > 0 else math.nan,
+        }
+        if revenue is not None:
+            row["revenue"] = float(revenue[top].sum() / revenue.sum()) if revenue.sum() > 0 else math.nan
+        rows.append(row)
+    out = {"outcomes": pd.DataFrame(rows)}
+    if by is not None:
+        flagged = pred["channel"].astype(str).isin(["yellow", "red"]).to_numpy(dtype=bool)
+        groups = (
+            frame[by].astype(object).where(frame[by].notna(), "(missing)").astype(str).to_numpy(dtype=object)
+        )
+        table = (
+            pd.DataFrame(
+                {
+                    by: groups,
+                    "records": 1,
+                    "inspected": inspected,
+                    "found": found,
+                    "wi": wi,
+                    "wf": wf,
+                    "flag": flagged,
+                }
+            )
+            .groupby(by, sort=False)
+            .agg(
+                records=("records", "size"),
+                inspected=("inspected", "sum"),
+                found=("found", "sum"),
+                wi=("wi", "sum"),
+                wf=("wf", "sum"),
+                share_flagged=("flag", "mean"),
+            )
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table.insert(3, "hit_rate", np.where(table["wi"] > 0, table["wf"] / table["wi"], np.nan))
+        out["by"] = (
+            table.drop(columns=["wi", "wf"])
+            .astype({"inspected": "int64", "found": "int64"})
+            .sort_values("records", ascending=False, kind="stable")
+            .reset_index()
+        )
+    return out
 
 
 def evaluate_scores(
@@ -233,7 +457,11 @@ def _rounded(value: float) -> float | None:
 
 
 def window_metrics(
-    frame: pd.DataFrame, score: ArrayLike, *, rates: Sequence[float] = INSPECTION_RATES
+    frame: pd.DataFrame,
+    score: ArrayLike,
+    *,
+    rates: Sequence[float] = INSPECTION_RATES,
+    outcomes: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float64]] | None = None,
 ) -> dict[str, Any]:
     """Compact, JSON-safe metrics of one ranking on a window of records (what a model file keeps).
 
@@ -246,6 +474,9 @@ def window_metrics(
         One score per record, higher = riskier.
     rates
         Inspection rates.
+    outcomes
+        (inspected, violation found, inverse-propensity weight) per record, for records whose outcomes are
+        in other columns (read through a spec's ``[labels]``); default: read from the columns above.
 
     Returns
     -------
@@ -271,7 +502,8 @@ def window_metrics(
     if s.shape != (len(frame),):
         raise ParameterError(f"score must hold one number per record ({len(frame)}); got shape {s.shape}")
     out: dict[str, Any] = {"records": len(frame)}
-    outcomes = _outcomes(frame)
+    if outcomes is None:
+        outcomes = _outcomes(frame)
     if outcomes is not None:
         inspected, hit, w = outcomes
         found = inspected & hit

@@ -12,6 +12,7 @@ table (``riskscore/reasons.toml``) and quote the record's own values.
 from __future__ import annotations
 
 import math
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -222,8 +223,33 @@ def _no_history_sentence(
     )
 
 
-def _entry_for(feature: str, value: float, *, no_history: bool = False) -> dict[str, str] | None:
-    entries = _reason_table()[1].get(feature, [])
+_COMPUTED = frozenset({"value", "value_int", "pct", "rate", "value_pct", "value_pct_plus"})
+_QUOTABLE: dict[int, tuple[RecordSpec, frozenset[str]]] = {}  # id(spec) -> (spec, names a text may use)
+
+
+def _quotable(spec: RecordSpec) -> frozenset[str]:
+    """Return the names a reason text can fill for records of ``spec``: its columns, rates as {x_pct}, computed ones."""
+    cached = _QUOTABLE.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        names = {c.name for c in spec.columns} | {f"{c.name}_pct" for c in spec.columns if c.role == "rate"}
+        if len(_QUOTABLE) > 64:
+            _QUOTABLE.clear()
+        cached = _QUOTABLE[id(spec)] = (spec, frozenset(names) | _COMPUTED)
+    return cached[1]
+
+
+@lru_cache(maxsize=1024)  # one entry per reasons.toml text
+def _placeholders(text: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
+
+
+def _entry_for(
+    feature: str, value: float, spec: RecordSpec, *, no_history: bool = False
+) -> dict[str, str] | None:
+    # reasons.toml's texts quote the built-in specs' fields ("HS {hs_code}"); a user's own spec may reuse a
+    # feature name over other columns, and then gets the sentence built from its own labels instead
+    quotable = _quotable(spec)
+    entries = [e for e in _reason_table()[1].get(feature, []) if _placeholders(e["text"]) <= quotable]
     if no_history:
         return next((e for e in entries if e.get("when") == "no_history"), None)
     for e in entries:
@@ -525,13 +551,13 @@ def _pick_reasons(
         if unseen is not None and x[unseen[0]] == 0.0:
             owner = unseen[1]
             code, text = _no_history_sentence(
-                _entry_for(name, value, no_history=True), name, record, spec, owner
+                _entry_for(name, value, spec, no_history=True), name, record, spec, owner
             )
             if ("no-history", owner.name) in seen:
                 continue  # one "no earlier records" reason per key
             seen.add(("no-history", owner.name))
         else:
-            code, text = _sentence(_entry_for(name, value), name, value, record, spec, mapping[name])
+            code, text = _sentence(_entry_for(name, value, spec), name, value, record, spec, mapping[name])
         if code in seen:
             continue
         seen.add(code)

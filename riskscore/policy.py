@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from riskscore._hashing import text_hasher
-from riskscore.exceptions import ParameterError, SchemaError
+from riskscore.exceptions import ParameterError, SchemaError, SpecError
 
-__all__ = ["CHANNELS", "REASONS", "ChannelPolicy", "Rule"]
+if TYPE_CHECKING:
+    from riskscore.spec import RecordSpec
+
+__all__ = ["CHANNELS", "REASONS", "ChannelPolicy", "Rule", "default_policy"]
 
 CHANNELS = ("green", "yellow", "red")
 REASONS = ("none", "model", "rule", "random", "exempt")
@@ -391,6 +395,20 @@ class ChannelPolicy:
         }
 
     @classmethod
+    def from_spec(cls, spec: RecordSpec) -> ChannelPolicy:
+        """Build the policy a spec declares in its ``[policy]`` table (see :func:`default_policy`).
+
+        Shares the table leaves unset, or all of them for a spec without ``[policy]``, are the shipment
+        shares of :data:`GENERIC_SHARES`; rules are the table's, each on a declared column of the spec.
+
+        Raises
+        ------
+        SpecError
+            A share out of range, a rule on a column the spec does not declare, a bad operator or channel.
+        """
+        return _policy_from_spec(spec)
+
+    @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ChannelPolicy:
         """Inverse of :meth:`to_dict`."""
         policy = cls(
@@ -442,8 +460,19 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def default_policy(kind: str) -> ChannelPolicy:
-    """Return the shipped policy per record kind (DOMAIN.md 1.3 channel shares, 4.1/4.2 random shares)."""
+#: The shares a spec without its own ``[policy]`` gets: those of the shipped shipment policy (DOMAIN.md 1.3
+#: channel shares, 4.1 random share), without rules (a rule names columns only the spec's author knows).
+GENERIC_SHARES: dict[str, float] = {
+    "red_share": 0.045,
+    "yellow_share": 0.14,
+    "random_red": 0.005,
+    "random_yellow": 0.01,
+}
+_RULE_KEYS = ("column", "op", "value", "channel", "note")
+
+
+def _builtin_policy(kind: str) -> ChannelPolicy:
+    """Return the policy the shipped models were trained with (golden files and shipped models rely on it)."""
     if kind == "passenger":
         return ChannelPolicy(
             red_share=0.01,
@@ -465,3 +494,109 @@ def default_policy(kind: str) -> ChannelPolicy:
             Rule("importer_compliance_level", ">=", 5, "yellow", "non-compliant enterprise (level 5)"),
         ],
     )
+
+
+def _is_builtin(spec: RecordSpec) -> bool:
+    """Whether ``spec`` is a built-in spec unchanged (a copy edited in any way is the user's own)."""
+    from riskscore.spec import load_spec
+
+    try:
+        builtin = load_spec(spec.name)  # a spec name is an identifier: this looks up a built-in spec
+    except SpecError:
+        return False
+    return spec is builtin or spec.fingerprint() == builtin.fingerprint()
+
+
+def _policy_from_spec(spec: RecordSpec) -> ChannelPolicy:
+    """Build the policy a spec declares in ``[policy]``; the generic shares and no rules without one.
+
+    The table is read by its fields (``red_share``, ``yellow_share``, ``random_red``, ``random_yellow``,
+    ``rules``); a share it leaves unset (None) is the generic one. Every rule must name a declared column
+    of the spec, so that a policy never asks scoring for a column the records do not carry.
+    """
+    table = getattr(spec, "policy", None)
+    where = f"spec {spec.name!r} [policy]"
+    shares = dict(GENERIC_SHARES)
+    rules: list[Rule] = []
+    if table is not None:
+        for name in GENERIC_SHARES:
+            value = getattr(table, name, None)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SpecError(f"{where}: {name} must be a share between 0 and 1; got {value!r}")
+            shares[name] = float(value)
+        declared = set(spec.declared_columns)
+        for position, raw in enumerate(getattr(table, "rules", None) or ()):
+            label = f"{where} rule #{position + 1}"
+            if not isinstance(raw, Mapping):
+                raise SpecError(f"{label} must be a table with {', '.join(_RULE_KEYS)}; got {raw!r}")
+            unknown = sorted(set(raw) - set(_RULE_KEYS))
+            missing = [k for k in _RULE_KEYS[:4] if k not in raw]
+            if unknown or missing:
+                raise SpecError(
+                    f"{label}: needs keys {', '.join(_RULE_KEYS[:4])} (and optionally note); "
+                    f"missing {missing}, unknown {unknown}"
+                )
+            if raw["column"] not in declared:
+                raise SpecError(
+                    f"{label} names column {raw['column']!r}, which is not a declared column of the spec; "
+                    "a rule may only read what a record carries when it is lodged: fix the name or drop the rule"
+                )
+            try:
+                rules.append(
+                    Rule(raw["column"], raw["op"], raw["value"], raw["channel"], str(raw.get("note", "")))
+                )
+            except ParameterError as exc:
+                raise SpecError(f"{label}: {exc}") from exc
+    try:
+        return ChannelPolicy(
+            red_share=shares["red_share"],
+            yellow_share=shares["yellow_share"],
+            random_red=shares["random_red"],
+            random_yellow=shares["random_yellow"],
+            rules=rules,
+        )
+    except ParameterError as exc:
+        raise SpecError(f"{where}: {exc}") from exc
+
+
+def default_policy(spec_or_kind: str | RecordSpec) -> ChannelPolicy:
+    """Return the channel policy a model of this spec is trained with unless the caller gives one.
+
+    Parameters
+    ----------
+    spec_or_kind
+        A :class:`~riskscore.spec.RecordSpec`, or anything :func:`~riskscore.spec.load_spec` accepts (a
+        built-in name such as ``"shipment"``, or the path of a spec TOML file).
+
+    Returns
+    -------
+    ChannelPolicy
+        For a built-in spec, unchanged: the shipped policy (DOMAIN.md 1.3 channel shares, 4.1/4.2 random
+        shares, its mandatory rules and exemptions). For a spec with a ``[policy]`` table: its shares and
+        rules. For any other spec: the shipment shares (red 4.5%, yellow 14%, random 0.5% / 1%) and no rules.
+
+    Raises
+    ------
+    SpecError
+        The spec cannot be loaded, or its ``[policy]`` is invalid (a share out of range, a rule on a column
+        the spec does not declare, an unknown operator or channel).
+
+    Examples
+    --------
+    >>> [r.column for r in default_policy("shipment").rules]
+    ['aeo', 'importer_compliance_level']
+    >>> from riskscore.spec import RecordSpec, load_spec
+    >>> layout = load_spec("shipment").to_dict()
+    >>> layout["spec"]["name"] = "declarations"
+    >>> own = default_policy(RecordSpec.from_dict(layout))
+    >>> own.red_share, own.rules
+    (0.045, [])
+    """
+    from riskscore.spec import load_spec
+
+    spec = load_spec(spec_or_kind)
+    if _is_builtin(spec):
+        return _builtin_policy(spec.name)
+    return _policy_from_spec(spec)

@@ -24,7 +24,15 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from riskscore._progress import progress_bar
-from riskscore.evaluate import INSPECTION_RATES, evaluate_scores, window_metrics
+from riskscore.evaluate import (
+    INSPECTION_RATES,
+    _observed_channels,
+    _outcomes,
+    _spec_outcomes,
+    evaluate_outcomes,
+    evaluate_scores,
+    window_metrics,
+)
 from riskscore.exceptions import ParameterError, SchemaError
 from riskscore.features.builder import FeatureBuilder
 from riskscore.model import ChannelModel, RiskModel
@@ -87,10 +95,26 @@ class TrainResult:
 
         return train_result_html(self)
 
-    def report(self, *, rates: tuple[float, ...] = INSPECTION_RATES) -> dict[str, pd.DataFrame]:
+    def report(
+        self, *, rates: tuple[float, ...] = INSPECTION_RATES, by: str | None = None
+    ) -> dict[str, pd.DataFrame]:
         """Evaluate on the held-out latest window: model against oracle, random, legacy and logistic.
 
-        Returns the tables of :func:`riskscore.evaluate.evaluate_scores`; empty when there is no test window.
+        Parameters
+        ----------
+        rates
+            Inspection rates.
+        by
+            A column of the records to break the inspection outcomes down by (see
+            :func:`riskscore.evaluate.evaluate_outcomes`).
+
+        Returns
+        -------
+        dict of str to DataFrame
+            The tables of :func:`riskscore.evaluate.evaluate_scores`; and, on records whose outcomes are in
+            the columns their spec's ``[labels]`` names rather than the synthetic ones (a user's own data),
+            or with ``by``, those of :func:`riskscore.evaluate.evaluate_outcomes` (``outcomes``, ``by``).
+            Empty when there is no test window.
         """
         test = self.test
         if len(test) == 0:
@@ -106,21 +130,82 @@ class TrainResult:
         if self.baseline is not None:
             X = self.model.features.transform(test)
             scores["logistic"] = self.baseline.predict_proba(X)[:, 1]
-        return evaluate_scores(
+        out = evaluate_scores(
             test.reset_index(drop=True),
             scores,
             rates=rates,
             channels=pred["channel"].to_numpy(),
             protected=self.model.spec.protected_columns,
         )
+        labels = self.model.spec.labels
+        if (
+            (by is not None or _outcomes(test) is None)
+            and labels is not None
+            and labels.outcome in test.columns
+        ):
+            out.update(evaluate_outcomes(self.model, test, rates=rates, by=by))
+        return out
+
+
+def _cut_day(value: object, name: str, day: pd.Series) -> pd.Timestamp:
+    """Read a ``*_from`` date as a day boundary in the time column's zone; a ParameterError names the option."""
+    period = f"the data's period is {day.min():%Y-%m-%d} to {day.max():%Y-%m-%d}"
+    try:
+        parsed = None if isinstance(value, bool | int | float) else pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed is pd.NaT:
+        raise ParameterError(f"{name} must be a date written YYYY-MM-DD; got {value!r} ({period})")
+    when = pd.Timestamp(parsed)
+    tz = getattr(day.dt, "tz", None)
+    if tz is not None:
+        when = when.tz_localize(tz) if when.tzinfo is None else when.tz_convert(tz)
+    elif when.tzinfo is not None:
+        when = when.tz_convert("UTC").tz_localize(None)
+    return when.floor("D")
 
 
 def time_split(
-    frame: pd.DataFrame, time_column: str, valid: float, test: float
+    frame: pd.DataFrame,
+    time_column: str,
+    valid: float,
+    test: float,
+    *,
+    valid_from: object = None,
+    test_from: object = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Split by time into train / validation / test windows; each window is strictly later than the last.
 
     Cut points fall between days, so no day is split across windows.
+
+    Parameters
+    ----------
+    frame
+        The records.
+    time_column
+        Their time column.
+    valid, test
+        Shares of the records in the validation and test windows (the latest records); ``test=0``: no test
+        window.
+    valid_from, test_from
+        First day of the validation / test window (a date, ``"YYYY-MM-DD"`` or a timestamp, taken as its
+        day); each replaces its share. Both must lie inside the data's period, after its first day
+        (training needs earlier records), with ``valid_from`` before ``test_from``.
+
+    Raises
+    ------
+    ParameterError
+        A share out of range, fewer than 3 days of records, or a date that is not a date, lies outside the
+        data's period, leaves a window empty, or a ``valid_from`` on or after ``test_from`` (the message
+        names the option and gives the data's first and last day).
+
+    Examples
+    --------
+    >>> days = pd.date_range("2025-01-01", periods=10, freq="D")
+    >>> frame = pd.DataFrame({"t": days})
+    >>> tr, va, te = time_split(frame, "t", 0.15, 0.15, valid_from="2025-01-07", test_from="2025-01-09")
+    >>> len(tr), len(va), len(te)
+    (6, 2, 2)
     """
     if not (0 < valid < 1 and 0 <= test < 1 and valid + test < 1):
         raise ParameterError(
@@ -132,14 +217,56 @@ def time_split(
     days = day.drop_duplicates().reset_index(drop=True)
     if len(days) < 3:
         raise ParameterError(f"training needs records on at least 3 different days; got {len(days)}")
+    first, last = days.iloc[0], days.iloc[-1]
+    period = f"the data's period is {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    cuts: dict[str, pd.Timestamp] = {}
+    for name, value in (("valid_from", valid_from), ("test_from", test_from)):
+        if value is None:
+            continue
+        cut = cuts[name] = _cut_day(value, name, day)
+        if not first < cut <= last:
+            raise ParameterError(
+                f"{name} {cut:%Y-%m-%d} is outside the data: {period}; choose a day after the first (training "
+                "needs earlier records) and no later than the last"
+            )
+    if "valid_from" in cuts and "test_from" in cuts and not cuts["valid_from"] < cuts["test_from"]:
+        raise ParameterError(
+            f"valid_from {cuts['valid_from']:%Y-%m-%d} must be before test_from {cuts['test_from']:%Y-%m-%d}: "
+            f"the validation window comes before the test window ({period})"
+        )
     cum = day.value_counts().reindex(days).cumsum().to_numpy() / len(day)
-    cut_valid = days[int(np.searchsorted(cum, 1 - valid - test).clip(0, len(days) - 3)) + 1]
-    cut_test = days[int(np.searchsorted(cum, 1 - test).clip(0, len(days) - 2)) + 1] if test > 0 else None
+    cut_test: pd.Timestamp | None
+    if "test_from" in cuts:
+        cut_test = cuts["test_from"]
+        test = float((day >= cut_test).mean())
+    else:
+        cut_test = days[int(np.searchsorted(cum, 1 - test).clip(0, len(days) - 2)) + 1] if test > 0 else None
+    if "valid_from" in cuts:
+        cut_valid = cuts["valid_from"]
+        if "test_from" not in cuts and cut_test is not None and not cut_valid < cut_test:
+            raise ParameterError(
+                f"valid_from {cut_valid:%Y-%m-%d} leaves no room for a test window of {test:.0%} of the records "
+                f"after it ({period}); choose an earlier valid_from, set test_from, or a smaller test fraction"
+            )
+    else:
+        cut_valid = days[int(np.searchsorted(cum, 1 - valid - test).clip(0, len(days) - 3)) + 1]
+        if "test_from" in cuts and cut_test is not None and not cut_valid < cut_test:
+            raise ParameterError(
+                f"test_from {cut_test:%Y-%m-%d} leaves no room for a validation window of {valid:.0%} of the "
+                f"records before it ({period}); choose a later test_from, or set valid_from"
+            )
     train = frame[day < cut_valid]
     if cut_test is None:
         return train, frame[day >= cut_valid], frame.iloc[0:0]
-    cut_test = max(cut_test, cut_valid + pd.Timedelta(days=1))
-    return train, frame[(day >= cut_valid) & (day < cut_test)], frame[day >= cut_test]
+    if not cuts:
+        cut_test = max(cut_test, cut_valid + pd.Timedelta(days=1))
+    valid_f, test_f = frame[(day >= cut_valid) & (day < cut_test)], frame[day >= cut_test]
+    if cuts and len(valid_f) == 0:
+        raise ParameterError(
+            f"no records from {cut_valid:%Y-%m-%d} to the day before {cut_test:%Y-%m-%d}, so the validation "
+            f"window is empty ({period}); move valid_from or test_from"
+        )
+    return train, valid_f, test_f
 
 
 def _labels(
@@ -170,42 +297,13 @@ def _labels(
             f"training on observed labels needs column(s) {', '.join(map(repr, needed))} (spec [labels]: what "
             "the inspections found and which records were inspected); add them to the data"
         )
-    outcome = frame[labels.outcome]
-    has_outcome = outcome.notna().to_numpy(dtype=bool)
-    inspected = (
-        frame[labels.inspected].fillna(False).astype(bool).to_numpy()
-        if labels.inspected is not None
-        else has_outcome
-    )
-    text = pd.Series(outcome.astype(object).where(outcome.notna(), None), index=frame.index).map(
-        lambda v: None if v is None else _outcome_text(v)
-    )
-    channel_of = labels.channel_of
-    unknown = inspected & has_outcome & ~text.isin(list(channel_of)).to_numpy(dtype=bool)
-    if unknown.any():
-        rows = np.flatnonzero(unknown)
-        values = sorted({str(v) for v in text.to_numpy(dtype=object)[rows]})
-        raise SchemaError(
-            f"column {labels.outcome!r} holds outcome value(s) {values} that spec [labels] values does not map "
-            f"to a channel (rows {', '.join(map(str, rows[:5]))}{' ...' if len(rows) > 5 else ''}); add them "
-            f"to [labels] values, e.g. values = {{ {', '.join(f'{v!r} = ' + repr('red') for v in values[:2])} }}"
-        )
-    y = text.map(lambda v: channel_of.get(v, "green") if v is not None else "green").to_numpy(dtype=str)
+    inspected, y = _observed_channels(frame, labels)
     if labels.propensity is not None and labels.propensity in frame.columns:
         prop = pd.to_numeric(frame[labels.propensity], errors="coerce").to_numpy(dtype=np.float64)
         w = np.minimum(1.0 / np.clip(np.nan_to_num(prop, nan=1.0), 1e-9, 1.0), MAX_WEIGHT)
     else:
         w = np.ones(n)
     return inspected, y, w
-
-
-def _outcome_text(value: object) -> str:
-    """Return an outcome value as the text [labels] values are keyed by: 1.0, 1 and "1" all read "1"."""
-    if isinstance(value, bool | np.bool_):
-        return "1" if value else "0"
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _calibrate(
@@ -274,8 +372,23 @@ def _test_metrics(model: RiskModel, test: pd.DataFrame, *, num_threads: int) -> 
         "window": "latest",
         "period": [str(test[spec.time_column].min()), str(test[spec.time_column].max())],
         "data_sha256": _fingerprint(test, spec),
-        **window_metrics(test.reset_index(drop=True), risk),
+        **window_metrics(test.reset_index(drop=True), risk, outcomes=_window_outcomes(test, spec)),
     }
+
+
+def _window_outcomes(
+    test: pd.DataFrame, spec: RecordSpec
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float64]] | None:
+    """Read the window's outcomes through the spec's [labels] when it lacks the synthetic outcome columns.
+
+    Records with ``inspected`` and ``observed_label`` (the built-in kinds) keep the figures they always had.
+    """
+    labels = spec.labels
+    if _outcomes(test) is not None or labels is None or labels.outcome not in test.columns:
+        return None
+    if labels.inspected is not None and labels.inspected not in test.columns:
+        return None
+    return _spec_outcomes(test.reset_index(drop=True), labels)
 
 
 def train(
@@ -286,6 +399,8 @@ def train(
     allow_truth: bool = False,
     valid_fraction: float = 0.15,
     test_fraction: float = 0.15,
+    valid_from: object = None,
+    test_from: object = None,
     policy: ChannelPolicy | None = None,
     include_protected: tuple[str, ...] = (),
     estimator: ChannelModel | None = None,
@@ -299,8 +414,8 @@ def train(
     Parameters
     ----------
     data
-        Records of the spec with, for observed labels, ``inspected`` and ``observed_channel`` (and
-        ``selection_propensity`` if known).
+        Records of the spec with, for observed labels, the columns its ``[labels]`` table names: the
+        outcome, and the inspected flag and selection propensity where the spec declares them.
     kind
         The record spec or the name of a built-in one.
     label
@@ -310,8 +425,13 @@ def train(
     valid_fraction, test_fraction
         Later time windows for early stopping, calibration and policy thresholds (valid) and for the
         held-out evaluation (test).
+    valid_from, test_from
+        First day of the validation / test window (``"YYYY-MM-DD"``, a date or a timestamp); each replaces
+        its fraction. They must lie inside the data's period, ``valid_from`` before ``test_from``: see
+        :func:`time_split`.
     policy
-        Channel policy; default: :func:`riskscore.policy.default_policy` of the spec.
+        Channel policy; default: :func:`riskscore.policy.default_policy` of the spec (the shipped policy
+        for a built-in spec, the spec's ``[policy]`` table, else shipment-like shares without rules).
     include_protected
         Protected attributes to use as features anyway (logged).
     estimator
@@ -345,7 +465,14 @@ def train(
         bar.unit_scale = False  # whole steps: "3/7", not "3.00/7.00"
         bar.set_postfix_str("validate")
         frame = validate_frame(data, spec, columns="declared", extra="keep")
-        train_f, valid_f, test_f = time_split(frame, spec.time_column, valid_fraction, test_fraction)
+        train_f, valid_f, test_f = time_split(
+            frame,
+            spec.time_column,
+            valid_fraction,
+            test_fraction,
+            valid_from=valid_from,
+            test_from=test_from,
+        )
         has_l, y, w = _labels(train_f, label, spec)
         if has_l.sum() < 50 or len(set(y[has_l])) < 2:
             raise SchemaError(
@@ -398,7 +525,7 @@ def train(
             spec,
             builder,
             est,
-            policy or default_policy(spec.name),
+            policy or default_policy(spec),
             (np.zeros(0), np.zeros(0)),
             severity=severity,
             severity_prior=severity_prior,
