@@ -12,6 +12,7 @@ table (``riskscore/reasons.toml``) and quote the record's own values.
 from __future__ import annotations
 
 import math
+import re
 import string
 import tomllib
 from collections.abc import Mapping
@@ -181,6 +182,11 @@ def _owner(spec: RecordSpec, feature: str) -> Any:
     return cached[1].get(feature)
 
 
+def _code(*parts: str) -> str:
+    """Return a reason code made of names: upper case, each run of other characters one underscore."""
+    return "_".join(re.sub(r"[^A-Z0-9]+", "_", p.upper()).strip("_") for p in parts)
+
+
 def _sentence(
     entry: dict[str, str] | None,
     feature: str,
@@ -190,7 +196,7 @@ def _sentence(
     fields: tuple[str, ...],
 ) -> tuple[str, str]:
     if entry is None:
-        return f"FEATURE_{feature.upper()}", _generic_text(feature, value, record, spec, fields)
+        return _code("FEATURE", feature), _generic_text(feature, value, record, spec, fields)
     values = _Values(record)
     finite = value is not None and np.isfinite(value)
     values["value"] = _fmt(value)
@@ -218,7 +224,7 @@ def _no_history_sentence(
     if entry is not None:
         return entry["code"], entry["text"].format_map(_Values(dict(record)))
     return (
-        f"FEATURE_{owner.name.upper()}_NO_HISTORY",
+        _code("FEATURE", owner.name, "NO_HISTORY"),
         f"{_entity(spec, owner.inputs, record)}: no earlier records on file",
     )
 

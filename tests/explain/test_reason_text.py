@@ -80,3 +80,10 @@ def test_rates_read_as_percentages_and_labels_come_from_the_spec(trained):
     assert all(re.fullmatch(r"Duty rate: [0-9.]+%", t) for t in duty), duty[:5]
     office = [r.text for _, rs in pairs for r in rs if r.code == "FEATURE_OFFICE_CODE"]
     assert all(t.startswith("Customs office: ") for t in office), office[:5]
+
+
+def test_reason_codes_stay_codes_whatever_the_column_names():
+    from riskscore.explain import _code
+
+    assert _code("FEATURE", "ma chi cuc") == "FEATURE_MA_CHI_CUC"
+    assert _code("FEATURE", "Số tờ khai", "NO_HISTORY") == "FEATURE_S_T_KHAI_NO_HISTORY"
