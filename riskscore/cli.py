@@ -820,6 +820,16 @@ def _add_json_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
+
+
+def _add_signature_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -957,7 +967,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=_cmd_train)
 
     sc2 = command("score", help="score a table of records with a model, chunk by chunk")
-    sc2.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
+    _add_model_option(sc2)
     sc2.add_argument("--data", required=True, help="records (.parquet or .csv)")
     sc2.add_argument("--out", required=True, help="predictions (.parquet or .csv)")
     sc2.add_argument(
@@ -967,14 +977,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="records read and scored at a time (memory bound)",
     )
     sc2.add_argument("--no-progress", action="store_true", help="never show a progress bar")
-    sc2.add_argument(
-        "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
-    )
+    _add_signature_option(sc2)
     _add_json_option(sc2)
     sc2.set_defaults(func=_cmd_score)
 
     rv = command("review", help="write an HTML review report of the flagged cases in a batch")
-    rv.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
+    _add_model_option(rv)
     rv.add_argument("--data", required=True, help="records (.parquet or .csv)")
     rv.add_argument("--out", required=True, help="folder for index.html and flagged.csv")
     rv.add_argument(
@@ -983,14 +991,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="yellow cases shown after every red case (all flagged cases are in flagged.csv)",
     )
-    rv.add_argument(
-        "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
-    )
+    _add_signature_option(rv)
     _add_json_option(rv)
     rv.set_defaults(func=_cmd_review)
 
     ex = command("explain", help="write each record's risk score, channel and reasons to a CSV")
-    ex.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
+    _add_model_option(ex)
     ex.add_argument("--data", required=True, help="records (.parquet or .csv), read with the model's spec")
     ex.add_argument(
         "--out", required=True, help="reasons table to write (.csv, safe to open in a spreadsheet)"
@@ -1005,14 +1011,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="records read and explained at a time (memory bound)",
     )
     ex.add_argument("--no-progress", action="store_true", help="never show a progress bar")
-    ex.add_argument(
-        "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
-    )
+    _add_signature_option(ex)
     _add_json_option(ex)
     ex.set_defaults(func=_cmd_explain)
 
     po = command("predict-one", help="score one record given as JSON and print the result as JSON")
-    po.add_argument("--model", required=True, help="model file or shipped name (shipment, passenger)")
+    _add_model_option(po)
     po.add_argument(
         "--record", required=True, help="one record as a JSON object: the spec's declared fields and values"
     )
@@ -1023,9 +1027,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="reasons with --explain (default 3)",
     )
-    po.add_argument(
-        "--require-signature", action="store_true", help="refuse an unsigned or altered model file"
-    )
+    _add_signature_option(po)
     po.set_defaults(func=_cmd_predict_one)
 
     sg = command(
