@@ -269,6 +269,30 @@ def time_split(
     return train, valid_f, test_f
 
 
+def _validated_with_labels(data: pd.DataFrame, spec: RecordSpec, label: str) -> pd.DataFrame:
+    """Validate the records and read their labels, reporting every problem of both in one SchemaError.
+
+    A user fixing a table wants the whole list at once: missing columns, bad values, repeated ids and
+    outcome values the spec's [labels] does not map, each with its column, rows and fix.
+    """
+    problems: list[str] = []
+    frame = None
+    try:
+        frame = validate_frame(data, spec, columns="declared", extra="keep")
+    except SchemaError as exc:
+        problems.append(str(exc))
+    try:
+        _labels(frame if frame is not None else data, label, spec)
+    except SchemaError as exc:
+        problems.append(str(exc))
+    if problems:
+        if len(problems) == 1:
+            raise SchemaError(problems[0])
+        raise SchemaError("problems in the training records:\n" + "\n".join(f"- {p}" for p in problems))
+    assert frame is not None
+    return frame
+
+
 def _labels(
     frame: pd.DataFrame, label: str, spec: RecordSpec
 ) -> tuple[NDArray[np.bool_], NDArray[np.str_], NDArray[np.float64]]:
@@ -464,7 +488,7 @@ def train(
     with progress_bar(progress, total=8 if baselines else 7, desc="train", unit="steps") as bar:
         bar.unit_scale = False  # whole steps: "3/7", not "3.00/7.00"
         bar.set_postfix_str("validate")
-        frame = validate_frame(data, spec, columns="declared", extra="keep")
+        frame = _validated_with_labels(data, spec, label)
         train_f, valid_f, test_f = time_split(
             frame,
             spec.time_column,

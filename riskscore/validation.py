@@ -594,7 +594,8 @@ def validate_frame(
     Raises
     ------
     SchemaError
-        With a message naming the column, the expectation, the first offending row (its 0-based position,
+        Listing every problem found (numbered when there are several), each naming the column, the
+        expectation, the first offending row (its 0-based position,
         its index label when the index is not the default one, and its record id when the id column is
         present), the value found and how to fix it. Raised when: required columns are missing (all are
         listed, with close names suggested); a column label repeats; a value cannot be coerced to the
@@ -630,11 +631,13 @@ def validate_frame(
     known = set(record_spec.names())
     present = set(labels)
     extras = [c for c in labels if c not in known]
+    # every problem of the frame in one error: a user fixing a table wants the whole list, not one a run
+    problems: list[str] = []
     missing = [c.name for c in record_spec.columns if _required(c, columns) and c.name not in present]
     if missing:
-        raise SchemaError(_missing_columns_message(record_spec, missing, extras, columns))
+        problems.append(_missing_columns_message(record_spec, missing, extras, columns))
     if extra == "error" and extras:
-        raise SchemaError(
+        problems.append(
             f"the frame has column(s) that spec {record_spec.name!r} does not know: {quote_list(extras)}. "
             f"Drop them, or pass extra='keep' or extra='drop'."
         )
@@ -646,16 +649,35 @@ def validate_frame(
             continue
         state = _Column(column, frame[column.name], rows)
         check = columns == "all" or column.declared
-        out.append(_COERCERS[column.type](state, check))
+        try:
+            out.append(_COERCERS[column.type](state, check))
+        except SchemaError as exc:
+            problems.append(str(exc))
 
     if check_ids and record_spec.id_column in present:
-        _check_unique_ids(next(s for s in out if s.name == record_spec.id_column), rows)
+        ids = next((s for s in out if s.name == record_spec.id_column), None)
+        if ids is not None:
+            try:
+                _check_unique_ids(ids, rows)
+            except SchemaError as exc:
+                problems.append(str(exc))
+    if problems:
+        raise SchemaError(_problems_message(problems))
 
     if extra == "keep":
         out.extend(frame[c] for c in extras)  # copy-on-write: the input stays untouched
     if not out:
         return pd.DataFrame(index=frame.index.copy())
     return pd.concat(out, axis=1)
+
+
+def _problems_message(problems: list[str]) -> str:
+    """One problem as it is; several as a numbered list under a count."""
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} problems in the records:\n" + "\n".join(
+        f"{i}. {p}" for i, p in enumerate(problems, 1)
+    )
 
 
 def _check_unique_ids(ids: pd.Series, rows: _Rows) -> None:

@@ -409,3 +409,26 @@ def test_the_command_line_refuses_bad_dates_and_records_by_name(tmp_path: Path, 
     for text, message in (("[1, 2]", "got a JSON list"), ("{oops", "not valid JSON")):
         assert main(["predict-one", "--model", "shipment", "--record", text]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_every_problem_of_a_training_table_is_listed_at_once(world):
+    data = world.shipments.iloc[:3_000].copy()
+    data = data.drop(columns=["office_type"])  # a column the spec needs
+    data["declaration_id"] = data["declaration_id"].astype(object)
+    data.loc[data.index[3], "declaration_id"] = data["declaration_id"].iloc[2]  # a repeated id
+    data["cif_value_usd"] = data["cif_value_usd"].astype(object)
+    data.loc[data.index[7], "cif_value_usd"] = "lots"  # not a number
+    data["observed_channel"] = data["observed_channel"].astype(object)
+    inspected = data.index[data["inspected"].astype(bool)]
+    data.loc[inspected[0], "observed_channel"] = "purple"  # an outcome the map does not know
+    with pytest.raises(riskscore.SchemaError) as info:
+        riskscore.train(data, kind="shipment", num_threads=1)
+    message = str(info.value)
+    assert message.startswith("problems in the training records:")
+    for part in (
+        "lacks 1 column required by spec 'shipment' (version 2): 'office_type'",
+        "column 'cif_value_usd' must be a number",
+        "column 'declaration_id' must hold unique ids",
+        "column 'observed_channel' holds outcome value(s) ['purple']",
+    ):
+        assert part in message, (part, message)
