@@ -55,7 +55,8 @@ def model_card(model: RiskModel, report: dict[str, pd.DataFrame] | None = None) 
         "- Not for decisions without human review; never on protected attributes (DOMAIN.md 3.5).",
     ]
     if report:
-        for name in ("truth", "observed", "mechanisms", "channels", "groups"):
+        # "outcomes" and "by": the tables of a spec's own [labels] (a user's declarations, no truth needed)
+        for name in ("truth", "observed", "outcomes", "by", "mechanisms", "channels", "groups"):
             if name in report and len(report[name]):
                 parts += [
                     "",

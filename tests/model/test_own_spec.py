@@ -432,3 +432,17 @@ def test_every_problem_of_a_training_table_is_listed_at_once(world):
         "column 'observed_channel' holds outcome value(s) ['purple']",
     ):
         assert part in message, (part, message)
+
+
+def test_the_model_card_of_a_custom_spec_shows_its_outcome_tables():
+    import pandas as pd
+
+    from riskscore.card import model_card
+
+    model = riskscore.load("shipment")
+    outcomes = pd.DataFrame({"rate": [0.05], "precision": [0.3], "recall": [0.6]})
+    by = pd.DataFrame({"office": ["CC01"], "records": [10], "hit_rate": [0.1]})
+    card = model_card(model, {"outcomes": outcomes, "by": by})
+    assert "## Evaluation on the latest window: outcomes" in card
+    assert "| 0.050 | 0.300 | 0.600 |" in card
+    assert "## Evaluation on the latest window: by" in card and "| CC01 | 10 | 0.100 |" in card
