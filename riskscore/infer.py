@@ -447,7 +447,10 @@ def _text_column(
         # listed for the reader, not enforced: a new office or mode in next month's traffic must score (in
         # the unseen bucket), not stop the clearance system; set open = false to refuse unlisted values
         kw |= {"values": tuple(sorted(text.unique())), "open": True}
-        return kw, f"{n:,} distinct values: category (values listed as seen; open = true scores new ones as unseen)"
+        return (
+            kw,
+            f"{n:,} distinct values: category (values listed as seen; open = true scores new ones as unseen)",
+        )
     kw["open"] = True
     return kw, f"{n:,} distinct values: category (open list)"
 
