@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from riskscore.spec import RecordSpec
 
 __all__ = [
+    "ParquetChunks",
     "atomic_write_text",
     "check_output",
     "check_output_folder",
@@ -511,3 +512,31 @@ def safe_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         write_csv_rows(frame, fh, header=True)
     return Path(path)
+
+
+class ParquetChunks:
+    """Write frames one after another into one parquet file (zstd), in the first frame's schema.
+
+    Use as a context manager; the file is complete when the block ends (the caller publishes it).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+        self._writer: Any = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append one frame (cast to the file's schema)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def __enter__(self) -> ParquetChunks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()

@@ -465,10 +465,7 @@ def _parquet_rows(path: str) -> int | None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from riskscore._io import check_output, iter_table, publish, temp_beside, write_csv_rows
+    from riskscore._io import ParquetChunks, check_output, iter_table, publish, temp_beside, write_csv_rows
     from riskscore._progress import progress_bar, wants_progress
     from riskscore.model import load
 
@@ -487,21 +484,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
     try:
         with progress_bar(progress, total=total, desc="score") as bar:
             if out.suffix.lower() == ".parquet":
-                writer = None
-                try:
+                with ParquetChunks(tmp) as parquet:
                     for chunk in chunks:
                         with timer.phase("score"):
                             pred = model.predict(chunk)
                         with timer.phase("write"):
-                            table = pa.Table.from_pandas(pred, preserve_index=False)
-                            if writer is None:
-                                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                            writer.write_table(table.cast(writer.schema))
+                            parquet.write(pred)
                         tally.add(pred)
                         bar.update(len(pred))
-                finally:
-                    if writer is not None:
-                        writer.close()
             else:
                 # a CSV of predictions is opened by people: spreadsheet-safe (record ids are user text)
                 with open(tmp, "w", newline="", encoding="utf-8") as fh:

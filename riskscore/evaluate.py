@@ -16,6 +16,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from riskscore.exceptions import ParameterError, SchemaError
+from riskscore.spec import outcome_text
 
 if TYPE_CHECKING:
     from riskscore.model import RiskModel
@@ -114,15 +115,6 @@ def _outcomes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     return inspected, hit, 1.0 / np.clip(prop, 1e-9, 1.0)
 
 
-def _outcome_text(value: object) -> str:
-    """Return an outcome value as the text [labels] values are keyed by: 1.0, 1 and "1" all read "1"."""
-    if isinstance(value, bool | np.bool_):
-        return "1" if value else "0"
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _observed_channels(frame: pd.DataFrame, labels: LabelSpec) -> tuple[NDArray[np.bool_], NDArray[np.str_]]:
     """Which records were inspected, and the channel each inspection showed, read through a spec's [labels].
 
@@ -152,9 +144,7 @@ def _observed_channels(frame: pd.DataFrame, labels: LabelSpec) -> tuple[NDArray[
         if labels.inspected is not None
         else has_outcome
     )
-    text = pd.Series(outcome.astype(object).where(outcome.notna(), None), index=frame.index).map(
-        lambda v: None if v is None else _outcome_text(v)
-    )
+    text = outcome_text(outcome)
     channel_of = labels.channel_of
     unknown = inspected & has_outcome & ~text.isin(list(channel_of)).to_numpy(dtype=bool)
     if unknown.any():
@@ -165,7 +155,7 @@ def _observed_channels(frame: pd.DataFrame, labels: LabelSpec) -> tuple[NDArray[
             f"to a channel (rows {', '.join(map(str, rows[:5]))}{' ...' if len(rows) > 5 else ''}); add them "
             f"to [labels] values, e.g. values = {{ {', '.join(f'{v!r} = ' + repr('red') for v in values[:2])} }}"
         )
-    channel = text.map(lambda v: channel_of.get(v, "green") if v is not None else "green").to_numpy(dtype=str)
+    channel = text.map(channel_of).fillna("green").to_numpy(dtype=str)
     return inspected, channel
 
 

@@ -131,20 +131,13 @@ def _quote(spec: RecordSpec, name: str, record: Mapping[str, Any]) -> str:
     return _fmt(value)
 
 
-def _entity(spec: RecordSpec, inputs: tuple[str, ...], record: Mapping[str, Any]) -> str:
-    """Return the labelled values of a history key's fields: ``Importer IM000284 / HS 620330``."""
-    parts = []
-    for item in inputs:
-        name, _, cut = item.partition(":")
-        value = _quote(spec, name, record)
-        parts.append(
-            f"{spec.column(name).display} {value[: int(cut)] if cut and value != 'unknown' else value}"
-        )
-    return " / ".join(parts)
-
-
 def _generic_text(
-    feature: str, value: float, record: Mapping[str, Any], spec: RecordSpec, fields: tuple[str, ...]
+    feature: str,
+    value: float,
+    record: Mapping[str, Any],
+    spec: RecordSpec,
+    fields: tuple[str, ...],
+    owner: Any,
 ) -> str:
     """Return a sentence for a feature without an entry in reasons.toml, from the spec alone.
 
@@ -155,8 +148,7 @@ def _generic_text(
     columns = {c.name for c in spec.columns}
     if feature in columns:
         return f"{spec.column(feature).display}: {_quote(spec, feature, record)}"
-    owner = _owner(spec, feature)
-    if owner is not None:
+    if owner is not None:  # the kind object that makes the feature
         text = owner.sentence(feature, value, record, spec)
         if text is not None:
             return text
@@ -166,20 +158,6 @@ def _generic_text(
             owner.feat.description if owner is not None and owner.feat.description else "Derived value"
         ) + (f": {_fmt(value)}")
     return "; ".join(f"{spec.column(c).display}: {_quote(spec, c, record)}" for c in cols)
-
-
-_OWNERS: dict[int, tuple[RecordSpec, dict[str, Any]]] = {}  # id(spec) -> (spec, output -> kind object)
-
-
-def _owner(spec: RecordSpec, feature: str) -> Any:
-    """Return the kind object that makes model feature ``feature``, or None for a raw column."""
-    cached = _OWNERS.get(id(spec))
-    if cached is None or cached[0] is not spec:
-        owners = {out: kind for kind in _kinds(spec).values() for out in kind.outputs()}
-        if len(_OWNERS) > 64:
-            _OWNERS.clear()
-        cached = _OWNERS[id(spec)] = (spec, owners)
-    return cached[1].get(feature)
 
 
 def _code(*parts: str) -> str:
@@ -194,9 +172,10 @@ def _sentence(
     record: dict[str, Any],
     spec: RecordSpec,
     fields: tuple[str, ...],
+    owner: Any = None,
 ) -> tuple[str, str]:
     if entry is None:
-        return _code("FEATURE", feature), _generic_text(feature, value, record, spec, fields)
+        return _code("FEATURE", feature), _generic_text(feature, value, record, spec, fields, owner)
     values = _Values(record)
     finite = value is not None and np.isfinite(value)
     values["value"] = _fmt(value)
@@ -215,7 +194,7 @@ def _sentence(
 
 
 def _no_history_sentence(
-    entry: dict[str, str] | None, feature: str, record: Mapping[str, Any], spec: RecordSpec, owner: Any
+    entry: dict[str, str] | None, record: Mapping[str, Any], spec: RecordSpec, owner: Any
 ) -> tuple[str, str]:
     """Return the reason of a history value whose key has no earlier record.
 
@@ -223,25 +202,25 @@ def _no_history_sentence(
     """
     if entry is not None:
         return entry["code"], entry["text"].format_map(_Values(dict(record)))
-    return (
-        _code("FEATURE", owner.name, "NO_HISTORY"),
-        f"{_entity(spec, owner.inputs, record)}: no earlier records on file",
-    )
+    return _code("FEATURE", owner.name, "NO_HISTORY"), owner.no_history(record, spec)
 
 
 _COMPUTED = frozenset({"value", "value_int", "pct", "rate", "value_pct", "value_pct_plus"})
-_QUOTABLE: dict[int, tuple[RecordSpec, frozenset[str]]] = {}  # id(spec) -> (spec, names a text may use)
 
 
-def _quotable(spec: RecordSpec) -> frozenset[str]:
-    """Return the names a reason text can fill for records of ``spec``: its columns, rates as {x_pct}, computed ones."""
-    cached = _QUOTABLE.get(id(spec))
-    if cached is None or cached[0] is not spec:
-        names = {c.name for c in spec.columns} | {f"{c.name}_pct" for c in spec.columns if c.role == "rate"}
-        if len(_QUOTABLE) > 64:
-            _QUOTABLE.clear()
-        cached = _QUOTABLE[id(spec)] = (spec, frozenset(names) | _COMPUTED)
-    return cached[1]
+def _usable_entries(spec: RecordSpec, feature_names: list[str]) -> dict[str, list[dict[str, str]]]:
+    """Per model feature, the reasons.toml entries whose texts only quote what records of ``spec`` hold.
+
+    reasons.toml's texts quote the built-in specs' fields ("HS {hs_code}"); a user's own spec may reuse a
+    feature name over other columns, and then gets the sentence built from its own labels instead.
+    """
+    quotable = {c.name for c in spec.columns} | {f"{c.name}_pct" for c in spec.columns if c.role == "rate"}
+    quotable |= _COMPUTED
+    table = _reason_table()[1]
+    return {
+        name: [e for e in table.get(name, []) if _placeholders(e["text"]) <= quotable]
+        for name in feature_names
+    }
 
 
 @lru_cache(maxsize=1024)  # one entry per reasons.toml text
@@ -250,12 +229,9 @@ def _placeholders(text: str) -> frozenset[str]:
 
 
 def _entry_for(
-    feature: str, value: float, spec: RecordSpec, *, no_history: bool = False
+    entries: list[dict[str, str]], value: float, *, no_history: bool = False
 ) -> dict[str, str] | None:
-    # reasons.toml's texts quote the built-in specs' fields ("HS {hs_code}"); a user's own spec may reuse a
-    # feature name over other columns, and then gets the sentence built from its own labels instead
-    quotable = _quotable(spec)
-    entries = [e for e in _reason_table()[1].get(feature, []) if _placeholders(e["text"]) <= quotable]
+    """Pick the entry for a value's direction (or the "no earlier records" one) among a feature's entries."""
     if no_history:
         return next((e for e in entries if e.get("when") == "no_history"), None)
     for e in entries:
@@ -414,8 +390,11 @@ class _Layout:
     pos: dict[str, int]
     declared: tuple[tuple[str, str], ...]  # (name, type) of the declared columns, in spec order
     source: tuple[Any, Any]  # the spec and feature-name list it was built from (checked by identity)
-    # history outputs other than the count: position -> (position of the owner's count, owner feature)
+    # outputs that mean nothing for a key without earlier records: position -> (position of the output
+    # that is 0 then, the kind object) (FeatureKind.unseen_outputs)
     count_of: dict[int, tuple[int, Any]]
+    owners: dict[str, Any]  # model feature -> the kind object that makes it (absent: a raw column)
+    entries: dict[str, list[dict[str, str]]]  # model feature -> its usable reasons.toml entries
 
 
 class Explainer:
@@ -487,14 +466,14 @@ class Explainer:
 def _build_layout(spec: RecordSpec, feature_names: list[str]) -> _Layout:
     names = list(feature_names)
     mapping = feature_fields(spec, names)
-    # a key without earlier records has no hit rate or age of its own (the model sees the overall rate
-    # and a missing age): its reasons say "no earlier records" instead of quoting those values
-    count_of: dict[int, tuple[int, Any]] = {}
-    for feat in spec.features:
-        if feat.kind == "history" and f"{feat.name}_count" in names:
-            for part in ("hit_rate", "days_since_first"):
-                if f"{feat.name}_{part}" in names:
-                    count_of[names.index(f"{feat.name}_{part}")] = (names.index(f"{feat.name}_count"), feat)
+    kinds = _kinds(spec).values()
+    owners = {out: kind for kind in kinds for out in kind.outputs() if out in names}
+    count_of = {
+        names.index(out): (names.index(zero), kind)
+        for kind in kinds
+        for out, zero in kind.unseen_outputs().items()
+        if out in names and zero in names
+    }
     field_order = [col.name for col in spec.columns if any(col.name in f for f in mapping.values())]
     return _Layout(
         names=names,
@@ -504,6 +483,8 @@ def _build_layout(spec: RecordSpec, feature_names: list[str]) -> _Layout:
         declared=tuple((c.name, c.type) for c in spec.columns if c.declared),
         source=(spec, feature_names),
         count_of=count_of,
+        owners=owners,
+        entries=_usable_entries(spec, names),
     )
 
 
@@ -557,13 +538,21 @@ def _pick_reasons(
         if unseen is not None and x[unseen[0]] == 0.0:
             owner = unseen[1]
             code, text = _no_history_sentence(
-                _entry_for(name, value, spec, no_history=True), name, record, spec, owner
+                _entry_for(layout.entries[name], value, no_history=True), record, spec, owner
             )
             if ("no-history", owner.name) in seen:
                 continue  # one "no earlier records" reason per key
             seen.add(("no-history", owner.name))
         else:
-            code, text = _sentence(_entry_for(name, value, spec), name, value, record, spec, mapping[name])
+            code, text = _sentence(
+                _entry_for(layout.entries[name], value),
+                name,
+                value,
+                record,
+                spec,
+                mapping[name],
+                layout.owners.get(name),
+            )
         if code in seen:
             continue
         seen.add(code)

@@ -36,7 +36,7 @@ from pandas.api.types import (
 
 from riskscore._fmt import did_you_mean, fmt_number
 from riskscore.exceptions import SchemaError, SpecError
-from riskscore.spec import ColumnSpec, DerivedFeature, LabelSpec, RecordSpec
+from riskscore.spec import ColumnSpec, DerivedFeature, LabelSpec, RecordSpec, outcome_text
 
 __all__ = ["infer_spec", "infer_spec_with_notes"]
 
@@ -502,26 +502,13 @@ def _plain_column(state: _State, name: str, raw: pd.Series) -> ColumnSpec:
     return ColumnSpec(**kw)
 
 
-def _outcome_text(values: pd.Series) -> pd.Series:
-    """Outcome values as the text [labels] values are keyed by: 1.0, 1, True and "1" all read "1"."""
-
-    def one(value: object) -> str:
-        if isinstance(value, bool | np.bool_):
-            return "1" if value else "0"
-        if isinstance(value, float | np.floating) and float(value).is_integer():
-            return str(int(value))
-        return str(value).strip()
-
-    return values.astype(object).map(one)
-
-
 def _label_column(
     state: _State, name: str, raw: pd.Series, label_map: Mapping[Any, str] | None
 ) -> tuple[ColumnSpec, tuple[tuple[str, str], ...] | None]:
     """Infer the outcome column (role label) and its value -> channel map."""
     missing = raw.isna().to_numpy(dtype=bool)
     profile = _profile(name, raw)
-    text = _outcome_text(raw[~missing])
+    text = outcome_text(raw[~missing])
     seen = sorted(set(text))
     # numbers as numbers, so that 1, 1.0 and "1" all reach the [labels] map as "1"
     if profile.kind == "bool":
@@ -587,7 +574,7 @@ def _outcome_column(state: _State, name: str, raw: pd.Series, what: str) -> Colu
             state.problem(
                 name,
                 "the inspected column must say true/false or 1/0 for every record; found "
-                f"{sorted(set(_outcome_text(raw[~missing])))[:10]}. Convert it to 0/1",
+                f"{sorted(set(outcome_text(raw[~missing])))[:10]}. Convert it to 0/1",
             )
         state.notes[name] = "which records were inspected: outcome, never a model input"
         return ColumnSpec(name, "bool", "outcome", nullable=nullable, label=_label(name))

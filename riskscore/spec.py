@@ -40,6 +40,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from riskscore._fmt import did_you_mean, fmt_number, quote_list
@@ -482,6 +483,29 @@ class DerivedFeature:
 
 _LABEL_KEYS = ("outcome", "values", "inspected", "propensity", "truth", "revenue")
 _CHANNELS = ("green", "yellow", "red")
+
+
+def outcome_text(values: pd.Series) -> pd.Series:
+    """Return outcome values as the text ``[labels] values`` are keyed by: 1, 1.0, True and " 1" read "1".
+
+    Converted once per distinct value (outcome columns hold a handful), missing values stay missing.
+
+    Examples
+    --------
+    >>> outcome_text(pd.Series([1, 2.0, True, " 0", None], dtype=object)).tolist()
+    ['1', '2', '1', '0', None]
+    """
+
+    def one(value: object) -> str:
+        if isinstance(value, bool | np.bool_):
+            return "1" if value else "0"
+        if isinstance(value, float | np.floating) and float(value).is_integer():
+            return str(int(value))
+        return str(value).strip()
+
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    texts = np.array([one(v) for v in uniques] + [None], dtype=object)
+    return pd.Series(texts[codes], index=values.index, dtype=object)
 
 
 @dataclass(frozen=True)

@@ -141,3 +141,14 @@ class FeatureKind:
     def sentence(self, output: str, value: float, record: Any, spec: RecordSpec) -> str | None:
         """Return a plain sentence for an output without an entry in reasons.toml, or None (fields are quoted)."""
         return None
+
+    def unseen_outputs(self) -> dict[str, str]:
+        """Return the outputs that mean nothing for a key without earlier records -> the output that is 0 then.
+
+        Their reasons then say so (:meth:`no_history`) instead of quoting a prior rate or a missing age.
+        """
+        return {}
+
+    def no_history(self, record: Any, spec: RecordSpec) -> str:
+        """Return the sentence for a record whose key has no earlier record (kinds with unseen outputs)."""
+        raise NotImplementedError

@@ -107,8 +107,13 @@ class History(FeatureKind):
             return f"{who}: {n} records in the previous {part[6:-1]} days"
         return None  # pragma: no cover - every output is covered above
 
+    def unseen_outputs(self) -> dict[str, str]:
+        # a key without earlier records has no hit rate or age of its own: the model sees the overall rate
+        # and a missing age
+        outputs = self.outputs()
+        return {o: f"{self.name}_count" for o in outputs if o.endswith(("_hit_rate", "_days_since_first"))}
+
     def no_history(self, record: Any, spec: RecordSpec) -> str:
-        """Return the sentence for a key without earlier records (its rate and age are the prior's, not its own)."""
         return f"{key_text(spec, self.feat.inputs, record)}: no earlier records on file"
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from riskscore._io import check_output, publish, temp_beside
+from riskscore._io import ParquetChunks, check_output, publish, temp_beside
 from riskscore._progress import progress_bar, wants_progress
 from riskscore.exceptions import ParameterError
 from riskscore.synthetic import _common as C
@@ -352,20 +352,10 @@ def write_records(
             chunks = (foreign_layout(c, seed=seed * 1_000_003 + i) for i, c in enumerate(chunks))
         with progress_bar(progress, total=n, desc=f"generate {kind}") as bar:
             if suffix == ".parquet":
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                writer = None
-                try:
+                with ParquetChunks(tmp) as parquet:
                     for chunk in chunks:
-                        table = pa.Table.from_pandas(chunk, preserve_index=False)
-                        if writer is None:
-                            writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                        writer.write_table(table.cast(writer.schema))
+                        parquet.write(chunk)
                         bar.update(len(chunk))
-                finally:
-                    if writer is not None:
-                        writer.close()
             else:
                 # Machine data that must round-trip (riskscore.read_records reads it back exactly) and holds
                 # no user text: written plainly, without the formula neutralising of _io.safe_csv, which

@@ -185,7 +185,7 @@ def test_sentence_record_matches_the_batch_frame_row():
         }
     )
     layout = _Layout(
-        [], {}, [], {}, tuple((c.name, c.type) for c in spec.columns if c.declared), (spec, []), {}
+        [], {}, [], {}, tuple((c.name, c.type) for c in spec.columns if c.declared), (spec, []), {}, {}, {}
     )
     full = {"f": 1.5, "i": 3, "b": True, "c": "x", "s": "y"}
     cases = [
