@@ -40,31 +40,24 @@ def shifted_logpdf(x: Float, mu: Float | float, sigma: Float | float, lo: float,
     return np.asarray(_log_diff_ndtr(upper, lower) - np.log(hi - lo), dtype=np.float64)
 
 
-def opposed_shift_logpdf(
-    x: Float,
-    mu_x: Float | float,
-    sd_x: float,
-    y: Float,
-    mu_y: Float | float,
-    sd_y: float,
-    lo: float,
-    hi: float,
-) -> Float:
-    """Joint log-density of (X + A, Y - A) with X, Y normal and A ~ U(lo, hi), all independent.
+def quantity(x: Float, piece: NDArray[np.bool_]) -> Float:
+    """Log quantity from a normal draw ``x`` of it: whole pieces (at least one) where ``piece``, else as drawn."""
+    return np.asarray(np.where(piece, np.log(np.maximum(1.0, np.rint(np.exp(x)))), x), dtype=np.float64)
 
-    This is the quantity misdeclaration signature: the declared quantity moves by A while the weight per
-    declared unit moves by -A.
+
+def quantity_logpdf(lq: Float, mu: Float, sigma: Float | float, piece: NDArray[np.bool_]) -> Float:
+    """Log-probability (pieces) or log-density (other units) of a log quantity drawn by :func:`quantity`.
+
+    A count of k pieces is exp(x) rounded, at least one: P(k) = Phi(log(k + 1/2)) - Phi(log(k - 1/2)) on the
+    standardised scale, with everything below 1.5 counted as one piece.
     """
-    # As a function of A, N(x - A; mu_x, sd_x) N(y + A; mu_y, sd_y) = N(x - mu_x; mu_y - y, sd) N(A; c, s_c).
-    d1 = x - mu_x
-    d2 = mu_y - y
-    var = sd_x**2 + sd_y**2
-    c = (d1 * sd_y**2 + d2 * sd_x**2) / var
-    s_c = np.sqrt(sd_x**2 * sd_y**2 / var)
-    head = norm_logpdf(d1, d2, np.sqrt(var))
-    return np.asarray(
-        head + _log_diff_ndtr((hi - c) / s_c, (lo - c) / s_c) - np.log(hi - lo), dtype=np.float64
-    )
+    s = np.asarray(sigma, dtype=np.float64)
+    k = np.exp(lq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hi = (np.log(k + 0.5) - mu) / s
+        lo = np.where(k < 1.5, -np.inf, (np.log(np.maximum(k - 0.5, 1e-300)) - mu) / s)
+        pmf = _log_diff_ndtr(hi, lo)
+    return np.asarray(np.where(piece, pmf, norm_logpdf(lq, mu, sigma)), dtype=np.float64)
 
 
 def log_uniform(rng: np.random.Generator, lo: float, hi: float, size: int) -> Float:

@@ -23,14 +23,12 @@ Kind = Literal["shipments", "passengers"]
 ScenarioLike = str | Path | Mapping[str, Any] | Scenario
 
 
-def _kinds() -> dict[str, tuple[Callable[..., Any], Callable[..., pd.DataFrame]]]:
+def _kind(kind: str) -> tuple[Callable[..., Any], Callable[..., pd.DataFrame]]:
+    """The world builder and block generator of one kind (imported only when that kind is generated)."""
     from importlib import import_module
 
-    out = {}
-    for kind in ("shipments", "passengers"):
-        module = import_module(f"riskscore.synthetic.{kind}")
-        out[kind] = (module.build_world, module.generate_block)
-    return out
+    module = import_module(f"riskscore.synthetic.{kind}")
+    return module.build_world, module.generate_block
 
 
 def _check_args(kind: str, n: object, seed: object, days: object, chunk_rows: object) -> None:
@@ -107,7 +105,7 @@ def iter_records(
     _check_args(kind, n, seed, days, chunk_rows)
     wants_progress(progress)  # refuse a bad value before any work
     sc = load_scenario(scenario)
-    build, block = _kinds()[kind]
+    build, block = _kind(kind)
     world = build(sc, n, seed, _as_start(start), days)
     step = chunk_rows or C.BLOCK_ROWS
     pending: list[pd.DataFrame] = []

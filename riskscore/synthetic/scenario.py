@@ -45,6 +45,13 @@ IMPORTER_TYPES = ("compliant", "careless", "opportunistic", "deliberate")
 TRAVELLER_TYPES = ("ordinary", "shopper", "courier", "mule")
 
 
+# Settings of the first synthetic world and where their meaning went (a user's old scenario file gets a fix).
+RETIRED = {
+    "red_sensitivity": "give detect_red in each mechanism's table (what a red check finds of that mechanism)",
+    "yellow_sensitivity": "give detect_yellow in each mechanism's table (what a documentary check finds)",
+}
+
+
 def data_dir() -> Path:
     """Return the folder holding scenarios and reference tables.
 
@@ -256,6 +263,13 @@ def _validate_mechanisms(section: Mapping[str, Any], where: str, names: tuple[st
                 f"scenario field '{mw}.enabled' must be true or false; got {m.get('enabled')!r}"
             )
         _number(m, "share", mw)
+        _number(m, "detect_red", mw, hi=1.0)
+        _number(m, "detect_yellow", mw, hi=1.0)
+        if m["detect_yellow"] > m["detect_red"]:
+            raise ScenarioError(
+                f"scenario field '{mw}.detect_yellow' ({m['detect_yellow']:g}) exceeds '{mw}.detect_red' "
+                f"({m['detect_red']:g}); a red check includes the documentary one, so it finds at least as much"
+            )
         for key in ("factor", "weight_factor", "value_factor", "value_band"):
             if key in m:
                 _range(m, key, mw)
@@ -275,10 +289,20 @@ def _validate_legacy(section: Mapping[str, Any], where: str) -> None:
         "yellow_share",
         "random_red",
         "random_yellow",
-        "red_sensitivity",
-        "yellow_sensitivity",
+        "intelligence_hit_rate",
+        "intelligence_false_rate",
     ):
         _number(legacy, key, w, hi=1.0)
+    _number(legacy, "biased_points", w)
+    if not isinstance(legacy.get("record_propensity"), bool):
+        raise ScenarioError(
+            f"scenario field '{w}.record_propensity' must be true or false; got {legacy.get('record_propensity')!r}"
+        )
+    if not isinstance(legacy.get("biased_value"), str):
+        raise ScenarioError(
+            f"scenario field '{w}.biased_value' must be a country code like \"IN\" or \"\" for none; "
+            f"got {legacy.get('biased_value')!r}"
+        )
     if legacy["red_share"] + legacy["yellow_share"] > 1.0:
         raise ScenarioError(f"scenario fields '{w}.red_share' + '{w}.yellow_share' must not exceed 1")
 
@@ -287,6 +311,8 @@ def _unknown_keys(params: Mapping[str, Any], reference: Mapping[str, Any], where
     """Refuse keys the default scenario does not know: a typo must not be silently ignored."""
     for key, value in params.items():
         path = f"{where}.{key}" if where else str(key)
+        if key in RETIRED and key not in reference:
+            raise ScenarioError(f"scenario field {path!r} was retired in the v2 world: {RETIRED[key]}")
         if key not in reference:
             # mechanism tables and drift entries are checked by their own validators
             if where.endswith("mechanisms") or where.endswith("drift"):
@@ -362,6 +388,8 @@ def _validate(params: Mapping[str, Any]) -> None:
         "aeo_top_importers",
     ):
         _number(s, key, "shipments")
+    for key in ("max_importer_share", "max_broker_share", "large_importer_share", "max_entity_violation_share"):
+        _number(s, key, "shipments", lo=1e-6, hi=1.0)
     _shares(s, "importer_types", "shipments", IMPORTER_TYPES, total=True)
     _shares(s, "type_multiplier", "shipments", (*IMPORTER_TYPES, "phantom"), total=False)
     _validate_mechanisms(s, "shipments", SHIPMENT_MECHANISMS)

@@ -36,8 +36,15 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from riskscore.synthetic import _common as C
-from riskscore.synthetic._stats import categorical, norm_logpdf, normalise_log, rowwise_categorical
-from riskscore.synthetic.inspection import legacy_selection
+from riskscore.synthetic._stats import (
+    categorical,
+    norm_logpdf,
+    normalise_log,
+    quantity,
+    quantity_logpdf,
+    rowwise_categorical,
+)
+from riskscore.synthetic.inspection import biased_group, detection, inspect, legacy_selection, rule_shares
 from riskscore.synthetic.mechanisms.shipments import (
     DRAW_ORDER,
     MECHANISMS,
@@ -60,12 +67,15 @@ INCOTERMS = ("FOB", "CIF", "EXW", "CFR", "FCA", "DAP", "DDP")
 INCOTERM_P = np.array([0.35, 0.30, 0.10, 0.10, 0.08, 0.05, 0.02])
 TYPES = (*IMPORTER_TYPES, "phantom")
 PHANTOM = len(IMPORTER_TYPES)
-# Mechanisms whose traces a documentary (yellow) check can find: values, codes and origin on paper.
-DOC_DETECTABLE = frozenset(m.name for m in MECHANISMS if m.documentary)
 SERIOUS = frozenset(m.name for m in MECHANISMS if m.serious)  # DOMAIN 4.1: critical cases, ~0.3% of shipments
 # Goods hidden behind a cover code in S5 (DOMAIN 2.2): true HS6 and its duty + excise rate.
 CONCEALED_GOODS = (("240220", 1.35), ("050710", 0.0), ("851890", 0.30), ("300490", 0.05))
 AD_DUTY = 0.15  # anti-dumping duty on CN goods of the `ad_cn` headings [design default]
+S2_COVER = 0.25  # S2 at a code scales down when its lower-duty siblings trade less than 4x less than it
+BULK_UNITS = ("KGM", "TNE")  # goods measured by weight: net weight = quantity x the unit's kilograms
+PIECE_UNITS = ("PCE",)  # goods counted in whole pieces (docs/domain.md 2.1 quantity_unit)
+TRANSFER_PRICING_SHARE = 0.3  # importers that would under-price related-party trades (S10), by type
+QTY_DIVISOR = 10.0  # catalogue qty_median / this = the median consignment (net weight median ~100 kg, 2.1)
 HUB_DEPARTURES = {"SG": 0.4, "HK": 0.3, "MY": 0.15, "KR": 0.15}  # transhipment ports of loading
 
 
@@ -88,8 +98,10 @@ class ShipmentWorld:
     hs6_loguw: Float
     hs6_pop_logp: Float  # log P(hs6 | hs4)
     hs6_licence: Bool  # needs a specialised-management document: regulatory yellow (DOMAIN 1.3)
-    hs6_neighbour: Int  # lower-duty sibling used by S2, -1 if none
-    hs6_pre: Int  # (n_hs6, K) codes whose neighbour is this code, -1 padded
+    hs6_nbr: Int  # (n_hs6, K) lower-duty siblings S2 may declare instead, -1 padded
+    hs6_nbr_cum: Float  # (n_hs6, K) cumulative P(declared sibling | true code, S2): by the siblings' volume
+    hs6_pre: Int  # (n_hs6, K) true codes that may be declared as this one under S2, -1 padded
+    hs6_pre_logp: Float  # (n_hs6, K) log P(this code declared | that true code, S2)
     hs4_cum: Float  # (n_hs4, K) cumulative P(hs6 | hs4)
     hs4_children: Int  # (n_hs4, K) hs6 index per slot
     hs4: pd.DataFrame
@@ -122,6 +134,7 @@ class ShipmentWorld:
     imp_type: Int
     imp_aeo: Bool
     imp_multinational: Bool
+    imp_transfer: Float  # log price factor of the importer's related-party trades under S10, 0 = none
     imp_level: Int
     imp_registered: Int  # day index (relative to start) of registration; negative = before the period
     imp_broker: Int
@@ -139,6 +152,7 @@ class ShipmentWorld:
     # per-HS6 lookups derived from the headings (hot path: no pandas inside block generation)
     hs6_high: Float
     hs6_bulk: Bool
+    hs6_piece: Bool
     hs6_cover: Float
     hs6_divertible: Bool
     hs6_ad: Bool
@@ -148,6 +162,9 @@ class ShipmentWorld:
     type_mult: Float
     # scheduled drift: (first day index, mechanism mix multipliers, per-HS2 and per-origin multipliers)
     drift: list[tuple[int, dict[str, float], Float, Float]]
+    # what a red and a yellow check find, per hypothesis (0 = compliant, then S1..S11)
+    detect_red: Float
+    detect_yellow: Float
     # mechanism normalisers and legacy thresholds
     z: dict[str, float]
     legacy_red: float
@@ -173,7 +190,9 @@ def build_world(
     # --- catalogue: expand HS4 headings into HS6 codes with a fixed stream, so the catalogue is the same
     # reference table whatever the data set's seed.
     crng = np.random.default_rng(20250101)
-    rate_steps = np.array([0.0, 0.5, 1.0, 1.0, 1.5])
+    # A code's duty relative to its heading's: mostly the heading's rate, some lower, a few duty-free
+    # (docs/domain.md 2.1: 36% of VN tariff lines are duty-free, but mostly whole duty-free headings).
+    rate_steps = np.array([0.0, 0.5, 0.75, 1.0, 1.0, 1.0, 1.25])
     codes, parent, mfn, fta, logp, loguw, pop, licence = [], [], [], [], [], [], [], []
     for j, row in hs4.iterrows():
         k = int(crng.integers(2, 7))
@@ -186,7 +205,10 @@ def build_world(
             mfn.append(rate)
             fta.append(min(float(row["fta_rate"]), rate))
             logp.append(np.log(float(row["price_usd"])) + crng.normal(0, 0.4))
-            loguw.append(np.log(float(row["unit_kg"])) + crng.normal(0, 0.2))
+            # goods measured by weight weigh exactly their quantity (1 kg per KGM, 1,000 per TNE)
+            code_noise = crng.normal(0, 0.2)
+            bulk_unit = str(row["unit"]) in BULK_UNITS
+            loguw.append(np.log(float(row["unit_kg"])) + (0.0 if bulk_unit else code_noise))
             pop.append(weights[c])
             # Specialised-management licences apply to some codes of a heading, not all (DOMAIN 1.3).
             licence.append(bool(row["licence"]) and crng.random() < 0.5)
@@ -202,16 +224,33 @@ def build_world(
         kids = np.flatnonzero(hs6_hs4 == j)
         hs4_children[j, : len(kids)] = kids
         hs4_cum[j, : len(kids)] = np.cumsum(hs6_pop[kids])
-    # S2 neighbour: the sibling with a clearly lower duty whose price is closest (a plausible confusion).
-    neighbour = np.full(len(hs6), -1, dtype=np.int64)
+    # S2 neighbours: every sibling with a clearly lower duty, chosen in proportion to its own volume, so
+    # misclassified declarations hide among the sibling's genuine ones instead of piling onto one rare
+    # code (docs/domain.md 2.2 S2: TV declared as a monitor, a common code). The incentive is the expected
+    # duty gap, saturating: the duty saved grows, but so does the attention such goods get.
+    nbr = np.full((len(hs6), kmax), -1, dtype=np.int64)
+    nbr_cum = np.ones((len(hs6), kmax))
+    gap = np.zeros(len(hs6))
+    pre_lists: list[list[tuple[int, float]]] = [[] for _ in range(len(hs6))]
     for h in range(len(hs6)):
         sib = np.flatnonzero((hs6_hs4 == hs6_hs4[h]) & (hs6_mfn < hs6_mfn[h] - 0.02))
-        if len(sib):
-            neighbour[h] = sib[np.argmin(np.abs(hs6_logp[sib] - hs6_logp[h]))]
+        if not len(sib):
+            continue
+        w_sib = hs6_pop[sib] / hs6_pop[sib].sum()
+        nbr[h, : len(sib)] = sib
+        nbr_cum[h, : len(sib)] = np.cumsum(w_sib)
+        nbr_cum[h, len(sib) - 1 :] = 1.0
+        # ... and only as much as the siblings' own trade can hide: a code declared far more often by
+        # misclassified goods than by its genuine ones would be a near-pure fraud code, an obvious tell.
+        cover = min(1.0, S2_COVER * float(hs6_pop[sib].sum()) / float(hs6_pop[h]))
+        gap[h] = _saturate(float(np.dot(w_sib, hs6_mfn[h] - hs6_mfn[sib]))) * cover
+        for j, wj in zip(sib.tolist(), w_sib.tolist(), strict=True):
+            pre_lists[j].append((h, float(np.log(wj))))
     pre = np.full((len(hs6), kmax), -1, dtype=np.int64)
-    for h in range(len(hs6)):
-        src = np.flatnonzero(neighbour == h)
-        pre[h, : len(src)] = src
+    pre_logp = np.zeros((len(hs6), kmax))
+    for j, lst in enumerate(pre_lists):
+        for k, (h, lw_) in enumerate(lst):
+            pre[j, k], pre_logp[j, k] = h, lw_
 
     # --- origins: P(origin | hs4) = origin share x a fixed heading-specific affinity.
     iso = countries["iso2"].to_numpy(dtype=str)
@@ -265,18 +304,51 @@ def build_world(
     slot_month = np.repeat(np.repeat(np.arange(n_months), len(otype)), n_slots.ravel())
     imp_office[n_reg:] = slot_office
     zipf = 1.0 / rng.permutation(np.arange(1, n_reg + 1)) ** p["zipf_exponent"]
+    # Each regular importer's share of all declarations: its office's share x its Zipf weight there. No
+    # trader lodges more than `max_importer_share` of a country's declarations (docs/domain.md 4.1).
+    office_p = w.sum(axis=0) / w.sum() * (1 - p["new_importer_volume"])
+    for _ in range(8):
+        zsum = np.bincount(imp_office[:n_reg], weights=zipf, minlength=len(otype))
+        vol = office_p[imp_office[:n_reg]] * zipf / zsum[imp_office[:n_reg]]
+        over = vol > p["max_importer_share"]
+        if not over.any():
+            break
+        zipf[over] *= p["max_importer_share"] / vol[over]
 
+    # Latent compliance type: the scenario's shares for a small trader, tilted toward compliance with
+    # size (the largest traders are overwhelmingly compliant and often AEO: docs/domain.md 1.2, 2.2), and
+    # never a type whose expected share of all violations would exceed `max_entity_violation_share`.
     type_share = np.array([p["importer_types"][t] for t in IMPORTER_TYPES])
-    imp_type = categorical(rng, np.cumsum(type_share), n_imp).astype(np.int64)
+    imp_type = np.empty(n_imp, dtype=np.int64)
+    imp_type[n_reg:] = categorical(rng, np.cumsum(type_share), n_new)
+    mult = np.array([p["type_multiplier"][t] for t in IMPORTER_TYPES])
+    mean_mult = float(np.dot(type_share, mult))
+    probs = np.tile(type_share, (n_reg, 1))
+    tilt = 1.0 / (1.0 + vol / p["large_importer_share"])
+    probs[:, 1:] *= tilt[:, None]
+    worst = vol[:, None] * mult[None, :] * p["complicit_broker_multiplier"] / mean_mult
+    probs[:, 1:] = np.where(worst[:, 1:] > p["max_entity_violation_share"], 0.0, probs[:, 1:])
+    probs[:, 0] = 1.0 - probs[:, 1:].sum(axis=1)
+    cum = np.cumsum(probs, axis=1)
+    cum[:, -1] = 1.0
+    imp_type[:n_reg] = rowwise_categorical(cum, np.arange(n_reg), rng.random(n_reg))
     is_phantom = np.zeros(n_imp, dtype=bool)
     is_phantom[n_reg:] = rng.random(n_new) < p["phantom_share_of_new"]
     imp_type[is_phantom] = PHANTOM
     imp_aeo = np.zeros(n_imp, dtype=bool)
-    top = np.argsort(-zipf)[: int(p["aeo_top_importers"])]
-    imp_aeo[top] = rng.random(len(top)) < p["aeo_share_of_top_importers"]
-    imp_type[imp_aeo] = 0  # AEO status requires a compliance record (DOMAIN 1.2)
+    top = np.argsort(-vol)[: int(p["aeo_top_importers"])]
+    imp_aeo[top] = (imp_type[top] == 0) & (rng.random(len(top)) < p["aeo_share_of_top_importers"])
     imp_multi = rng.random(n_imp) < 0.06  # foreign-invested firms buying from a parent or affiliate
     imp_multi &= ~is_phantom
+    # Transfer pricing is a standing arrangement between a buyer and its related seller: one price factor
+    # per importer, applied to every related-party trade it under-prices (docs/domain.md 2.2 S10: uv_ratio
+    # consistently < 1 for the same seller-buyer pair). Zero where the importer trades at arm's length.
+    tp_range = p["mechanisms"]["S10"]["factor"]
+    imp_transfer = np.where(
+        rng.random(n_imp) < TRANSFER_PRICING_SHARE,
+        rng.uniform(np.log(tp_range[0]), np.log(tp_range[1]), n_imp),
+        0.0,
+    )
     level_p = {  # observed compliance level 1-5 (VN Circular 81/2019) given the latent type
         0: [0.30, 0.60, 0.10, 0.0, 0.0],
         1: [0.05, 0.40, 0.45, 0.10, 0.0],
@@ -343,7 +415,32 @@ def build_world(
     imp_broker = border[
         np.searchsorted(bflat, imp_office + rng.random(n_imp), side="right").clip(0, n_brokers - 1)
     ]
-    broker_complicit = rng.random(n_brokers) < p["complicit_broker_share"]
+    # A broker's share of all declarations: 90% of its importers' (their main broker) plus 10% of its
+    # office's by size. No broker lodges more than `max_broker_share`: move importers off a broker that
+    # would, to the smallest brokers of the same office (docs/domain.md 2.1: KCS 1,238 declarants).
+    imp_vol = np.empty(n_imp)
+    imp_vol[:n_reg] = vol
+    imp_vol[n_reg:] = p["new_importer_volume"] / max(n_new, 1)
+    bsum = np.bincount(broker_office, weights=bsize, minlength=len(otype))
+    side = 0.1 * (office_p / (1 - p["new_importer_volume"]))[broker_office] * bsize / bsum[broker_office]
+    bvol = side + np.bincount(imp_broker, weights=0.9 * imp_vol, minlength=n_brokers)
+    cap = p["max_broker_share"]
+    for b in np.flatnonzero(bvol > cap):
+        peers = np.flatnonzero(broker_office == broker_office[b])
+        for i in rng.permutation(np.flatnonzero(imp_broker == b)):
+            if bvol[b] <= cap:
+                break
+            to = peers[np.argmin(bvol[peers])]
+            if to == b or bvol[to] + 0.9 * imp_vol[i] > cap:
+                continue
+            imp_broker[i] = to
+            bvol[b] -= 0.9 * imp_vol[i]
+            bvol[to] += 0.9 * imp_vol[i]
+    # Complicit brokers are small and mid-sized firms: one lodging a large share would be found out.
+    small = bvol <= p["max_entity_violation_share"] / p["complicit_broker_multiplier"]
+    broker_complicit = small & (
+        rng.random(n_brokers) < p["complicit_broker_share"] / max(float(small.mean()), 1e-9)
+    )
 
     world = ShipmentWorld(
         scenario=scenario,
@@ -360,8 +457,10 @@ def build_world(
         hs6_loguw=hs6_loguw,
         hs6_pop_logp=np.log(hs6_pop),
         hs6_licence=np.array(licence, dtype=bool),
-        hs6_neighbour=neighbour,
+        hs6_nbr=nbr,
+        hs6_nbr_cum=nbr_cum,
         hs6_pre=pre,
+        hs6_pre_logp=pre_logp,
         hs4_cum=hs4_cum,
         hs4_children=hs4_children,
         hs4=hs4,
@@ -399,6 +498,7 @@ def build_world(
         imp_type=imp_type,
         imp_aeo=imp_aeo,
         imp_multinational=imp_multi,
+        imp_transfer=imp_transfer,
         imp_level=imp_level,
         imp_registered=imp_registered,
         imp_broker=imp_broker.astype(np.int64),
@@ -413,15 +513,18 @@ def build_world(
         office_broker_flat=bflat,
         office_broker_index=border.astype(np.int64),
         hs6_high=hs4["high_risk"].to_numpy(dtype=np.float64)[hs6_hs4],
-        hs6_bulk=np.isin(hs4["unit"].to_numpy(dtype=str), ["KGM", "TNE"])[hs6_hs4],
+        hs6_bulk=np.isin(hs4["unit"].to_numpy(dtype=str), BULK_UNITS)[hs6_hs4],
+        hs6_piece=np.isin(hs4["unit"].to_numpy(dtype=str), PIECE_UNITS)[hs6_hs4],
         hs6_cover=hs4["cover"].to_numpy(dtype=np.float64)[hs6_hs4],
         hs6_divertible=hs4["divertible"].to_numpy(dtype=bool)[hs6_hs4],
         hs6_ad=hs4["ad_cn"].to_numpy(dtype=bool)[hs6_hs4],
-        hs6_gap=np.where(neighbour >= 0, hs6_mfn - hs6_mfn[neighbour.clip(0)], 0.0),
+        hs6_gap=gap,
         hs6_hs2=np.array([int(c[:2]) for c in hs6], dtype=np.int64),
         hs6_qty_median=hs4["qty_median"].to_numpy(dtype=np.float64)[hs6_hs4],
         type_mult=np.array([p["type_multiplier"][t] for t in TYPES], dtype=np.float64),
         drift=_drift_table(p, start, iso),
+        detect_red=detection(p["mechanisms"], SHIPMENT_MECHANISMS)[0],
+        detect_yellow=detection(p["mechanisms"], SHIPMENT_MECHANISMS)[1],
         z={},
         legacy_red=0.0,
         legacy_yellow=0.0,
@@ -468,10 +571,9 @@ def _calibrate(world: ShipmentWorld, rng: np.random.Generator) -> None:
     pts = _legacy_points(world, pilot, declared)
     score = pts + rng.random(len(pts))
     legacy = world.p["legacy"]
-    red_rule = max(legacy["red_share"] - legacy["random_red"], 1e-4)
+    red_rule, yellow_rule = rule_shares(legacy, world.p["prevalence"])
     world.legacy_red = float(np.quantile(score, 1 - red_rule))
     licence = world.hs6_licence[declared["hs6"]]
-    yellow_rule = max(legacy["yellow_share"] - legacy["random_yellow"], 0.0)
     candidates = np.sort(score[(score < world.legacy_red) & ~licence])[::-1]
     need = yellow_rule * len(score) - float(np.sum(licence & (score < world.legacy_red)))
     k = int(np.clip(need, 0, len(candidates) - 1))
@@ -538,11 +640,13 @@ def _draw_context(world: ShipmentWorld, rng: np.random.Generator, rows: Int) -> 
     related = rng.random(size) < related_p
     # Consignments by air are smaller than by sea or road; DOMAIN 2.1 net weight median ~100 kg (KCS).
     office_scale = np.array([1.0, 0.15, 1.0, 1.0, 1.0])[otype]
-    mq = np.where(express, np.log(3.0), np.log(world.hs6_qty_median[hs6] * office_scale / 3.0))
+    mq = np.where(express, np.log(3.0), np.log(world.hs6_qty_median[hs6] * office_scale / QTY_DIVISOR))
     sq = np.where(express, 0.8, p["quantity_sigma"])
-    lq = rng.normal(mq, sq)
+    lq = quantity(rng.normal(mq, sq), world.hs6_piece[hs6])
     lp = rng.normal(world.hs6_logp[hs6] + world.level[origin], p["price_sigma"])
-    luw = rng.normal(world.hs6_loguw[hs6], p["unit_weight_sigma"])
+    luw = np.where(
+        world.hs6_bulk[hs6], world.hs6_loguw[hs6], rng.normal(world.hs6_loguw[hs6], p["unit_weight_sigma"])
+    )
     return {
         "rows": rows,
         "day": day,
@@ -565,6 +669,11 @@ def _draw_context(world: ShipmentWorld, rng: np.random.Generator, rows: Int) -> 
         "luw": luw,
         "express": express,
     }
+
+
+def _saturate(x: Any, scale: float = 0.4) -> Any:
+    """A duty rate as a fraud incentive: grows with the rate, levelling off (high duty draws attention)."""
+    return scale * (1.0 - np.exp(-np.asarray(x, dtype=np.float64) / scale))
 
 
 def _duty(world: ShipmentWorld, hs6: Int, origin: Int, claim: Bool) -> Float:
@@ -593,7 +702,7 @@ def _drivers(world: ShipmentWorld, ctx: dict[str, Any], hs6: Int, origin: Int) -
         broker_m=broker_m,
         base=tm * broker_m,
         duty=duty,
-        duty_w=duty + 0.05,
+        duty_w=0.05 + _saturate(duty),
         field_office=(otype == 0) | (otype == 2) | (otype == 4),  # seaport, land gate, ICD
     )
 
@@ -656,6 +765,8 @@ def _choose(lam: dict[str, Float], u: Float) -> Int:
 def _apply(world: ShipmentWorld, ctx: dict[str, Any], mech: Int, rng: np.random.Generator) -> dict[str, Any]:
     """Turn true values into declared values according to each record's mechanism."""
     dec = {k: ctx[k].copy() for k in ("lq", "lp", "luw", "hs6", "origin", "departure", "claim", "proc")}
+    dec["importer"] = ctx["importer"]  # read only (S10's standing price factor)
+    dec["true_lq"] = ctx["lq"].copy()  # the quantity truly shipped (S4 declares fewer units than that)
     for m in DRAW_ORDER:
         m.apply(world, dec, np.asarray(mech == MECHANISMS.index(m) + 1, dtype=bool), rng)
     return dec
@@ -668,7 +779,11 @@ def _legacy_points(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any
     young = (ctx["day"] - world.imp_registered[imp]) < 180
     ref = world.hs6_logp[dec["hs6"]] + world.level[dec["origin"]]
     cheap = dec["lp"] < ref - 0.7  # below half the valuation-database price
+    legacy = world.p["legacy"]
+    biased = legacy["biased_points"] * biased_group(dec["origin"], list(world.iso), legacy)
     return np.asarray(
+        biased
+        +
         2.0 * world.hs6_high[dec["hs6"]]
         + level_pts
         - 3.0 * world.imp_aeo[imp]
@@ -694,9 +809,24 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
         m.oracle_context(world, obs_ctx)
     lam = _intensities(world, obs_ctx)
     total = sum(lam.values())
+    # Under the compliant hypothesis the declared value is the true one, so whether the parcel was worth
+    # more than the de-minimis threshold (S9's gate) is known, not a probability: re-evaluate those rows.
+    parcels = np.flatnonzero(obs_ctx["express"])
+    if len(parcels):
+        sub = {
+            k: (v[parcels] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == n else v)
+            for k, v in obs_ctx.items()
+        }
+        sub["s9_gate"] = ((lp + lq)[parcels] > np.log(p["de_minimis_usd"])).astype(np.float64)
+        total = total.copy()
+        total[parcels] = sum(_intensities(world, sub).values())
     mu_p = world.hs6_logp[hs6] + world.level[origin]
     mu_w = world.hs6_loguw[hs6]
-    n_q, n_p, n_w = norm_logpdf(lq, mq, sq), norm_logpdf(lp, mu_p, sp), norm_logpdf(luw, mu_w, sw)
+    n_q = quantity_logpdf(lq, mq, sq, world.hs6_piece[hs6])
+    n_p = norm_logpdf(lp, mu_p, sp)
+    # goods measured by weight carry no separate weight evidence: their weight is their quantity
+    bulk = world.hs6_bulk[hs6]
+    n_w = np.where(bulk, 0.0, norm_logpdf(luw, mu_w, sw))
     is_ti = dec["proc"] == TEMPORARY_IMPORT
     # procedure factor: P(TI | not S8) = p_ti, P(TI | S8) = 1
     with np.errstate(divide="ignore"):
@@ -786,7 +916,8 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     # --- truth: the context's true values, but S3's preference claim was never due (the goods come from a
     # source country), and S5's goods are concealed ones with their own duty (a concealed good is drawn for
     # every record at this point of the stream; only S5 records use theirs).
-    true_q, true_price = np.exp(ctx["lq"]), np.exp(ctx["lp"])
+    true_q, true_price = np.exp(dec["true_lq"]), np.exp(ctx["lp"])
+    true_q = np.where(world.hs6_piece[ctx["hs6"]], np.round(true_q), true_q)
     true_cif = true_q * true_price
     true_hs6, true_origin = ctx["hs6"].copy(), ctx["origin"].copy()
     true_duty = _duty(
@@ -815,13 +946,12 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     pts = _legacy_points(world, ctx, dec)
     legacy = p["legacy"]
     licence = world.hs6_licence[dec["hs6"]]
-    channel, reason, propensity = legacy_selection(
-        rng, pts, licence, world.legacy_red, world.legacy_yellow, legacy, "regulatory"
+    selection = legacy_selection(
+        rng, pts, licence, world.legacy_red, world.legacy_yellow, legacy, "regulatory", mech > 0
     )
+    channel = selection.channel
     inspected = channel > 0
-    doc = np.isin(mech_names[mech], list(DOC_DETECTABLE))
-    sens = np.where(channel == 2, legacy["red_sensitivity"], np.where(doc, legacy["yellow_sensitivity"], 0.0))
-    detected = inspected & (mech > 0) & (rng.random(size) < sens)
+    detected = inspect(rng, selection, mech, world.detect_red, world.detect_yellow)
 
     hs4_idx = world.hs6_hs4[dec["hs6"]]
     channels = ["green", "yellow", "red"]
@@ -878,13 +1008,16 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
             "truth_revenue_at_stake_usd": np.round(revenue, 2),
             "truth_importer_type": C.categorical_codes(world.imp_type[imp], list(TYPES)),
             "truth_broker_complicit": world.broker_complicit[ctx["broker"]],
+            "truth_selection_propensity": selection.truth_propensity,
             "oracle_p_violation": p_violation,
             "oracle_p_yellow": p_violation - p_red,
             "oracle_p_red": p_red,
             # legacy selection outcome (what a real history table records)
             "legacy_channel": C.categorical_codes(channel, channels),
-            "legacy_reason": pd.Categorical(reason, categories=["none", "rule", "regulatory", "random"]),
-            "selection_propensity": propensity,
+            "legacy_reason": pd.Categorical(
+                selection.reason, categories=["none", "rule", "regulatory", "random", "officer"]
+            ),
+            "selection_propensity": selection.propensity,
             "inspected": inspected,
             "observed_label": pd.array(np.where(inspected, detected, False), dtype="boolean"),
             # what the inspection found: the channel the record deserved, as far as the check could tell

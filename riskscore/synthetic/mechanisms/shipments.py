@@ -18,7 +18,7 @@ A mechanism is one object with the three things the generator and its oracle mus
 oracle's columns, the order ``shipments._choose`` stacks intensities in to pick a record's mechanism, the
 categories of ``truth_mechanism``. :data:`DRAW_ORDER` is the order ``apply`` consumes random numbers in.
 
-What stays in ``shipments.py``: the world tables a mechanism reads (``hs6_neighbour`` for S2, the hub tables
+What stays in ``shipments.py``: the world tables a mechanism reads (``hs6_nbr`` for S2, the hub tables
 for S3, ...), the combination of intensities into probabilities, the compliant hypothesis, and the truth
 columns (S3's invalid preference and S5's concealed goods set the true duty and code in ``generate_block``).
 """
@@ -37,7 +37,6 @@ from riskscore.synthetic._stats import (
     categorical,
     log_uniform,
     norm_logpdf,
-    opposed_shift_logpdf,
     rowwise_categorical,
     shifted_logpdf,
 )
@@ -70,7 +69,7 @@ class Drivers:
     broker_m: Float  # complicit-broker multiplier
     base: Float  # tm x broker_m: how willing this importer and declarant are
     duty: Float  # duty rate at the true code and origin
-    duty_w: Float  # duty + 0.05: what a lower value saves, floored so duty-free goods still get some
+    duty_w: Float  # 0.05 + the saturated duty: what a lower value saves (duty-free goods still get some)
     field_office: Bool  # seaport, land gate or ICD: where temporary imports are diverted
 
 
@@ -209,14 +208,36 @@ class S7(_ValueShift):
         return np.asarray(d.complicit * d.tm * d.duty_w, dtype=np.float64)
 
 
-class S10(_ValueShift):
-    """Transfer pricing: related-party prices below arm's length (DOMAIN 2.2)."""
+class S10(ShipmentMechanism):
+    """Transfer pricing: a related buyer and seller price below arm's length, persistently.
+
+    The factor is the importer's standing arrangement (``world.imp_transfer``), the same on every trade
+    it under-prices, so the history of the pair shows it (docs/domain.md 2.2 S10).
+    """
 
     name = "S10"
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
-        """Only related-party trades."""
-        return np.asarray(d.base * d.ctx["related"], dtype=np.float64)
+        """Only related-party trades of importers with a transfer-pricing arrangement."""
+        arranged = world.imp_transfer[d.ctx["importer"]] < 0
+        return np.asarray(d.base * d.ctx["related"] * arranged, dtype=np.float64)
+
+    def apply(self, world: ShipmentWorld, dec: dict[str, Any], mask: Bool, rng: np.random.Generator) -> None:
+        """Scale the unit price by the importer's standing factor."""
+        dec["lp"][mask] += world.imp_transfer[dec["importer"][mask]]
+
+    def log_joint(self, world: ShipmentWorld, ev: Evidence) -> Float:
+        """Price normal around the reference shifted by the importer's factor (a latent trait)."""
+        shift = world.imp_transfer[ev.ctx["importer"]]
+        return np.asarray(
+            ev.log_lam[self.name]
+            + ev.common
+            + ev.proc_h0
+            + ev.n_q
+            + norm_logpdf(ev.lp, ev.mu_p + shift, ev.sp)
+            + ev.n_w,
+            dtype=np.float64,
+        )
 
 
 class S11(_ValueShift):
@@ -233,7 +254,7 @@ class S11(_ValueShift):
 
 
 class S2(ShipmentMechanism):
-    """HS misclassification: the code of a sibling with a clearly lower duty (``world.hs6_neighbour``).
+    """HS misclassification: the code of a sibling with a clearly lower duty (``world.hs6_nbr``).
 
     Price and weight keep the true code's distribution, so they look atypical for the declared one.
     """
@@ -241,15 +262,17 @@ class S2(ShipmentMechanism):
     name = "S2"
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
-        """Scale with the duty gap to the neighbour; codes without a lower-duty neighbour get none."""
+        """Scale with the (saturated) duty gap to the siblings; codes without a lower-duty one get none."""
         return np.asarray(d.base * world.hs6_gap[d.hs6] * 10.0, dtype=np.float64)
 
     def apply(self, world: ShipmentWorld, dec: dict[str, Any], mask: Bool, rng: np.random.Generator) -> None:
-        """Declare the neighbour's code."""
-        dec["hs6"][mask] = world.hs6_neighbour[dec["hs6"][mask]]
+        """Declare one of the lower-duty siblings, chosen by the siblings' volume."""
+        true = dec["hs6"][mask]
+        slot = rowwise_categorical(world.hs6_nbr_cum, true, rng.random(len(true)))
+        dec["hs6"][mask] = world.hs6_nbr[true, slot]
 
     def log_joint(self, world: ShipmentWorld, ev: Evidence) -> Float:
-        """Sum over the true codes whose lower-duty neighbour is the declared one (``world.hs6_pre``)."""
+        """Sum over the true codes that may be declared as this one (``world.hs6_pre``), with that choice."""
         out = np.full(ev.n, -np.inf)
         # Only rows whose declared code has such codes can be S2; evaluate the (costly) full intensities
         # on those rows alone, at the hypothetical true code.
@@ -263,12 +286,13 @@ class S2(ShipmentMechanism):
                 lam_h = np.log(ev.intensities(sub, hs6=h)[self.name])
             term = (
                 lam_h
+                + world.hs6_pre_logp[ev.hs6[rows], j]
                 + ev.origin_term[rows]
                 + world.hs6_pop_logp[h]
                 + ev.proc_h0[rows]
                 + ev.n_q[rows]
                 + norm_logpdf(ev.lp[rows], world.hs6_logp[h] + world.level[ev.origin[rows]], ev.sp)
-                + norm_logpdf(ev.luw[rows], world.hs6_loguw[h], ev.sw)
+                + np.where(world.hs6_bulk[h], 0.0, norm_logpdf(ev.luw[rows], world.hs6_loguw[h], ev.sw))
             )
             out[rows] = np.logaddexp(out[rows], term)
         return out
@@ -337,9 +361,11 @@ class S3(ShipmentMechanism):
 
 
 class S4(ShipmentMechanism):
-    """Quantity misdeclaration: fewer units declared, the value scaled with them, the weight kept true.
+    """Quantity misdeclaration: fewer units declared than shipped, the value scaled with them, the weight true.
 
-    So the weight per declared unit rises by exactly the factor the quantity fell by (DOMAIN 2.2).
+    The declared count looks like any other (it is what such a consignment usually declares); the goods
+    truly shipped are that count divided by the factor, so the weight per declared unit rises by exactly
+    that factor (docs/domain.md 2.2 S4: gross weight per unit too high for the goods).
     """
 
     name = "S4"
@@ -350,20 +376,21 @@ class S4(ShipmentMechanism):
         return np.asarray(d.base * ~world.hs6_bulk[d.hs6] * d.duty_w, dtype=np.float64)
 
     def apply(self, world: ShipmentWorld, dec: dict[str, Any], mask: Bool, rng: np.random.Generator) -> None:
-        """Scale the quantity down and the unit weight up by the same factor."""
+        """Ship more than declared: the true quantity and the declared unit weight rise by 1 / factor."""
         a = log_uniform(rng, *_range(world.p["mechanisms"][self.name]["factor"]), int(mask.sum()))
-        dec["lq"][mask] += a
+        dec["true_lq"][mask] -= a
         dec["luw"][mask] -= a
 
     def log_joint(self, world: ShipmentWorld, ev: Evidence) -> Float:
-        """Quantity and unit weight jointly, shifted in opposite directions by one factor."""
+        """Quantity and price as drawn; the unit weight shifted up by the log of 1 / factor."""
         lo, hi = np.log(world.p["mechanisms"][self.name]["factor"])
         return np.asarray(
             ev.log_lam[self.name]
             + ev.common
             + ev.proc_h0
+            + ev.n_q
             + ev.n_p
-            + opposed_shift_logpdf(ev.lq, ev.mq, ev.sq, ev.luw, ev.mu_w, ev.sw, lo, hi),
+            + shifted_logpdf(ev.luw, ev.mu_w, ev.sw, -hi, -lo),
             dtype=np.float64,
         )
 
@@ -383,11 +410,15 @@ class S5(ShipmentMechanism):
         return np.asarray(d.base * world.hs6_cover[d.hs6], dtype=np.float64)
 
     def apply(self, world: ShipmentWorld, dec: dict[str, Any], mask: Bool, rng: np.random.Generator) -> None:
-        """Scale the unit price down and the unit weight up, by independent factors."""
+        """Scale the unit price down and the unit weight up, by independent factors.
+
+        Goods measured by weight weigh their declared quantity: only their price moves.
+        """
         spec = world.p["mechanisms"][self.name]
         k = int(mask.sum())
         dec["lp"][mask] += log_uniform(rng, *_range(spec["value_factor"]), k)
-        dec["luw"][mask] += log_uniform(rng, *_range(spec["weight_factor"]), k)
+        heavier = log_uniform(rng, *_range(spec["weight_factor"]), k)
+        dec["luw"][mask] += np.where(world.hs6_bulk[dec["hs6"][mask]], 0.0, heavier)
 
     def log_joint(self, world: ShipmentWorld, ev: Evidence) -> Float:
         """Price and unit weight each shifted by its own uniform log factor."""
@@ -400,7 +431,7 @@ class S5(ShipmentMechanism):
             + ev.proc_h0
             + ev.n_q
             + shifted_logpdf(ev.lp, ev.mu_p, ev.sp, vlo, vhi)
-            + shifted_logpdf(ev.luw, ev.mu_w, ev.sw, wlo, whi),
+            + np.where(world.hs6_bulk[ev.hs6], 0.0, shifted_logpdf(ev.luw, ev.mu_w, ev.sw, wlo, whi)),
             dtype=np.float64,
         )
 
