@@ -1,9 +1,10 @@
 """Model quality against the oracle, a skyline and the legacy rules, on a held-out later window.
 
-Usage: python bench/quality.py [--shipments 1400000] [--passengers 1000000] [--threads 2]
+Usage: python bench/quality.py [--shipments 1400000] [--passengers 1000000] [--seeds 2024,2025,2026] [--threads 2]
 
-The default scenario, one generated world per kind; the model is trained on observed inspection outcomes
-only (the real-life setting) and evaluated on the latest 15% of time (>= 200,000 shipments by default):
+The default scenario, one generated world per kind and seed; the model is trained on observed inspection
+outcomes only (the real-life setting) and evaluated on the latest 15% of time. Every figure is reported per
+seed and as the mean and range over the seeds (one seed can be dominated by one entity):
 
 * oracle: the generator's exact posterior (also knows each importer's latent type) - a ceiling;
 * skyline: the same training pipeline on the truth labels of every record (what perfect labels buy);
@@ -24,6 +25,11 @@ from riskscore.evaluate import at_rate, top_mask
 from riskscore.synthetic import generate
 from riskscore.training import train
 
+HEADLINE = {  # figure name: (rate, metric)
+    "P@5%": (0.05, "precision"),
+    "R@20%": (0.20, "recall"),
+    "revenue@5%": (0.05, "revenue"),
+}
 TARGETS = [  # (metric, rate, reference, minimum ratio) from the channel-model issue
     ("precision", 0.05, "oracle", 0.85),
     ("recall", 0.20, "oracle", 0.90),
@@ -33,8 +39,9 @@ TARGETS = [  # (metric, rate, reference, minimum ratio) from the channel-model i
 ]
 
 
-def run(kind: str, rows: int, threads: int, entity: str) -> None:
-    frame = generate("shipments" if kind == "shipment" else "passengers", rows, seed=2024)
+def run(kind: str, rows: int, threads: int, entity: str, seed: int) -> dict[str, float]:
+    """Train, score and print one seed's tables; return its headline figures for the summary."""
+    frame = generate("shipments" if kind == "shipment" else "passengers", rows, seed=seed)
     observed = train(frame, kind=kind, num_threads=threads)
     skyline = train(frame, kind=kind, num_threads=threads, label="truth", allow_truth=True)
     test = observed.test.reset_index(drop=True)
@@ -47,15 +54,18 @@ def run(kind: str, rows: int, threads: int, entity: str) -> None:
         "legacy rules": test["selection_propensity"].to_numpy(dtype=np.float64),
     }
     print(
-        f"\n## {kind}s: {len(frame):,} generated, trained on {observed.train_rows:,} "
+        f"\n## {kind}s, seed {seed}: {len(frame):,} generated, trained on {observed.train_rows:,} "
         f"({int(observed.model.info['training_labelled_rows']):,} inspected), held-out window {len(test):,}\n"
     )
     print("| scorer | P@1% | P@5% | P@20% | R@5% | R@20% | revenue@5% |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     m = {}
+    summary: dict[str, float] = {}
     for name, s in scores.items():
         r = {rate: at_rate(y, s, rate, revenue=rev) for rate in (0.01, 0.05, 0.20)}
         m[name] = r
+        for key, (rate, metric) in HEADLINE.items():
+            summary[f"{name}: {key}"] = r[rate][metric]
         print(
             f"| {name} | {r[0.01]['precision']:.3f} | {r[0.05]['precision']:.3f} | {r[0.20]['precision']:.3f} | "
             f"{r[0.05]['recall']:.3f} | {r[0.20]['recall']:.3f} | {r[0.05]['revenue']:.3f} |"
@@ -67,6 +77,7 @@ def run(kind: str, rows: int, threads: int, entity: str) -> None:
         a = m["model (observed labels)"][rate][metric]
         b = m[alias[ref]][rate][metric]
         ratio = a / b if b else float("nan")
+        summary[f"target: {metric}@{rate:.0%} vs {ref} (needs {need:.2f})"] = ratio
         print(
             f"| {metric}@{rate:.0%} vs {ref} | {a:.3f} | {b:.3f} | {ratio:.2f} | {need:.2f} | "
             f"{'yes' if ratio >= need else 'no'} |"
@@ -108,16 +119,38 @@ def run(kind: str, rows: int, threads: int, entity: str) -> None:
     print("|" + "---|" * len(table.columns))
     for row in table.itertuples(index=False):
         print("| " + " | ".join(str(v) for v in row) + " |")
+    for row in rows:
+        for k in ("S4", "S5", "S8"):
+            if k in row:
+                summary[f"{row['scorer']}: recall@5% {k}"] = float(row[k])
+    return summary
+
+
+def summarise(kind: str, per_seed: dict[int, dict[str, float]]) -> None:
+    """Print every figure as mean [min, max] over the seeds."""
+    seeds = list(per_seed)
+    print(f"\n## {kind}s over seeds {', '.join(map(str, seeds))}: mean [min, max]\n")
+    print("| figure | mean | min | max |")
+    print("|---|---:|---:|---:|")
+    for key in per_seed[seeds[0]]:
+        values = np.array([per_seed[s][key] for s in seeds], dtype=np.float64)
+        print(f"| {key} | {values.mean():.3f} | {values.min():.3f} | {values.max():.3f} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shipments", type=int, default=1_400_000)
     ap.add_argument("--passengers", type=int, default=1_000_000)
+    ap.add_argument("--seeds", default="2024,2025,2026", help="comma-separated; at least three")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    run("shipment", args.shipments, args.threads, "importer")
-    run("passenger", args.passengers, args.threads, "traveller")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for kind, rows, entity in (
+        ("shipment", args.shipments, "importer"),
+        ("passenger", args.passengers, "traveller"),
+    ):
+        if rows > 0:
+            summarise(kind, {seed: run(kind, rows, args.threads, entity, seed) for seed in seeds})
 
 
 if __name__ == "__main__":

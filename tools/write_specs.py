@@ -231,6 +231,14 @@ SHIPMENT = [
     ),
     ("truth_broker_complicit", "bool", "truth", {}, "The declarant is complicit (latent)"),
     (
+        "truth_selection_propensity",
+        "float",
+        "truth",
+        {"min": 0, "max": 1},
+        "Exact P(the legacy policy inspects this record | fields, truth): the rules, the random draw and "
+        "intelligence tips the data does not carry",
+    ),
+    (
         "oracle_p_violation",
         "float",
         "oracle",
@@ -263,15 +271,16 @@ SHIPMENT = [
         "legacy_reason",
         "category",
         "outcome",
-        {"values": ["none", "rule", "regulatory", "random"]},
+        {"values": ["none", "rule", "regulatory", "random", "officer"]},
         "Why the legacy policy selected the record",
     ),
     (
         "selection_propensity",
         "float",
         "outcome",
-        {"min": 0, "max": 1},
-        "P(the legacy policy inspects this record)",
+        {"min": 0, "max": 1, "nullable": True},
+        "P(the legacy policy's rules or random draw inspect this record), as the administration records it; "
+        "missing where it does not",
     ),
     ("inspected", "bool", "outcome", {}, "The record was inspected (yellow or red)"),
     (
@@ -530,6 +539,14 @@ PASSENGER = [
         "Traveller's latent type",
     ),
     (
+        "truth_selection_propensity",
+        "float",
+        "truth",
+        {"min": 0, "max": 1},
+        "Exact P(the legacy policy checks this trip | fields, truth): the rules, the random draw and "
+        "intelligence tips the data does not carry",
+    ),
+    (
         "oracle_p_violation",
         "float",
         "oracle",
@@ -555,15 +572,16 @@ PASSENGER = [
         "legacy_reason",
         "category",
         "outcome",
-        {"values": ["none", "rule", "declared", "random"]},
+        {"values": ["none", "rule", "declared", "random", "officer"]},
         "Why the legacy policy selected the trip",
     ),
     (
         "selection_propensity",
         "float",
         "outcome",
-        {"min": 0, "max": 1},
-        "P(the legacy policy inspects this trip)",
+        {"min": 0, "max": 1, "nullable": True},
+        "P(the legacy policy's rules or random draw check this trip), as the administration records it; "
+        "missing where it does not",
     ),
     ("inspected", "bool", "outcome", {}, "The trip was checked (yellow or red)"),
     (
@@ -601,8 +619,10 @@ def render(name: str, description: str, id_col: str, time_col: str, columns: lis
         "[spec]",
         f"name = {_value(name)}",
         # version 2: the generated legacy outcome's `selection_reason` became `legacy_reason` (it means why the
-        # legacy policy selected a record, not why a model's policy did); entity ids gained `normalize`
-        "version = 2",
+        # legacy policy selected a record, not why a model's policy did); entity ids gained `normalize`.
+        # version 3 (synthetic world v2): `legacy_reason` gained "officer" (intelligence tips), the recorded
+        # `selection_propensity` may be missing, and `truth_selection_propensity` holds the exact one
+        "version = 3",
         f"description = {_value(description)}",
         f"id = {_value(id_col)}",
         f"timestamp = {_value(time_col)}",

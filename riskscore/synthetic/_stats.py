@@ -51,13 +51,16 @@ def quantity_logpdf(lq: Float, mu: Float, sigma: Float | float, piece: NDArray[n
     A count of k pieces is exp(x) rounded, at least one: P(k) = Phi(log(k + 1/2)) - Phi(log(k - 1/2)) on the
     standardised scale, with everything below 1.5 counted as one piece.
     """
-    s = np.asarray(sigma, dtype=np.float64)
-    k = np.exp(lq)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hi = (np.log(k + 0.5) - mu) / s
-        lo = np.where(k < 1.5, -np.inf, (np.log(np.maximum(k - 0.5, 1e-300)) - mu) / s)
-        pmf = _log_diff_ndtr(hi, lo)
-    return np.asarray(np.where(piece, pmf, norm_logpdf(lq, mu, sigma)), dtype=np.float64)
+    mu = np.broadcast_to(np.asarray(mu, dtype=np.float64), lq.shape)
+    s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), lq.shape)
+    out = norm_logpdf(lq, mu, s)
+    r = np.flatnonzero(piece)
+    if len(r):
+        k = np.exp(lq[r])
+        hi = (np.log(k + 0.5) - mu[r]) / s[r]
+        lo = np.where(k < 1.5, -np.inf, (np.log(np.maximum(k - 0.5, 0.5)) - mu[r]) / s[r])
+        out[r] = _log_diff_ndtr(hi, lo)
+    return out
 
 
 def log_uniform(rng: np.random.Generator, lo: float, hi: float, size: int) -> Float:
@@ -92,6 +95,13 @@ def rowwise_categorical(cum_rows: Float, rows: NDArray[np.intp], u: Float) -> ND
     monotone, so one searchsorted serves every record.
     """
     k = cum_rows.shape[1]
+    if k <= 8:
+        # few columns: count the row's cumulative entries <= u directly (what the search below returns),
+        # cheaper than a binary search over a large flattened table
+        below = np.zeros(len(rows), dtype=np.intp)
+        for j in range(k - 1):
+            below += cum_rows[rows, j] <= u
+        return below
     flat = _flat(cum_rows)
     idx = np.searchsorted(flat, rows + u, side="right")
     return np.asarray(idx - rows * k, dtype=np.intp).clip(0, k - 1)

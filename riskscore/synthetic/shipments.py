@@ -873,7 +873,15 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
     out = np.empty((n, 1 + len(MECHANISMS)))
     out[:, 0] = log_h0 + common + proc_h0 + n_q + n_p + n_w
     for k, m in enumerate(MECHANISMS, start=1):
-        out[:, k] = m.log_joint(world, ev)
+        # a hypothesis whose intensity is zero at the declared values is impossible there: evaluate its
+        # density only on the rows where it can have happened (most mechanisms concern few records)
+        rows = np.flatnonzero(log_lam[m.name] > -np.inf)
+        if m.marginalises or len(rows) == n:
+            out[:, k] = m.log_joint(world, ev)
+        else:
+            out[:, k] = -np.inf
+            if len(rows):
+                out[rows, k] = m.log_joint(world, ev.take(rows))
     return normalise_log(out)
 
 

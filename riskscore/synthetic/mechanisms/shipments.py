@@ -25,6 +25,7 @@ columns (S3's invalid preference and S5's concealed goods set the true duty and 
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -110,13 +111,27 @@ class Evidence:
     log_lam: dict[str, Float]  # log lambda_m at the declared values
     intensities: IntensityFn  # lambda_m re-evaluated at a hidden true code (S2) or origin (S3)
 
+    def take(self, rows: Int) -> Evidence:
+        """The evidence of some records only (per-record arrays indexed, shared values kept)."""
+
+        def pick(v: Any) -> Any:
+            return v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and len(v) == self.n else v
+
+        fields = {f.name: pick(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        fields["ctx"] = _subset(self.ctx, rows)
+        fields["log_lam"] = {k: v[rows] for k, v in self.log_lam.items()}
+        fields["n"] = len(rows)
+        return Evidence(**fields)
+
 
 class ShipmentMechanism(ABC):
     """One planted mechanism: when it happens, what it declares, how likely its declarations are."""
 
     name: str
     serious: bool = False  # DOMAIN 4.1 critical case: deserves red (physical) inspection
-    documentary: bool = True  # a documentary (yellow) check can find its traces: values, codes, origin
+    # The hypothesis hides a true value its intensity depends on (S2's code, S3's origin): its term cannot be
+    # skipped where the intensity at the declared values is zero.
+    marginalises: bool = False
 
     @abstractmethod
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
@@ -260,6 +275,7 @@ class S2(ShipmentMechanism):
     """
 
     name = "S2"
+    marginalises = True
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
         """Scale with the (saturated) duty gap to the siblings; codes without a lower-duty one get none."""
@@ -307,6 +323,7 @@ class S3(ShipmentMechanism):
     """
 
     name = "S3"
+    marginalises = True
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
         """Only goods a source country has a reason to disguise."""
@@ -369,7 +386,6 @@ class S4(ShipmentMechanism):
     """
 
     name = "S4"
-    documentary = False  # counting units takes a physical check
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
         """Countable goods (not bulk by weight), in proportion to the duty at stake."""
@@ -403,7 +419,6 @@ class S5(ShipmentMechanism):
 
     name = "S5"
     serious = True
-    documentary = False  # the papers are consistent with the cover goods
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
         """Headings that make a plausible cover (``cover`` in hs_headings.csv)."""
@@ -441,7 +456,6 @@ class S8(ShipmentMechanism):
 
     name = "S8"
     serious = True
-    documentary = False  # the diversion shows at re-export, not on these papers
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
         """Divertible goods (petroleum, tobacco, sugar: DOMAIN 2.2) at field offices."""
