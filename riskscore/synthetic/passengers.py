@@ -3,19 +3,24 @@
 Travellers recur under a stable hashed id (so trip history can be derived), each with a home route, a
 travel frequency and a latent type (ordinary, shopper, courier, mule). A trip draws its context (day,
 route, direction, carrier), then a violation (or none) with probability driven by the traveller's type,
-the route and the season, then the API/PNR fields whose distribution depends on the violation
-(DOMAIN.md 3.1, 3.2, 4.2): booking lead time, payment form, ticket type, trip duration, bag weight, party
-size, transit, currency declared. The oracle is the exact posterior over {none, P1..P4} given the fields
-and the traveller's latent type.
+the route and the season, then a latent trip style (business, leisure, shuttle) whose probabilities depend
+on the traveller's type and are tilted by the violation, then the API/PNR fields given the style and the
+violation (DOMAIN.md 3.1, 3.2, 4.2): booking lead time, payment form, ticket type, trip duration, bag
+weight, party size, transit, currency declared. So the fields follow the traveller (a courier's clean
+trips look like his other trips) and move together within a trip. The oracle is the exact posterior over
+{none, P1..P4} given the visible fields and the traveller's latent type, a mixture over the styles.
 
-Each violation is written once, in :mod:`riskscore.synthetic.mechanisms.passengers`: the distributions of
-a trip's fields under it, its route column, severity and value at stake, with the functions that draw the
-fields and evaluate their density. This module builds the travellers and the calendar, turns the scenario's
-type multipliers, route columns and season into probabilities (``_intensities``), and writes the trip with
-its truth, oracle and legacy inspection (``generate_block``).
+Each violation is written once, in :mod:`riskscore.synthetic.mechanisms.passengers`: its effect on a
+trip's fields and style, its route column, severity and value at stake, with the functions that draw the
+fields and evaluate their probability. This module builds the travellers and the calendar, turns the
+scenario's type multipliers, route columns and season into probabilities (``_intensities``, normalised
+exactly by ``_normalisers`` so the prevalences are the scenario's), and writes the trip with its truth,
+oracle and legacy inspection (``generate_block``, the selection contract of
+:mod:`riskscore.synthetic.inspection`).
 
 Protected attributes (nationality, residence, sex, age) are drawn from the route's mix only, never from
-the latent type: they are proxies through the route, as DOMAIN.md 3.5 requires, and not causes.
+the latent type: they are proxies through the route, as DOMAIN.md 3.5 requires, and not causes. The
+scenario's planted biased rule adds legacy rule points to one nationality without changing who violates.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy.special import ndtr, ndtri
 
 from riskscore.synthetic import _common as C
 from riskscore.synthetic._stats import categorical, normalise_log
-from riskscore.synthetic.inspection import legacy_selection
+from riskscore.synthetic.inspection import biased_group, detection, inspect, legacy_selection, rule_shares
 from riskscore.synthetic.mechanisms.passengers import HYPOTHESES, MECHANISMS, draw_fields, log_densities
 from riskscore.synthetic.scenario import PASSENGER_MECHANISMS, TRAVELLER_TYPES, Scenario
 
@@ -47,12 +53,12 @@ TICKETS = ("round_trip", "one_way", "multi_city")  # the order of TripProfile.ti
 UNDECLARED_MEDIAN = np.array([0.0, *(m.value_median for m in MECHANISMS)])
 UNDECLARED_SIGMA = np.array([0.0, *(m.value_sigma for m in MECHANISMS)])
 TAX_RATE = np.array([0.0, *(m.tax_rate for m in MECHANISMS)])
-# YELLOW_SENSITIVITY multiplies the scenario's yellow_sensitivity.
-YELLOW_SENSITIVITY = np.array([0.0, *(1.0 if m.yellow_detectable else 0.0 for m in MECHANISMS)])
 VEHICLES = ("none", "car", "motorbike", "bus", "on_foot", "truck")
 VEHICLE_P = np.array([0.0, 0.2, 0.35, 0.2, 0.15, 0.1])
 CABINS = ("economy", "premium", "business")
 BOOKING_CHANNELS = ("online", "agency", "airline_office")
+LEGACY_REASONS = ["none", "rule", "declared", "random", "officer"]
+DWELL_MAX_HOURS = 24.0  # DOMAIN 3.1: dwell 0-24 h
 PNR_CHARS = np.frombuffer(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789", dtype=np.uint8)
 
 
@@ -214,13 +220,14 @@ def _context(world: PassengerWorld, rng: np.random.Generator, rows: Int) -> dict
     alt = categorical(rng, world.route_cum, size).astype(np.int64)
     same_kind = world.route_land[alt] == world.route_land[home]
     route = np.where((rng.random(size) < 0.85) | ~same_kind, home, alt)
-    return {"day": day, "trav": trav, "route": route, "land": world.route_land[route]}
+    land = world.route_land[route]
+    return {"day": day, "trav": trav, "type": world.trav_type[trav], "route": route, "land": land}
 
 
 def _intensities(world: PassengerWorld, ctx: dict[str, Any], *, normalised: bool = True) -> Float:
     """(n, 4) probability of each mechanism for each trip."""
     p = world.p
-    ttype = world.trav_type[ctx["trav"]]
+    ttype = ctx["type"]
     season = np.where(world.pre_tet[ctx["day"]], p["pre_tet_multiplier"], 1.0)
     lam = np.zeros((len(ttype), len(MECHANISMS)))
     for k, m in enumerate(MECHANISMS):
@@ -245,34 +252,74 @@ def _posterior(lam: Float, ll: Float) -> Float:
 
 
 def _legacy_points(world: PassengerWorld, ctx: dict[str, Any], f: dict[str, Any]) -> Float:
-    """Rule points of a legacy passenger profile: watch list, cash, one-way, late booking, heavy bags, route."""
+    """Rule points of a legacy passenger profile: watch list, cash, one-way, late booking, heavy bags, route.
+
+    The planted biased rule (``legacy.biased_value``) adds ``legacy.biased_points`` to one nationality,
+    which does not cause violations (DOMAIN 3.5): the fairness checks must flag it.
+    """
+    legacy = world.p["legacy"]
     watch = world.trav_watch[ctx["trav"]]
     risky_route = world.route_mult[ctx["route"]].max(axis=1) >= 3.0
+    biased = biased_group(world.trav_nat[ctx["trav"]], world.countries, legacy)
     return np.asarray(
         np.where(watch == 2, 10.0, np.where(watch == 1, 2.0, 0.0))
         + 1.0 * (f["payment"] == PAYMENTS.index("cash"))
         + 1.0 * (f["ticket"] == TICKETS.index("one_way"))
-        + 1.0 * (np.nan_to_num(f["booked"], nan=99.0) <= 3.0)
-        + 1.0 * (f["bag"] > 30.0)
-        + 1.0 * risky_route,
+        + 1.0 * ((f["booked"] >= 0) & (f["booked"] <= 3))
+        + 1.0 * (f["bag"] > 300)  # tenths of a kg: over 30 kg
+        + 1.0 * risky_route
+        + float(legacy["biased_points"]) * biased,
         dtype=np.float64,
     )
 
 
+def _normalisers(world: PassengerWorld) -> dict[str, float]:
+    """Mean unnormalised intensity of each mechanism over the data set's trips, exactly (not sampled).
+
+    A trip's intensity is type multiplier x route column x season; the traveller, the route given the
+    traveller (85% home, else another route of the same kind) and the day are drawn independently, so the
+    mean is a sum over travellers, routes and days. Dividing by it makes the prevalences the scenario's.
+    """
+    p = world.p
+    counts = np.diff(world.day_cum, prepend=0).astype(np.float64)
+    season = float(np.sum(counts * np.where(world.pre_tet, p["pre_tet_multiplier"], 1.0)) / counts.sum())
+    trav_p = np.diff(world.trav_cum, prepend=0.0)
+    route_p = np.diff(world.route_cum, prepend=0.0)
+    land = world.route_land
+    home = world.trav_route
+    rm = world.route_mult
+    same_kind_mass = np.array([route_p[land == k].sum() for k in (False, True)])
+    alt_mean = np.stack([(route_p[land == k, None] * rm[land == k]).sum(axis=0) for k in (False, True)])
+    kind = land[home].astype(np.int64)
+    route_mean = 0.85 * rm[home] + 0.15 * (alt_mean[kind] + (1 - same_kind_mass[kind])[:, None] * rm[home])
+    out = {}
+    for k, m in enumerate(MECHANISMS):
+        tm = np.array([p["mechanisms"][m.name]["type_multiplier"][t] for t in TRAVELLER_TYPES])
+        out[m.name] = float(max(season * np.sum(trav_p * tm[world.trav_type] * route_mean[:, k]), 1e-12))
+    return out
+
+
 def _calibrate(world: PassengerWorld, rng: np.random.Generator) -> None:
+    world.z = _normalisers(world)
     ctx = _context(world, rng, np.sort(rng.integers(0, world.n, 40_000)))
-    g = _intensities(world, ctx, normalised=False)
-    world.z = {m.name: float(max(g[:, k].mean(), 1e-12)) for k, m in enumerate(MECHANISMS)}
     lam = _intensities(world, ctx)
     h = _choose(lam, rng.random(len(lam)))
     f = draw_fields(rng, ctx, h)
     score = _legacy_points(world, ctx, f) + rng.random(len(h))
-    legacy = world.p["legacy"]
-    world.legacy_red = float(np.quantile(score, 1 - max(legacy["red_share"] - legacy["random_red"], 1e-4)))
+    # the rules fill what the random draw and the intelligence tips leave of the target red/yellow shares
+    red_rule, yellow_rule = rule_shares(world.p["legacy"], float(lam.sum(axis=1).mean()))
+    world.legacy_red = float(np.quantile(score, 1 - red_rule))
     rest = score[score < world.legacy_red]
-    yellow = max(legacy["yellow_share"] - legacy["random_yellow"], 1e-4) - float(np.mean(f["declared_red"]))
+    yellow = max(yellow_rule - float(np.mean(f["declared_red"])), 1e-4)
     k = int(np.clip(yellow * len(score), 0, len(rest) - 1))
     world.legacy_yellow = float(np.sort(rest)[::-1][k])
+
+
+def _dwell_hours(rng: np.random.Generator, size: int) -> Float:
+    """Transit dwell hours: log-normal (median 3 h) truncated to 24 h by its CDF (no field depends on it)."""
+    mu, sigma = np.log(3.0), 0.7
+    mass = ndtr((np.log(DWELL_MAX_HOURS) - mu) / sigma)
+    return np.asarray(np.exp(mu + sigma * ndtri(rng.random(size) * mass)), dtype=np.float64)
 
 
 def _choose(lam: Float, u: Float) -> Int:
@@ -291,7 +338,7 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
     f = draw_fields(rng, ctx, h)
     post = _posterior(lam, log_densities(ctx, f))
     trav, route, air = ctx["trav"], ctx["route"], ~ctx["land"]
-    ttype = world.trav_type[trav]
+    ttype = ctx["type"]
 
     night = rng.random(size) < world.routes["night_share"].to_numpy(dtype=np.float64)[route]
     hours = np.where(night, rng.uniform(22, 30, size) % 24, rng.uniform(6, 22, size))
@@ -314,7 +361,7 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
     ptype = np.where(crew, 1, np.where(air & (rng.random(size) < 0.03), 2, 0))
     pnr = PNR_CHARS[rng.integers(0, len(PNR_CHARS), (size, 6))].view("S6").ravel().astype(str)
     vehicle = np.where(air, 0, categorical(rng, np.cumsum(VEHICLE_P), size))
-    bag_count = np.where(f["bag"] < 3.0, 0, np.ceil(f["bag"] / 23.0)).astype(np.int64)
+    bag_count = np.where(f["bag"] < 30, 0, (f["bag"] + 229) // 230).astype(np.int64)  # a bag per 23 kg
     cabin = np.where(air, categorical(rng, np.cumsum([0.85, 0.08, 0.07]), size), -1)
     booking = np.where(air, categorical(rng, np.cumsum([0.6, 0.3, 0.1]), size), -1)
     land_doc = np.where(world.trav_pass[trav], 1, 0)
@@ -331,16 +378,12 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
     p_violation = 1.0 - post[:, 0]
 
     pts = _legacy_points(world, ctx, f)
-    legacy = p["legacy"]
-    declared_goods = f["declared_red"]
-    channel, reason, propensity = legacy_selection(
-        rng, pts, declared_goods, world.legacy_red, world.legacy_yellow, legacy, "declared"
+    selection = legacy_selection(
+        rng, pts, f["declared_red"], world.legacy_red, world.legacy_yellow, p["legacy"], "declared", h > 0
     )
+    channel = selection.channel
     inspected = channel > 0
-    sens = np.where(
-        channel == 2, legacy["red_sensitivity"], legacy["yellow_sensitivity"] * YELLOW_SENSITIVITY[h]
-    )
-    detected = inspected & (h > 0) & (rng.random(size) < sens)
+    detected = inspect(rng, selection, h, *detection(p["mechanisms"], PASSENGER_MECHANISMS))
     channels = ["green", "yellow", "red"]
     truth_channel_code = np.where(h == 0, 0, np.where(serious, 2, 1))
     countries = world.countries
@@ -357,7 +400,7 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
             "carrier": C.categorical_codes(np.where(air, carrier_code, -1), carrier_names),
             "flight_number": pd.Series(flight, dtype="str").where(air),
             "transit": f["transit"],
-            "dwell_hours": np.where(f["transit"], np.round(rng.lognormal(np.log(3.0), 0.7, size), 1), np.nan),
+            "dwell_hours": np.where(f["transit"], np.round(_dwell_hours(rng, size), 1), np.nan),
             "passenger_type": C.categorical_codes(ptype, ["passenger", "crew", "transit"]),
             "nationality": C.categorical_codes(world.trav_nat[trav], countries),
             "residence_country": C.categorical_codes(world.trav_res[trav], countries),
@@ -367,17 +410,17 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
             "doc_issuing_country": C.categorical_codes(world.trav_nat[trav], countries),
             "doc_days_to_expiry": np.maximum(world.trav_doc_expiry[trav] - ctx["day"], 1).astype(np.int64),
             "pnr_locator": pd.Series(pnr, dtype="str").where(air),
-            "days_booked_before_travel": np.floor(f["booked"]),
+            "days_booked_before_travel": np.where(air, f["booked"], np.nan),
             "booking_channel": C.categorical_codes(booking, list(BOOKING_CHANNELS)),
             "payment_form": C.categorical_codes(f["payment"], list(PAYMENTS)),
             "ticket_type": C.categorical_codes(f["ticket"], list(TICKETS)),
-            "trip_duration_days": np.round(f["duration"], 1),
+            "trip_duration_days": np.where(f["duration"] >= 0, np.round(f["duration"] * 0.1, 1), np.nan),
             "pax_on_pnr": f["party"].astype(np.int64),
             "travelling_alone": f["party"] == 1,
             "cabin_class": C.categorical_codes(cabin, list(CABINS)),
             "frequent_flyer": world.trav_ff[trav] & air,
             "bag_count": bag_count,
-            "bag_weight_kg": np.round(f["bag"], 1),
+            "bag_weight_kg": np.round(f["bag"] * 0.1, 1),
             "vehicle_type": C.categorical_codes(vehicle, list(VEHICLES)),
             "declared_currency_usd": np.round(f["currency"], 0),
             "declared_channel": C.categorical_codes(f["declared_red"].astype(np.int64), ["green", "red"]),
@@ -393,12 +436,13 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
             "truth_undeclared_value_usd": np.round(value, 2),
             "truth_revenue_at_stake_usd": np.round(revenue, 2),
             "truth_traveller_type": C.categorical_codes(ttype, list(TRAVELLER_TYPES)),
+            "truth_selection_propensity": selection.truth_propensity,
             "oracle_p_violation": p_violation,
             "oracle_p_yellow": p_violation - p_red,
             "oracle_p_red": p_red,
             "legacy_channel": C.categorical_codes(channel, channels),
-            "legacy_reason": pd.Categorical(reason, categories=["none", "rule", "declared", "random"]),
-            "selection_propensity": propensity,
+            "legacy_reason": pd.Categorical(selection.reason, categories=LEGACY_REASONS),
+            "selection_propensity": selection.propensity,
             "inspected": inspected,
             "observed_label": pd.array(np.where(inspected, detected, False), dtype="boolean"),
             # what the inspection found: the channel the record deserved, as far as the check could tell

@@ -925,7 +925,8 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     # source country), and S5's goods are concealed ones with their own duty (a concealed good is drawn for
     # every record at this point of the stream; only S5 records use theirs).
     true_q, true_price = np.exp(dec["true_lq"]), np.exp(ctx["lp"])
-    true_q = np.where(world.hs6_piece[ctx["hs6"]], np.round(true_q), true_q)
+    # whole pieces: S4 shipped more than it declared, so its true count rounds up
+    true_q = np.where(world.hs6_piece[ctx["hs6"]], np.ceil(true_q - 1e-6), true_q)
     true_cif = true_q * true_price
     true_hs6, true_origin = ctx["hs6"].copy(), ctx["origin"].copy()
     true_duty = _duty(
