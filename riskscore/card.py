@@ -52,7 +52,7 @@ def model_card(model: RiskModel, report: dict[str, pd.DataFrame] | None = None) 
         "  random share. Retrain as inspections under this model accumulate.",
         "- History features (importer, broker, traveller) use the history stored in the model; bring it up to",
         "  date by retraining, or the features age.",
-        "- Not for decisions without human review; never on protected attributes (DOMAIN.md 3.5).",
+        "- Not for decisions without human review; never on protected attributes (docs/domain.md 3.5).",
     ]
     if report:
         # "outcomes" and "by": the tables of a spec's own [labels] (a user's declarations, no truth needed)

@@ -209,7 +209,7 @@ def _print_report(report: Mapping[str, pd.DataFrame], say: Callable[..., None]) 
         "observed": "the same seen through inspection outcomes only (IPW hit rate among inspected):",
         "mechanisms": "recall at 5% inspection, per planted mechanism:",
         "channels": "assigned channels and their truth hit rate:",
-        "groups": "selection and hit rate per protected group (outcome test, DOMAIN.md 3.5):",
+        "groups": "selection and hit rate per protected group (outcome test, docs/domain.md 3.5):",
     }
     for name, title in titles.items():
         if name in report and len(report[name]):

@@ -1,6 +1,6 @@
 """Metrics the way customs evaluates selection: hit rate, detection and revenue at a fixed inspection rate.
 
-DOMAIN.md 5: precision@n% (hit rate) and recall@n% (detection rate) at inspection rates 1, 2, 5, 10, 20%,
+docs/domain.md 5: precision@n% (hit rate) and recall@n% (detection rate) at inspection rates 1, 2, 5, 10, 20%,
 and revenue@n% (share of the duty at stake found in the top n%).
 """
 
@@ -347,7 +347,7 @@ def evaluate_scores(
     channels
         The model's assigned channel per record, for per-channel hit rates.
     protected
-        Protected columns for the per-group selection and hit rates (DOMAIN.md 3.5 outcome test).
+        Protected columns for the per-group selection and hit rates (docs/domain.md 3.5 outcome test).
 
     Returns
     -------

@@ -558,7 +558,7 @@ class RiskModel:
             },
             columns=list(OUTPUT_COLUMNS),
         )
-        # how much of the batch the stored history does not know (DOMAIN.md 4.1: new importers are a
+        # how much of the batch the stored history does not know (docs/domain.md 4.1: new importers are a
         # risk signal, but a large share in ordinary traffic means the ids do not match training's)
         out.attrs["unseen_history"] = unseen = self.features.unseen_rates(X)
         if unseen and log.isEnabledFor(logging.INFO):

@@ -1,6 +1,6 @@
 """Capacity-constrained channel assignment: the stored, reviewable decision layer on top of the model.
 
-DOMAIN.md 1.1 (ASYCUDA selectivity): target rates per lane filled in precedence red -> yellow -> green,
+docs/domain.md 1.1 (ASYCUDA selectivity): target rates per lane filled in precedence red -> yellow -> green,
 mandatory criteria, exemptions for trusted traders, and a minimum random rate "to check transactions
 that may not otherwise come to Customs attention". Every decision records why it was taken.
 """
@@ -180,9 +180,9 @@ class ChannelPolicy:
     Parameters
     ----------
     red_share, yellow_share
-        Target shares of model-selected red and yellow (DOMAIN.md 1.3, 4.1: 5% / 15% for shipments).
+        Target shares of model-selected red and yellow (docs/domain.md 1.3, 4.1: 5% / 15% for shipments).
     random_red, random_yellow
-        Shares selected at random for exploration and unbiased labels (DOMAIN.md 4.1: ~0.5% red);
+        Shares selected at random for exploration and unbiased labels (docs/domain.md 4.1: ~0.5% red);
         reproducible per record id.
     rules
         Mandatory criteria and exemptions, applied in order; mandatory red wins over everything.
@@ -311,7 +311,7 @@ class ChannelPolicy:
         -------
         list of str
             One sentence per record: the rule that fired, the random draw, or the score against the
-            threshold that the policy set on validation data (DOMAIN.md 1.1, ASYCUDA's selection reasons).
+            threshold that the policy set on validation data (docs/domain.md 1.1, ASYCUDA's selection reasons).
 
         Examples
         --------
@@ -460,7 +460,7 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-#: The shares a spec without its own ``[policy]`` gets: those of the shipped shipment policy (DOMAIN.md 1.3
+#: The shares a spec without its own ``[policy]`` gets: those of the shipped shipment policy (docs/domain.md 1.3
 #: channel shares, 4.1 random share), without rules (a rule names columns only the spec's author knows).
 GENERIC_SHARES: dict[str, float] = {
     "red_share": 0.045,
@@ -573,7 +573,7 @@ def default_policy(spec_or_kind: str | RecordSpec) -> ChannelPolicy:
     Returns
     -------
     ChannelPolicy
-        For a built-in spec, unchanged: the shipped policy (DOMAIN.md 1.3 channel shares, 4.1/4.2 random
+        For a built-in spec, unchanged: the shipped policy (docs/domain.md 1.3 channel shares, 4.1/4.2 random
         shares, its mandatory rules and exemptions). For a spec with a ``[policy]`` table: its shares and
         rules. For any other spec: the shipment shares (red 4.5%, yellow 14%, random 0.5% / 1%) and no rules.
 

@@ -524,7 +524,7 @@ class LabelSpec:
         A bool column saying which records were inspected; None: every record with an outcome was.
     propensity : str or None
         The probability that the policy which chose the inspections selected the record (inverse
-        propensity weights, DOMAIN.md 4.3); None: inspections are weighted equally.
+        propensity weights, docs/domain.md 4.3); None: inspections are weighted equally.
     truth : str or None
         On synthetic data, the channel each record truly deserves (``riskscore train --label truth``).
     revenue : str or None

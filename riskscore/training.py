@@ -1,7 +1,7 @@
 """Training a RiskModel from a history of records, the way a risk unit has it.
 
 Labels are the observed inspection outcomes (only inspected records carry one), weighted by inverse
-selection propensity where the data records it (DOMAIN.md 4.3). Training on truth columns is refused
+selection propensity where the data records it (docs/domain.md 4.3). Training on truth columns is refused
 unless a study asks for it explicitly (``label="truth"`` with ``allow_truth=True``).
 """
 
@@ -300,7 +300,7 @@ def _labels(
 
     Observed labels: the outcome column mapped to channels through ``[labels] values`` (records not
     inspected count as unlabelled); inverse selection propensities as weights, truncated at MAX_WEIGHT
-    (DOMAIN.md 4.3). Truth labels (synthetic studies): the ``[labels] truth`` column, every record.
+    (docs/domain.md 4.3). Truth labels (synthetic studies): the ``[labels] truth`` column, every record.
     """
     n = len(frame)
     labels = spec.labels
@@ -528,7 +528,7 @@ def train(
         est.fit(X[has_l], found[has_l].astype(int), sample_weight=w[has_l], eval_set=eval_set)
         bar.update()
         bar.set_postfix_str("severity")
-        # severity head: among found violations, does it warrant red (DOMAIN.md 2.2: concealment, serious)?
+        # severity head: among found violations, does it warrant red (docs/domain.md 2.2: concealment, serious)?
         sev_rows = has_l & found
         red = y == "red"
         severity, severity_prior = None, float(red[sev_rows].mean()) if sev_rows.any() else 0.0

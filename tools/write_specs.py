@@ -299,7 +299,7 @@ SHIPMENT = [
     ),
 ]
 
-# Derived features (riskscore.features), DOMAIN.md 2.1 "Derived risk features" and 4.2.
+# Derived features (riskscore.features), docs/domain.md 2.1 "Derived risk features" and 4.2.
 SHIPMENT_FEATURES = [
     {"name": "unit_value", "kind": "log_ratio", "inputs": ["cif_value_usd", "quantity"]},
     {"name": "value_per_kg", "kind": "log_ratio", "inputs": ["cif_value_usd", "net_weight_kg"]},
@@ -659,7 +659,7 @@ if __name__ == "__main__":
     (OUT / "shipment.toml").write_text(
         render(
             "shipment",
-            "Import declarations (one line per declaration), DOMAIN.md 2.1",
+            "Import declarations (one line per declaration), docs/domain.md 2.1",
             "declaration_id",
             "declared_at",
             SHIPMENT,
@@ -669,7 +669,7 @@ if __name__ == "__main__":
     (OUT / "passenger.toml").write_text(
         render(
             "passenger",
-            "Passenger trips and land-border crossings (API/PNR), DOMAIN.md 3.1",
+            "Passenger trips and land-border crossings (API/PNR), docs/domain.md 3.1",
             "trip_id",
             "crossed_at",
             PASSENGER,

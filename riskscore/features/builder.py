@@ -5,7 +5,7 @@ What becomes a feature is decided by the record spec, never by the record kind:
 * declared columns with roles ``category``, ``amount``, ``quantity``, ``weight``, ``count``, ``duration``,
   ``rate`` and ``flag`` are used as they are (categories through stored codes, see below);
 * ``protected`` columns are left out unless named in ``include_protected`` (an explicit, logged choice,
-  DOMAIN.md 3.5); ``id``, ``timestamp``, ``entity`` and ``text`` columns are not used raw;
+  docs/domain.md 3.5); ``id``, ``timestamp``, ``entity`` and ``text`` columns are not used raw;
 * the spec's ``[[features]]`` add derived features, each computed by its kind (``registry.KINDS``: log
   ratios, references of the record's group with backoff, rate gaps within a group, key history, the
   calendar). The builder only assembles kinds: it holds their fitted states and puts their outputs in
@@ -57,7 +57,7 @@ class FeatureBuilder:
         The record spec (or the name of a built-in one).
     include_protected
         Protected columns to use as features anyway. Each inclusion is logged as a warning; the default
-        keeps every protected attribute out of the model (DOMAIN.md 3.5).
+        keeps every protected attribute out of the model (docs/domain.md 3.5).
     min_category_count
         Categories seen fewer times in training share the rare-or-unseen bucket.
     smoothing

@@ -1,7 +1,7 @@
 """``code_level``: a level of a code hierarchy as a category (the HS chapter or heading of an HS code).
 
 A six-digit HS code is too fine for many traders' and goods' patterns; its heading (4 digits) and chapter
-(2 digits) carry what the code alone cannot learn from few records (DOMAIN.md 2.1, hs6/hs4/hs2). The input
+(2 digits) carry what the code alone cannot learn from few records (docs/domain.md 2.1, hs6/hs4/hs2). The input
 names the level as a cut of a code column: ``inputs = ["hs_code:4"]``. Levels seen fewer than
 ``min_category_count`` times in training share the rare-or-unseen bucket, like raw categories.
 """

@@ -1,6 +1,6 @@
 """``group_max_gap``: how far a record's rate is below the highest typical rate of its group's codes.
 
-Duty gap within the HS heading (DOMAIN.md 2.2, S2 misclassification: a TV declared as a monitor to pay 0%
+Duty gap within the HS heading (docs/domain.md 2.2, S2 misclassification: a TV declared as a monitor to pay 0%
 instead of 8%): the typical (median) duty of each code with at least 5 training records, the highest of
 them per group, minus the record's own.
 """

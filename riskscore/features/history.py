@@ -2,7 +2,7 @@
 
 Prior record count, smoothed prior hit rate (``(hits + smoothing x overall rate) / (inspected +
 smoothing)``), optionally days since the key was first seen, counts in recent day windows and their spike
-(DOMAIN.md 2.2: S6 phantom importers, S7 complicit brokers; DATE's RiskH features). Only records of
+(docs/domain.md 2.2: S6 phantom importers, S7 complicit brokers; DATE's RiskH features). Only records of
 strictly earlier days count, in training and in scoring alike (one code path: :meth:`EventTable.lookup`),
 so no label leaks from a record into its own features.
 """

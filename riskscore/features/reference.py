@@ -1,6 +1,6 @@
 """``reference``: a value against the training reference of its group, backing off to coarser groups.
 
-Unit value against HS6 x origin, falling back to HS4 and HS2 (DOMAIN.md 2.2, S1 undervaluation and S4
+Unit value against HS6 x origin, falling back to HS4 and HS2 (docs/domain.md 2.2, S1 undervaluation and S4
 quantity misdeclaration; the WCO valuation guidance warns a gap is a signal, not proof). The reference of a
 group is the mean log value of its training records, shrunk towards the coarser group's by
 ``reference_shrink`` pseudo-records; in training a record is left out of its own reference.

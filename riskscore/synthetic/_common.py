@@ -16,7 +16,7 @@ from riskscore.synthetic.scenario import data_dir
 # any chunking of the output is a re-slicing of the same blocks, so chunked == one-shot by construction.
 BLOCK_ROWS = 1 << 16
 
-# Lunar New Year (Tet) dates: DOMAIN 1.5 (border clearance halts ~7 days) and 4.4 (pre-Tet peaks).
+# Lunar New Year (Tet) dates: docs/domain.md 1.5 (border clearance halts ~7 days) and 4.4 (pre-Tet peaks).
 TET_DATES = {
     2023: dt.date(2023, 1, 22),
     2024: dt.date(2024, 2, 10),
@@ -134,7 +134,7 @@ def categorical_codes(
 
 
 def weekday_weights(kind: str) -> NDArray[np.float64]:
-    """Day-of-week volume profile. DOMAIN 2.1: KCS Mon 29%, Tue-Fri 16-19%, Sat 3%, Sun 2%."""
+    """Day-of-week volume profile. docs/domain.md 2.1: KCS Mon 29%, Tue-Fri 16-19%, Sat 3%, Sun 2%."""
     if kind == "land_gate":  # border gates work every day
         return np.array([16, 15, 15, 15, 15, 13, 11], dtype=np.float64)
     if kind == "passenger":

@@ -5,7 +5,7 @@ travel frequency and a latent type (ordinary, shopper, courier, mule). A trip dr
 route, direction, carrier), then a violation (or none) with probability driven by the traveller's type,
 the route and the season, then a latent trip style (business, leisure, shuttle) whose probabilities depend
 on the traveller's type and are tilted by the violation, then the API/PNR fields given the style and the
-violation (DOMAIN.md 3.1, 3.2, 4.2): booking lead time, payment form, ticket type, trip duration, bag
+violation (docs/domain.md 3.1, 3.2, 4.2): booking lead time, payment form, ticket type, trip duration, bag
 weight, party size, transit, currency declared. So the fields follow the traveller (a courier's clean
 trips look like his other trips) and move together within a trip. The oracle is the exact posterior over
 {none, P1..P4} given the visible fields and the traveller's latent type, a mixture over the styles.
@@ -19,7 +19,7 @@ oracle and legacy inspection (``generate_block``, the selection contract of
 :mod:`riskscore.synthetic.inspection`).
 
 Protected attributes (nationality, residence, sex, age) are drawn from the route's mix only, never from
-the latent type: they are proxies through the route, as DOMAIN.md 3.5 requires, and not causes. The
+the latent type: they are proxies through the route, as docs/domain.md 3.5 requires, and not causes. The
 scenario's planted biased rule adds legacy rule points to one nationality without changing who violates.
 """
 
@@ -46,7 +46,7 @@ Int = NDArray[np.int64]
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
 
-SERIOUS = frozenset(m.name for m in MECHANISMS if m.serious)  # DOMAIN 4.2: cash over threshold, gold, drugs
+SERIOUS = frozenset(m.name for m in MECHANISMS if m.serious)  # docs/domain.md 4.2: cash over threshold, gold, drugs
 PAYMENTS = ("card", "transfer", "cash", "miles")  # the order of TripProfile.payment
 TICKETS = ("round_trip", "one_way", "multi_city")  # the order of TripProfile.ticket
 # Per hypothesis (none, then the mechanisms): value carried undeclared, tax at stake, bag-check findability.
@@ -58,7 +58,7 @@ VEHICLE_P = np.array([0.0, 0.2, 0.35, 0.2, 0.15, 0.1])
 CABINS = ("economy", "premium", "business")
 BOOKING_CHANNELS = ("online", "agency", "airline_office")
 LEGACY_REASONS = ["none", "rule", "declared", "random", "officer"]
-DWELL_MAX_HOURS = 24.0  # DOMAIN 3.1: dwell 0-24 h
+DWELL_MAX_HOURS = 24.0  # docs/domain.md 3.1: dwell 0-24 h
 PNR_CHARS = np.frombuffer(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789", dtype=np.uint8)
 
 
@@ -81,7 +81,7 @@ class PassengerWorld:
     points: list[str]
     route_country: Int
     day_cum: Int
-    pre_tet: Bool  # per day: Nov-Jan peak season before Tet (DOMAIN 4.4 (d))
+    pre_tet: Bool  # per day: Nov-Jan peak season before Tet (docs/domain.md 4.4 (d))
     trav_cum: Float
     trav_id: pd.Index
     trav_type: Int
@@ -127,10 +127,10 @@ def build_world(
     dw = C.weekday_weights("passenger")[dow] * np.where(np.abs(tet) <= 10, 1.4, 1.0)
     dw = dw * np.where((moy >= 6) & (moy <= 8), 1.1, 1.0)
     day_cum = C.day_counts(rng, n, dw)
-    pre_tet = (tet > -75) & (tet < 0)  # DOMAIN 3.3: Nov-Dec ~30% of a year's cases, ahead of Tet
+    pre_tet = (tet > -75) & (tet < 0)  # docs/domain.md 3.3: Nov-Dec ~30% of a year's cases, ahead of Tet
 
     # travellers: type first, then a home route weighted by the route's risk for that type (a proxy by
-    # route, DOMAIN 3.5), then traits drawn from the route only.
+    # route, docs/domain.md 3.5), then traits drawn from the route only.
     n_t = int(max(200, round(p["travellers_per_trip"] * n)))
     type_share = np.array([p["traveller_types"][t] for t in TRAVELLER_TYPES])
     ttype = categorical(rng, np.cumsum(type_share), n_t).astype(np.int64)
@@ -255,7 +255,7 @@ def _legacy_points(world: PassengerWorld, ctx: dict[str, Any], f: dict[str, Any]
     """Rule points of a legacy passenger profile: watch list, cash, one-way, late booking, heavy bags, route.
 
     The planted biased rule (``legacy.biased_value``) adds ``legacy.biased_points`` to one nationality,
-    which does not cause violations (DOMAIN 3.5): the fairness checks must flag it.
+    which does not cause violations (docs/domain.md 3.5): the fairness checks must flag it.
     """
     legacy = world.p["legacy"]
     watch = world.trav_watch[ctx["trav"]]

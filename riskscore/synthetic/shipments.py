@@ -1,6 +1,6 @@
 """Synthetic import declarations with planted, named fraud mechanisms and an exact Bayes oracle.
 
-The generative story, in the order it is sampled (DOMAIN.md 2.1, 2.2, 4.1):
+The generative story, in the order it is sampled (docs/domain.md 2.1, 2.2, 4.1):
 
 1. The *world* (built once per data set): an HS catalogue (HS4 headings from ``synthetic/hs_headings.csv``
    expanded into HS6 codes with their own duty rates and reference prices), origins, offices with weekday
@@ -67,8 +67,8 @@ INCOTERMS = ("FOB", "CIF", "EXW", "CFR", "FCA", "DAP", "DDP")
 INCOTERM_P = np.array([0.35, 0.30, 0.10, 0.10, 0.08, 0.05, 0.02])
 TYPES = (*IMPORTER_TYPES, "phantom")
 PHANTOM = len(IMPORTER_TYPES)
-SERIOUS = frozenset(m.name for m in MECHANISMS if m.serious)  # DOMAIN 4.1: critical cases, ~0.3% of shipments
-# Goods hidden behind a cover code in S5 (DOMAIN 2.2): true HS6 and its duty + excise rate.
+SERIOUS = frozenset(m.name for m in MECHANISMS if m.serious)  # docs/domain.md 4.1: critical cases, ~0.3% of shipments
+# Goods hidden behind a cover code in S5 (docs/domain.md 2.2): true HS6 and its duty + excise rate.
 CONCEALED_GOODS = (("240220", 1.35), ("050710", 0.0), ("851890", 0.30), ("300490", 0.05))
 AD_DUTY = 0.15  # anti-dumping duty on CN goods of the `ad_cn` headings [design default]
 S2_COVER = 0.25  # S2 at a code scales down when its lower-duty siblings trade less than 4x less than it
@@ -97,7 +97,7 @@ class ShipmentWorld:
     hs6_logp: Float
     hs6_loguw: Float
     hs6_pop_logp: Float  # log P(hs6 | hs4)
-    hs6_licence: Bool  # needs a specialised-management document: regulatory yellow (DOMAIN 1.3)
+    hs6_licence: Bool  # needs a specialised-management document: regulatory yellow (docs/domain.md 1.3)
     hs6_nbr: Int  # (n_hs6, K) lower-duty siblings S2 may declare instead, -1 padded
     hs6_nbr_cum: Float  # (n_hs6, K) cumulative P(declared sibling | true code, S2): by the siblings' volume
     hs6_pre: Int  # (n_hs6, K) true codes that may be declared as this one under S2, -1 padded
@@ -210,7 +210,7 @@ def build_world(
             bulk_unit = str(row["unit"]) in BULK_UNITS
             loguw.append(np.log(float(row["unit_kg"])) + (0.0 if bulk_unit else code_noise))
             pop.append(weights[c])
-            # Specialised-management licences apply to some codes of a heading, not all (DOMAIN 1.3).
+            # Specialised-management licences apply to some codes of a heading, not all (docs/domain.md 1.3).
             licence.append(bool(row["licence"]) and crng.random() < 0.5)
     hs6 = np.array(codes)
     hs6_hs4 = np.array(parent, dtype=np.int64)
@@ -266,7 +266,7 @@ def build_world(
     with np.errstate(divide="ignore"):
         origin_logp, hub_logp, dep_hub_logp = np.log(origin_p), np.log(hub / hub.sum()), np.log(dep_hub)
 
-    # --- calendar: weight of each (day, office); DOMAIN 1.5 Tet closure at land gates, harvest peaks May-Jul.
+    # --- calendar: weight of each (day, office); docs/domain.md 1.5 Tet closure at land gates, harvest peaks May-Jul.
     dow, tet, _month = C.day_offsets(start, days)
     moy = C.month_of_year(start, days)
     otype = np.array([OFFICE_TYPES.index(t) for t in offices["type"]], dtype=np.int64)
@@ -564,7 +564,7 @@ def _calibrate(world: ShipmentWorld, rng: np.random.Generator) -> None:
             got = float(v.mean())
             if target > 0 and got > 0:
                 world.z[name] *= got / target
-    # Legacy thresholds on rule points with U(0,1) jitter (DOMAIN 1.1 "expected rate per lane").
+    # Legacy thresholds on rule points with U(0,1) jitter (docs/domain.md 1.1 "expected rate per lane").
     lam = _intensities(world, pilot)
     mech = _choose(lam, rng.random(len(pilot["day"])))
     declared = _apply(world, pilot, mech, rng)
@@ -638,7 +638,7 @@ def _draw_context(world: ShipmentWorld, rng: np.random.Generator, rows: Int) -> 
         world.imp_multinational[imp], p["multinational_related_share"], p["related_party_share"]
     )
     related = rng.random(size) < related_p
-    # Consignments by air are smaller than by sea or road; DOMAIN 2.1 net weight median ~100 kg (KCS).
+    # Consignments by air are smaller than by sea or road; docs/domain.md 2.1 net weight median ~100 kg (KCS).
     office_scale = np.array([1.0, 0.15, 1.0, 1.0, 1.0])[otype]
     mq = np.where(express, np.log(3.0), np.log(world.hs6_qty_median[hs6] * office_scale / QTY_DIVISOR))
     sq = np.where(express, 0.8, p["quantity_sigma"])
@@ -718,7 +718,7 @@ def _intensity_terms(
 
 
 def _drift(world: ShipmentWorld, day: Int, hs6: Int, origin: Int) -> tuple[dict[str, Float], Float]:
-    """Per-mechanism mix multipliers and a prevalence multiplier from scheduled drift (DOMAIN 4.4 (a))."""
+    """Per-mechanism mix multipliers and a prevalence multiplier from scheduled drift (docs/domain.md 4.4 (a))."""
     mix: dict[str, Float] = {}
     hot = np.ones(len(day))
     for first_day, mix_f, hs2_f, origin_f in world.drift:
@@ -901,9 +901,9 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     price = np.exp(dec["lp"])
     cif = q * price
     net = q * np.exp(dec["luw"])
-    gross = net / rng.beta(18.0, 2.0, size)  # DOMAIN 4.1: net/gross ratio Beta centred 0.9
+    gross = net / rng.beta(18.0, 2.0, size)  # docs/domain.md 4.1: net/gross ratio Beta centred 0.9
     air = np.isin(ctx["otype"], [OFFICE_TYPES.index("airport"), OFFICE_TYPES.index("express")])
-    freight = cif * np.where(air, rng.uniform(0.05, 0.25, size), rng.uniform(0.02, 0.12, size))  # DOMAIN 4.1
+    freight = cif * np.where(air, rng.uniform(0.05, 0.25, size), rng.uniform(0.02, 0.12, size))  # docs/domain.md 4.1
     insurance = cif * rng.uniform(0.002, 0.006, size)
     fob = np.maximum(cif - freight - insurance, 0.0)
     declared_duty = _duty(world, dec["hs6"], dec["origin"], dec["claim"])
@@ -951,7 +951,7 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     p_violation = 1.0 - post[:, 0]
     p_red = post[:, red_cols].sum(axis=1)
 
-    # --- legacy selection and inspection (DOMAIN 1.1, 4.3)
+    # --- legacy selection and inspection (docs/domain.md 1.1, 4.3)
     pts = _legacy_points(world, ctx, dec)
     legacy = p["legacy"]
     licence = world.hs6_licence[dec["hs6"]]

@@ -1,4 +1,4 @@
-"""Each planted mechanism leaves the signature DOMAIN.md 2.2 / 3.2 describes, and nothing else does."""
+"""Each planted mechanism leaves the signature docs/domain.md 2.2 / 3.2 describes, and nothing else does."""
 
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ def test_p2_goods_for_resale_mean_heavy_bags(passengers_200k, compliant_trips):
 
 
 def test_p4_drug_mules_travel_alone(compliant_trips):
-    # drugs are 0.005% of trips (DOMAIN 4.2): a world with 20x more of them shows their signature
+    # drugs are 0.005% of trips (docs/domain.md 4.2): a world with 20x more of them shows their signature
     boosted = generate_passengers(
         50_000, seed=11, scenario={"passengers": {"mechanisms": {"P4": {"share": 1.0}}}}
     )

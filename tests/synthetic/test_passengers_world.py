@@ -1,8 +1,8 @@
-"""The passenger world v2: traveller-driven correlated fields, DOMAIN calibration, exact oracle, legacy.
+"""The passenger world v2: traveller-driven correlated fields, docs/domain.md calibration, exact oracle, legacy.
 
 Every statistical check runs on three seeds (200,000 trips each, generated once for the module), with
 binomial tolerances: the oracle is calibrated in every decile and in its top bins, the fields sit in the
-DOMAIN.md 3.1 / 4.2 ranges, no traveller carries a large share of the violations, random selections are
+docs/domain.md 3.1 / 4.2 ranges, no traveller carries a large share of the violations, random selections are
 a true random sample, and a planted biased rule on a nationality over-selects it without it violating more.
 """
 
@@ -142,7 +142,7 @@ def test_oracle_red_and_yellow_counts(frames, seed):
         assert abs(n - p.sum()) <= 4 * sd, (channel, n, p.sum(), sd)
 
 
-# -------------------------------------------------------------------------------- DOMAIN calibration
+# -------------------------------------------------------------------------------- docs/domain.md calibration
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -150,7 +150,7 @@ def test_trip_fields_in_domain_ranges(frames, seed):
     frame = frames[seed]
     air = _air(frame)
     late = float((air["days_booked_before_travel"] <= 2).mean())
-    assert 0.05 <= late <= 0.10, late  # DOMAIN 3.1: 0-2 days for 5-10%
+    assert 0.05 <= late <= 0.10, late  # docs/domain.md 3.1: 0-2 days for 5-10%
     assert 18 <= air["days_booked_before_travel"].median() <= 32  # median ~20-30 days
     assert air["days_booked_before_travel"].max() < 365
     cash = float((air["payment_form"] == "cash").mean())
@@ -177,7 +177,7 @@ def test_prevalence_matches_domain(frames, seed):
 
 
 def test_drugs_are_five_in_a_hundred_thousand(frames):
-    """DOMAIN 4.2: drugs on 0.005% of trips, both in the world's intensities and in the drawn trips."""
+    """docs/domain.md 4.2: drugs on 0.005% of trips, both in the world's intensities and in the drawn trips."""
     sc = load_scenario("default")
     world = world_module.build_world(sc, ROWS, SEEDS[0], None, None)
     rng = np.random.default_rng(1)
@@ -275,7 +275,7 @@ def test_legacy_channels_reasons_and_propensities(frames, seed):
     # the exact propensity is calibrated: expected inspections match the inspections
     inspected = frame["inspected"].to_numpy(dtype=bool)
     assert abs(inspected.sum() - exact.sum()) <= 4 * np.sqrt(np.sum(exact * (1 - exact)))
-    # targeted red checks hit 10-30% (DOMAIN 4.2)
+    # targeted red checks hit 10-30% (docs/domain.md 4.2)
     hit = frame.loc[frame["legacy_channel"] == "red", "truth_violation"].mean()
     assert 0.10 <= hit <= 0.35, hit
 
@@ -290,7 +290,7 @@ def test_detection_follows_the_scenario(frames, seed):
 
 
 def test_biased_rule_over_selects_a_nationality_that_does_not_violate_more(frames, biased_frames):
-    """DOMAIN 3.5 (b): the planted rule raises one nationality's selection; its violation rate is not higher."""
+    """docs/domain.md 3.5 (b): the planted rule raises one nationality's selection; its violation rate is not higher."""
     for seed in SEEDS:
         fair, biased = frames[seed], biased_frames[seed]
         # the rule changes selection only: the trips and their truth are the same

@@ -256,7 +256,7 @@ def test_shipment_legacy_channel_shares(shipments_200k):
 
 
 def test_regulatory_share_of_yellow(shipments_200k):
-    """DOMAIN.md 4.1: 30-60% of yellow selections are mandatory by regulation, not by risk."""
+    """docs/domain.md 4.1: 30-60% of yellow selections are mandatory by regulation, not by risk."""
     yellow = shipments_200k[shipments_200k["legacy_channel"] == "yellow"]
     regulatory = (yellow["legacy_reason"] == "regulatory").mean()
     assert 0.3 <= regulatory <= 0.6, regulatory

@@ -1,4 +1,4 @@
-"""The planted passenger violations P1-P4, each written once (DOMAIN.md 3.1, 3.2, 4.2).
+"""The planted passenger violations P1-P4, each written once (docs/domain.md 3.1, 3.2, 4.2).
 
 A passenger violation does not turn true values into false ones as a shipment mechanism does: it changes
 the distribution the trip's API/PNR fields are drawn from (booking lead time, payment form, ticket type,
@@ -19,7 +19,7 @@ their probabilities are tabulated exactly from the normal CDF (:func:`_binned_lo
 Poisson, the categorical fields are tables. Only the declared currency amount is continuous (a log-normal
 density, rounded to whole dollars in the output).
 
-Effect sizes are design defaults anchored on DOMAIN 3.1 (booking lead median 20-30 days, 5-10% at 0-2
+Effect sizes are design defaults anchored on docs/domain.md 3.1 (booking lead median 20-30 days, 5-10% at 0-2
 days; cash 2-5%; one-way 10-25%; bags 0-60 kg) and 4.2 "Violation <-> features".
 """
 
@@ -58,7 +58,7 @@ Float = NDArray[np.float64]
 STYLES = ("business", "leisure", "shuttle")
 BOOKED_MAX_DAYS = 365  # tickets go on sale about a year ahead: days booked before travel is 0..364
 DURATION_MAX_DAYS = 365.0  # round trips return within a year
-BAG_MAX_KG = 60.0  # DOMAIN 3.1: 0-4 bags, 0-60 kg
+BAG_MAX_KG = 60.0  # docs/domain.md 3.1: 0-4 bags, 0-60 kg
 _TENTH = 0.1
 _PARTY_MAX = 40  # others on the booking: the Poisson table's length (rates are below 3)
 
@@ -123,7 +123,7 @@ class PassengerMechanism:
     """One planted violation: how often, what it does to the trip's fields, what is at stake."""
 
     name: str
-    serious: bool  # DOMAIN 4.2: cash over the threshold, gold, drugs
+    serious: bool  # docs/domain.md 4.2: cash over the threshold, gold, drugs
     route_column: str  # routes.csv column: how much more often on this route than on an ordinary one
     effect: TripEffect
     value_median: float  # USD value of what is carried undeclared (log-normal)
@@ -241,7 +241,7 @@ P2 = PassengerMechanism(
     value_sigma=0.9,
     tax_rate=0.30,
 )
-# P3 gold: carried on the body in groups, light bags, very short trips (DOMAIN 3.2 Bangkok route).
+# P3 gold: carried on the body in groups, light bags, very short trips (docs/domain.md 3.2 Bangkok route).
 P3 = PassengerMechanism(
     name="P3",
     serious=True,

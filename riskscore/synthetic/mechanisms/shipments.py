@@ -1,4 +1,4 @@
-"""The planted shipment mechanisms S1-S11, each written once (DOMAIN.md 2.2, 4.1).
+"""The planted shipment mechanisms S1-S11, each written once (docs/domain.md 2.2, 4.1).
 
 A mechanism is one object with the three things the generator and its oracle must agree on:
 
@@ -128,7 +128,7 @@ class ShipmentMechanism(ABC):
     """One planted mechanism: when it happens, what it declares, how likely its declarations are."""
 
     name: str
-    serious: bool = False  # DOMAIN 4.1 critical case: deserves red (physical) inspection
+    serious: bool = False  # docs/domain.md 4.1 critical case: deserves red (physical) inspection
     # The hypothesis hides a true value its intensity depends on (S2's code, S3's origin): its term cannot be
     # skipped where the intensity at the declared values is zero.
     marginalises: bool = False
@@ -171,7 +171,7 @@ def _subset(ctx: dict[str, Any], rows: Int) -> dict[str, Any]:
 class _ValueShift(ShipmentMechanism):
     """The declared unit price is the true one times a log-uniform ``factor``; nothing else moves.
 
-    Code, origin, quantity and weight stay true, so the price is the only trace (DOMAIN 2.2 "uv_ratio").
+    Code, origin, quantity and weight stay true, so the price is the only trace (docs/domain.md 2.2 "uv_ratio").
     """
 
     def apply(self, world: ShipmentWorld, dec: dict[str, Any], mask: Bool, rng: np.random.Generator) -> None:
@@ -199,12 +199,12 @@ class S1(_ValueShift):
     name = "S1"
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
-        """Duty at stake, doubled on high-risk headings (DOMAIN 2.2 high-duty, high-value goods)."""
+        """Duty at stake, doubled on high-risk headings (docs/domain.md 2.2 high-duty, high-value goods)."""
         return np.asarray(d.base * d.duty_w * (1.0 + world.hs6_high[d.hs6]), dtype=np.float64)
 
 
 class S6(_ValueShift):
-    """Phantom importer: a fly-by-night ID declares low values once and disappears (DOMAIN 2.2, DATE 5.5)."""
+    """Phantom importer: a fly-by-night ID declares low values once and disappears (docs/domain.md 2.2, DATE 5.5)."""
 
     name = "S6"
 
@@ -214,7 +214,7 @@ class S6(_ValueShift):
 
 
 class S7(_ValueShift):
-    """Complicit broker: a few declarants undervalue across many importers (DOMAIN 2.2)."""
+    """Complicit broker: a few declarants undervalue across many importers (docs/domain.md 2.2)."""
 
     name = "S7"
 
@@ -256,7 +256,7 @@ class S10(ShipmentMechanism):
 
 
 class S11(_ValueShift):
-    """Overvaluation: money moved out as trade payments, on goods with little duty to pay (DOMAIN 2.2)."""
+    """Overvaluation: money moved out as trade payments, on goods with little duty to pay (docs/domain.md 2.2)."""
 
     name = "S11"
 
@@ -318,7 +318,7 @@ class S3(ShipmentMechanism):
     """Origin fraud: goods of a source country (anti-dumping on CN, or no FTA) declared from a hub.
 
     The declared origin is a hub (``world.s3_hub_cum``) with a preference claimed; the goods leave from the hub
-    or, transhipped, from another port (DOMAIN 2.2 "origin != departure"). The price keeps the true
+    or, transhipped, from another port (docs/domain.md 2.2 "origin != departure"). The price keeps the true
     origin's level.
     """
 
@@ -458,7 +458,7 @@ class S8(ShipmentMechanism):
     serious = True
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
-        """Divertible goods (petroleum, tobacco, sugar: DOMAIN 2.2) at field offices."""
+        """Divertible goods (petroleum, tobacco, sugar: docs/domain.md 2.2) at field offices."""
         return np.asarray(d.base * (world.hs6_divertible[d.hs6] & d.field_office), dtype=np.float64)
 
     def apply(self, world: ShipmentWorld, dec: dict[str, Any], mask: Bool, rng: np.random.Generator) -> None:
