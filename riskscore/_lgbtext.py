@@ -68,6 +68,10 @@ _FLOAT = r"-?(?:[0-9]{1,308}(?:\.[0-9]{1,400})?|[0-9](?:\.[0-9]{1,400})?e[+-][0-
 _BIG_EXPONENT = re.compile(r"e\+[0-9]{3}")
 _INTS = re.compile(rf"(?:{_INT}(?: {_INT})*)?")
 _FLOATS = re.compile(rf"(?:{_FLOAT}(?: {_FLOAT})*)?")
+# A numerical split LightGBM could not place writes an infinite threshold ("inf", "-inf"): every value goes
+# one way. Its loader reads them (Common::Atof); only thresholds may hold them.
+_THRESHOLD = rf"(?:{_FLOAT}|-?inf)"
+_THRESHOLDS = re.compile(rf"(?:{_THRESHOLD}(?: {_THRESHOLD})*)?")
 _TOKENS = re.compile(r"(?:[!-~]+(?: [!-~]+)*)?")  # non-empty tokens separated by single spaces
 _OBJECTIVE = re.compile(rf"(?P<name>binary|multiclass|multiclassova)((?: (?:sigmoid|num_class):{_FLOAT})*)")
 _PARAMETER = re.compile(r"\[[a-z0-9_]+: [^\[\]\"\\]*\]")
@@ -124,12 +128,15 @@ class _Checker:
             self.fail(where, f"field {field!r} holds {bad}, outside [{lo}, {hi}]")
         return values
 
-    def floats(self, where: str, field: str, value: str, count: int, *, keep: bool = False) -> list[float]:
-        """Check a space-separated array of exactly `count` finite numbers; return them if `keep`."""
-        if _FLOATS.fullmatch(value) is None:
+    def floats(
+        self, where: str, field: str, value: str, count: int, *, keep: bool = False, infinite: bool = False
+    ) -> list[float]:
+        """Check a space-separated array of exactly `count` finite numbers (or +-inf where `infinite`)."""
+        if (_THRESHOLDS if infinite else _FLOATS).fullmatch(value) is None:
+            what = "numbers (finite, or inf / -inf)" if infinite else "finite numbers"
             self.fail(
                 where,
-                f"field {field!r} must hold finite numbers separated by single spaces; got {value[:60]!r}",
+                f"field {field!r} must hold {what} separated by single spaces; got {value[:60]!r}",
             )
         found = value.count(" ") + 1 if value else 0
         if found != count:
@@ -137,7 +144,8 @@ class _Checker:
         if not keep and _BIG_EXPONENT.search(value) is None:  # nothing can overflow to infinity (see _FLOAT)
             return []
         values = list(map(float, value.split(" "))) if value else []
-        if not all(map(math.isfinite, values)):
+        written = value.split(" ") if value else []
+        if any(not math.isfinite(v) and "inf" not in w for v, w in zip(values, written, strict=True)):
             self.fail(where, f"field {field!r} holds a number too large for a double")
         return values
 
@@ -335,7 +343,7 @@ def _check_tree(ck: _Checker, block: str, index: int, max_feature_idx: int) -> N
         if required not in fields:
             ck.fail(where, f"field {required!r} is missing")
     ck.ints(where, "split_feature", fields["split_feature"], n_nodes, 0, max_feature_idx)
-    thresholds = ck.floats(where, "threshold", fields["threshold"], n_nodes, keep=True)
+    thresholds = ck.floats(where, "threshold", fields["threshold"], n_nodes, keep=True, infinite=True)
     # at most 0b1011: the missing-value type (d >> 2) & 3 stays 0, 1 or 2, the only ones that exist
     decision = ck.ints(where, "decision_type", fields["decision_type"], n_nodes, 0, _MAX_DECISION_TYPE)
     left = ck.ints(where, "left_child", fields["left_child"], n_nodes, -n_leaves, n_nodes - 1)
@@ -364,7 +372,7 @@ def _check_tree(ck: _Checker, block: str, index: int, max_feature_idx: int) -> N
     ck.ints(where, "cat_threshold", fields["cat_threshold"], bounds[-1], *_UINT32)
     for node in categorical:
         t = thresholds[node]
-        if not (t == int(t) and 0 <= t < num_cat):
+        if not (math.isfinite(t) and t == int(t) and 0 <= t < num_cat):
             ck.fail(
                 where,
                 f"field 'threshold' of categorical node {node} is {t!r}, not a category set index in "

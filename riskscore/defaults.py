@@ -85,10 +85,10 @@ def _records_from(
     Equal to filtering :func:`riskscore.synthetic.generate` with the same arguments (default scenario).
     """
     from riskscore.synthetic import _common
-    from riskscore.synthetic.generate import _concat, _kinds
+    from riskscore.synthetic.generate import _concat, _kind
     from riskscore.synthetic.scenario import load_scenario
 
-    build, block = _kinds()[generator]
+    build, block = _kind(generator)
     world = build(load_scenario("default"), rows, seed, start, days)
     when = pd.Timestamp(cutoff)
     parts = []

@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import lightgbm as lgb
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
@@ -238,6 +239,18 @@ def test_an_edit_lightgbm_itself_could_write_passes(small):
     check_model_text(text.decode(), source="edited (model.txt)")
 
 
+@pytest.mark.parametrize("value", [b"inf", b"-inf"])
+def test_an_infinite_threshold_lightgbm_writes_passes_but_not_elsewhere(small, value):
+    # LightGBM writes "inf" for a numerical split it could not place (seen in a shipped model): valid
+    text = _edit_field(small.entries["model.txt"], 1, "threshold", _set(0, value))
+    check_model_text(text.decode(), source="edited (model.txt)")
+    booster = lgb.Booster(model_str=text.decode())  # and LightGBM reads it back
+    assert booster.num_trees() > 0
+    bad = _edit_field(small.entries["model.txt"], 1, "leaf_value", _set(0, value))
+    with pytest.raises(ArtifactError, match="leaf_value"):
+        check_model_text(bad.decode(), source="edited (model.txt)")
+
+
 TREE_DEFECTS = {
     # what each edit does to LightGBM today: abort, segfault, SIGFPE, hang or silent garbage
     "child-index-out-of-range": (
@@ -287,7 +300,7 @@ TREE_DEFECTS = {
         r"tree 0: field 'cat_boundaries' has \d+ values, expected 6",
     ),
     "cat-boundaries-past-thresholds": (
-        lambda t: _edit_field(t, 0, "cat_boundaries", lambda tok: [b"0", b"100000"]),
+        lambda t: _edit_field(t, 0, "cat_boundaries", lambda tok: [b"0"] * (len(tok) - 1) + [b"100000"]),
         r"tree 0: field 'cat_threshold' has \d+ values, expected 100000",
     ),
     "categorical-split-without-category-set": (

@@ -24,7 +24,7 @@ ScenarioLike = str | Path | Mapping[str, Any] | Scenario
 
 
 def _kind(kind: str) -> tuple[Callable[..., Any], Callable[..., pd.DataFrame]]:
-    """The world builder and block generator of one kind (imported only when that kind is generated)."""
+    """Return the world builder and block generator of one kind (imported only when generated)."""
     from importlib import import_module
 
     module = import_module(f"riskscore.synthetic.{kind}")

@@ -51,7 +51,7 @@ class Selection:
 
 
 def biased_group(codes: Int, categories: Sequence[str], legacy: Mapping[str, Any]) -> Bool:
-    """Records of the group the planted biased rule favours (``biased_value``; none when it is empty)."""
+    """Mark the records of the group the planted biased rule favours (``biased_value``; "" = none)."""
     value = str(legacy.get("biased_value", ""))
     if not value or value not in categories:
         return np.zeros(len(codes), dtype=bool)
@@ -117,9 +117,7 @@ def legacy_selection(
     )
 
 
-def detection(
-    mechanisms: Mapping[str, Mapping[str, Any]], names: Sequence[str]
-) -> tuple[Float, Float]:
+def detection(mechanisms: Mapping[str, Mapping[str, Any]], names: Sequence[str]) -> tuple[Float, Float]:
     """Per hypothesis (0 = none, then ``names``), the chance a red and a yellow check find the violation."""
     red = np.array([0.0, *(float(mechanisms[m].get("detect_red", 0.0)) for m in names)])
     yellow = np.array([0.0, *(float(mechanisms[m].get("detect_yellow", 0.0)) for m in names)])

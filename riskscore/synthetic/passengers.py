@@ -46,7 +46,9 @@ Int = NDArray[np.int64]
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
 
-SERIOUS = frozenset(m.name for m in MECHANISMS if m.serious)  # docs/domain.md 4.2: cash over threshold, gold, drugs
+SERIOUS = frozenset(
+    m.name for m in MECHANISMS if m.serious
+)  # docs/domain.md 4.2: cash over threshold, gold, drugs
 PAYMENTS = ("card", "transfer", "cash", "miles")  # the order of TripProfile.payment
 TICKETS = ("round_trip", "one_way", "multi_city")  # the order of TripProfile.ticket
 # Per hypothesis (none, then the mechanisms): value carried undeclared, tax at stake, bag-check findability.

@@ -53,11 +53,11 @@ def calibration_table(p: Any, y: Any) -> pd.DataFrame:
 
 
 def realism(frame: pd.DataFrame, rate: float = 0.05) -> dict[str, Any]:
-    """The realism figures of one generated table (see the module docstring)."""
+    """Measure the realism figures of one generated table (see the module docstring)."""
     kind = "shipments" if "declaration_id" in frame.columns else "passengers"
     y = frame["truth_violation"].to_numpy(dtype=bool)
     p = frame["oracle_p_violation"].to_numpy(dtype=np.float64)
-    k = max(1, int(round(rate * len(frame))))
+    k = max(1, round(rate * len(frame)))
     top = np.argsort(-p, kind="stable")[:k]
     out: dict[str, Any] = {
         "kind": kind,
@@ -82,7 +82,9 @@ def realism(frame: pd.DataFrame, rate: float = 0.05) -> dict[str, Any]:
     out["random_records"] = n_r
     out["random_rate"] = float(y[random].mean()) if n_r else float("nan")
     out["random_z"] = (
-        float((y[random].sum() - n_r * prev) / np.sqrt(n_r * prev * (1 - prev))) if n_r and 0 < prev < 1 else 0.0
+        float((y[random].sum() - n_r * prev) / np.sqrt(n_r * prev * (1 - prev)))
+        if n_r and 0 < prev < 1
+        else 0.0
     )
     cal = calibration_table(p, y)
     out["calibration_max_abs_z"] = float(cal["z"].abs().max())

@@ -300,7 +300,7 @@ def _validate_legacy(section: Mapping[str, Any], where: str) -> None:
         )
     if not isinstance(legacy.get("biased_value"), str):
         raise ScenarioError(
-            f"scenario field '{w}.biased_value' must be a country code like \"IN\" or \"\" for none; "
+            f'scenario field \'{w}.biased_value\' must be a country code like "IN" or "" for none; '
             f"got {legacy.get('biased_value')!r}"
         )
     if legacy["red_share"] + legacy["yellow_share"] > 1.0:
@@ -388,7 +388,12 @@ def _validate(params: Mapping[str, Any]) -> None:
         "aeo_top_importers",
     ):
         _number(s, key, "shipments")
-    for key in ("max_importer_share", "max_broker_share", "large_importer_share", "max_entity_violation_share"):
+    for key in (
+        "max_importer_share",
+        "max_broker_share",
+        "large_importer_share",
+        "max_entity_violation_share",
+    ):
         _number(s, key, "shipments", lo=1e-6, hi=1.0)
     _shares(s, "importer_types", "shipments", IMPORTER_TYPES, total=True)
     _shares(s, "type_multiplier", "shipments", (*IMPORTER_TYPES, "phantom"), total=False)

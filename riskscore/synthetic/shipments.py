@@ -51,6 +51,7 @@ from riskscore.synthetic.mechanisms.shipments import (
     TEMPORARY_IMPORT,
     Drivers,
     Evidence,
+    subset_context,
 )
 from riskscore.synthetic.scenario import IMPORTER_TYPES, SHIPMENT_MECHANISMS, Scenario
 
@@ -67,7 +68,9 @@ INCOTERMS = ("FOB", "CIF", "EXW", "CFR", "FCA", "DAP", "DDP")
 INCOTERM_P = np.array([0.35, 0.30, 0.10, 0.10, 0.08, 0.05, 0.02])
 TYPES = (*IMPORTER_TYPES, "phantom")
 PHANTOM = len(IMPORTER_TYPES)
-SERIOUS = frozenset(m.name for m in MECHANISMS if m.serious)  # docs/domain.md 4.1: critical cases, ~0.3% of shipments
+SERIOUS = frozenset(
+    m.name for m in MECHANISMS if m.serious
+)  # docs/domain.md 4.1: critical cases, ~0.3% of shipments
 # Goods hidden behind a cover code in S5 (docs/domain.md 2.2): true HS6 and its duty + excise rate.
 CONCEALED_GOODS = (("240220", 1.35), ("050710", 0.0), ("851890", 0.30), ("300490", 0.05))
 AD_DUTY = 0.15  # anti-dumping duty on CN goods of the `ad_cn` headings [design default]
@@ -323,13 +326,13 @@ def build_world(
     imp_type[n_reg:] = categorical(rng, np.cumsum(type_share), n_new)
     mult = np.array([p["type_multiplier"][t] for t in IMPORTER_TYPES])
     mean_mult = float(np.dot(type_share, mult))
-    probs = np.tile(type_share, (n_reg, 1))
+    type_p = np.tile(type_share, (n_reg, 1))
     tilt = 1.0 / (1.0 + vol / p["large_importer_share"])
-    probs[:, 1:] *= tilt[:, None]
+    type_p[:, 1:] *= tilt[:, None]
     worst = vol[:, None] * mult[None, :] * p["complicit_broker_multiplier"] / mean_mult
-    probs[:, 1:] = np.where(worst[:, 1:] > p["max_entity_violation_share"], 0.0, probs[:, 1:])
-    probs[:, 0] = 1.0 - probs[:, 1:].sum(axis=1)
-    cum = np.cumsum(probs, axis=1)
+    type_p[:, 1:] = np.where(worst[:, 1:] > p["max_entity_violation_share"], 0.0, type_p[:, 1:])
+    type_p[:, 0] = 1.0 - type_p[:, 1:].sum(axis=1)
+    cum = np.cumsum(type_p, axis=1)
     cum[:, -1] = 1.0
     imp_type[:n_reg] = rowwise_categorical(cum, np.arange(n_reg), rng.random(n_reg))
     is_phantom = np.zeros(n_imp, dtype=bool)
@@ -672,7 +675,7 @@ def _draw_context(world: ShipmentWorld, rng: np.random.Generator, rows: Int) -> 
 
 
 def _saturate(x: Any, scale: float = 0.4) -> Any:
-    """A duty rate as a fraud incentive: grows with the rate, levelling off (high duty draws attention)."""
+    """Turn a duty rate into a fraud incentive: it grows with the rate and levels off (attention)."""
     return scale * (1.0 - np.exp(-np.asarray(x, dtype=np.float64) / scale))
 
 
@@ -783,8 +786,7 @@ def _legacy_points(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any
     biased = legacy["biased_points"] * biased_group(dec["origin"], list(world.iso), legacy)
     return np.asarray(
         biased
-        +
-        2.0 * world.hs6_high[dec["hs6"]]
+        + 2.0 * world.hs6_high[dec["hs6"]]
         + level_pts
         - 3.0 * world.imp_aeo[imp]
         + 1.0 * young
@@ -808,15 +810,12 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
     for m in MECHANISMS:
         m.oracle_context(world, obs_ctx)
     lam = _intensities(world, obs_ctx)
-    total = sum(lam.values())
+    total = np.asarray(sum(lam.values()), dtype=np.float64)
     # Under the compliant hypothesis the declared value is the true one, so whether the parcel was worth
     # more than the de-minimis threshold (S9's gate) is known, not a probability: re-evaluate those rows.
     parcels = np.flatnonzero(obs_ctx["express"])
     if len(parcels):
-        sub = {
-            k: (v[parcels] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == n else v)
-            for k, v in obs_ctx.items()
-        }
+        sub = subset_context(obs_ctx, parcels)
         sub["s9_gate"] = ((lp + lq)[parcels] > np.log(p["de_minimis_usd"])).astype(np.float64)
         total = total.copy()
         total[parcels] = sum(_intensities(world, sub).values())
@@ -903,7 +902,9 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     net = q * np.exp(dec["luw"])
     gross = net / rng.beta(18.0, 2.0, size)  # docs/domain.md 4.1: net/gross ratio Beta centred 0.9
     air = np.isin(ctx["otype"], [OFFICE_TYPES.index("airport"), OFFICE_TYPES.index("express")])
-    freight = cif * np.where(air, rng.uniform(0.05, 0.25, size), rng.uniform(0.02, 0.12, size))  # docs/domain.md 4.1
+    freight = cif * np.where(
+        air, rng.uniform(0.05, 0.25, size), rng.uniform(0.02, 0.12, size)
+    )  # docs/domain.md 4.1
     insurance = cif * rng.uniform(0.002, 0.006, size)
     fob = np.maximum(cif - freight - insurance, 0.0)
     declared_duty = _duty(world, dec["hs6"], dec["origin"], dec["claim"])

@@ -426,7 +426,7 @@ def test_every_problem_of_a_training_table_is_listed_at_once(world):
     message = str(info.value)
     assert message.startswith("problems in the training records:")
     for part in (
-        "lacks 1 column required by spec 'shipment' (version 2): 'office_type'",
+        "lacks 1 column required by spec 'shipment' (version 3): 'office_type'",
         "column 'cif_value_usd' must be a number",
         "column 'declaration_id' must hold unique ids",
         "column 'observed_channel' holds outcome value(s) ['purple']",

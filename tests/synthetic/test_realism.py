@@ -111,7 +111,9 @@ def test_knobs_unrecorded_propensity_and_biased_rule():
     biased = generate_shipments(
         60_000,
         seed=5,
-        scenario={"shipments": {"legacy": {"biased_value": "JP", "biased_points": 2.0, "record_propensity": False}}},
+        scenario={
+            "shipments": {"legacy": {"biased_value": "JP", "biased_points": 2.0, "record_propensity": False}}
+        },
     )
     assert biased["selection_propensity"].isna().all()
     assert biased["truth_selection_propensity"].between(0, 1).all()

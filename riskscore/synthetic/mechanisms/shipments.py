@@ -46,7 +46,15 @@ from riskscore.synthetic.scenario import SHIPMENT_MECHANISMS
 if TYPE_CHECKING:
     from riskscore.synthetic.shipments import ShipmentWorld
 
-__all__ = ["DRAW_ORDER", "MECHANISMS", "TEMPORARY_IMPORT", "Drivers", "Evidence", "ShipmentMechanism"]
+__all__ = [
+    "DRAW_ORDER",
+    "MECHANISMS",
+    "TEMPORARY_IMPORT",
+    "Drivers",
+    "Evidence",
+    "ShipmentMechanism",
+    "subset_context",
+]
 
 Int = NDArray[np.int64]
 Float = NDArray[np.float64]
@@ -112,13 +120,13 @@ class Evidence:
     intensities: IntensityFn  # lambda_m re-evaluated at a hidden true code (S2) or origin (S3)
 
     def take(self, rows: Int) -> Evidence:
-        """The evidence of some records only (per-record arrays indexed, shared values kept)."""
+        """Return the evidence of some records only (per-record arrays indexed, shared values kept)."""
 
         def pick(v: Any) -> Any:
             return v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and len(v) == self.n else v
 
         fields = {f.name: pick(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        fields["ctx"] = _subset(self.ctx, rows)
+        fields["ctx"] = subset_context(self.ctx, rows)
         fields["log_lam"] = {k: v[rows] for k, v in self.log_lam.items()}
         fields["n"] = len(rows)
         return Evidence(**fields)
@@ -157,7 +165,7 @@ def _range(value: Any) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _subset(ctx: dict[str, Any], rows: Int) -> dict[str, Any]:
+def subset_context(ctx: dict[str, Any], rows: Int) -> dict[str, Any]:
     """Return the context of some records: per-record arrays indexed, everything else kept."""
     return {
         k: (v[rows] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == len(ctx["day"]) else v)
@@ -297,7 +305,7 @@ class S2(ShipmentMechanism):
             if not len(rows):
                 continue
             h = world.hs6_pre[ev.hs6[rows], j]
-            sub = _subset(ev.ctx, rows)
+            sub = subset_context(ev.ctx, rows)
             with np.errstate(divide="ignore"):
                 lam_h = np.log(ev.intensities(sub, hs6=h)[self.name])
             term = (
@@ -348,7 +356,7 @@ class S3(ShipmentMechanism):
         rows = np.flatnonzero(ev.claim & np.isfinite(world.s3_hub_logp[ev.origin]))
         if not len(rows):
             return out
-        sub = _subset(ev.ctx, rows)
+        sub = subset_context(ev.ctx, rows)
         o_r, d_r = ev.origin[rows], ev.departure[rows]
         with np.errstate(divide="ignore"):
             dep_s3 = np.where(
