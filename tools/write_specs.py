@@ -111,6 +111,14 @@ SHIPMENT = [
         "Customs procedure (VNACCS type code family)",
     ),
     (
+        "ti_reexported_share",
+        "float",
+        "rate",
+        {"min": 0, "max": 1, "nullable": True},
+        "Temporary imports only: share of the firm's temporary imports of the past year re-exported "
+        "(the customs ledger); missing on other procedures",
+    ),
+    (
         "importer_id",
         "category",
         "entity",

@@ -24,6 +24,7 @@ FOREIGN_COLUMNS = {
     "office_type": "loai cua khau",
     "transport_mode": "phuong thuc van tai",
     "procedure": "loai hinh",
+    "ti_reexported_share": "ty le tai xuat",
     "importer_id": "ma doanh nghiep",
     "importer_registered_days": "so ngay tu khi dang ky",
     "importer_compliance_level": "muc tuan thu",

@@ -138,6 +138,7 @@ class ShipmentWorld:
     imp_aeo: Bool
     imp_multinational: Bool
     imp_transfer: Float  # log price factor of the importer's related-party trades under S10, 0 = none
+    imp_diverter: Bool  # the importer diverts temporary imports (S8) as a standing practice
     imp_level: Int
     imp_registered: Int  # day index (relative to start) of registration; negative = before the period
     imp_broker: Int
@@ -346,6 +347,17 @@ def build_world(
     # Transfer pricing is a standing arrangement between a buyer and its related seller: one price factor
     # per importer, applied to every related-party trade it under-prices (docs/domain.md 2.2 S10: uv_ratio
     # consistently < 1 for the same seller-buyer pair). Zero where the importer trades at arm's length.
+    # every importer's expected share of all declarations (new ones: about three declarations each)
+    imp_vol = np.empty(n_imp)
+    imp_vol[:n_reg] = vol
+    imp_vol[n_reg:] = p["new_importer_volume"] / max(n_new, 1)
+    # Temporary-import diversion is a firm's standing practice, seen over time as its temporary imports
+    # outrunning its re-exports (docs/domain.md 2.2 S8: 11 petroleum firms re-exported 1.18 of 1.725 Mt).
+    # Deliberate and opportunistic firms are the likeliest diverters; AEO firms never are.
+    # A diverter's temporary imports are mostly diversions, so it must stay small for no firm to carry a
+    # large share of all violations (docs/domain.md 4.1 "How the synthetic world v2 uses these figures").
+    imp_diverter = rng.random(n_imp) < np.where(imp_type >= 2, 0.6, np.where(imp_type == 1, 0.25, 0.05))
+    imp_diverter &= ~imp_aeo & (imp_vol <= p["max_entity_violation_share"] * p["prevalence"] / 1.5)
     tp_range = p["mechanisms"]["S10"]["factor"]
     imp_transfer = np.where(
         rng.random(n_imp) < TRANSFER_PRICING_SHARE,
@@ -392,6 +404,22 @@ def build_world(
     imp_hs4_cum = np.cumsum(lw, axis=1)
     imp_hs4_cum[:, -1] = 1.0
 
+    # An importer's expected share of all violations: its volume x its type's willingness x how much its
+    # goods tempt (duty, high-risk headings: what S1, S2, S4 scale with). A large trader of high-duty goods
+    # can carry too much even when compliant: trim its volume to `max_entity_violation_share`.
+    goods = (0.05 + _saturate(hs4["mfn_rate"].to_numpy(dtype=np.float64))) * (
+        1.0 + hs4["high_risk"].to_numpy(dtype=np.float64)
+    )
+    willing = np.array([*mult, p["type_multiplier"]["phantom"]])[imp_type] * np.where(
+        imp_aeo, p["aeo_multiplier"], 1.0
+    )
+    expected = imp_vol * willing * (lw * goods[imp_hs4]).sum(axis=1)
+    expected /= expected.sum()
+    trim = np.minimum(1.0, p["max_entity_violation_share"] / np.maximum(expected, 1e-300))[:n_reg]
+    zipf *= trim
+    vol *= trim
+    imp_vol[:n_reg] = vol
+
     # regular importers per office, cumulative Zipf weights (flattened with office offsets)
     order = np.lexsort((np.arange(n_reg), imp_office[:n_reg]))
     office_imp_index = order.astype(np.int64)
@@ -421,9 +449,6 @@ def build_world(
     # A broker's share of all declarations: 90% of its importers' (their main broker) plus 10% of its
     # office's by size. No broker lodges more than `max_broker_share`: move importers off a broker that
     # would, to the smallest brokers of the same office (docs/domain.md 2.1: KCS 1,238 declarants).
-    imp_vol = np.empty(n_imp)
-    imp_vol[:n_reg] = vol
-    imp_vol[n_reg:] = p["new_importer_volume"] / max(n_new, 1)
     bsum = np.bincount(broker_office, weights=bsize, minlength=len(otype))
     side = 0.1 * (office_p / (1 - p["new_importer_volume"]))[broker_office] * bsize / bsum[broker_office]
     bvol = side + np.bincount(imp_broker, weights=0.9 * imp_vol, minlength=n_brokers)
@@ -502,6 +527,7 @@ def build_world(
         imp_aeo=imp_aeo,
         imp_multinational=imp_multi,
         imp_transfer=imp_transfer,
+        imp_diverter=imp_diverter,
         imp_level=imp_level,
         imp_registered=imp_registered,
         imp_broker=imp_broker.astype(np.int64),
@@ -963,6 +989,14 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     inspected = channel > 0
     detected = inspect(rng, selection, mech, world.detect_red, world.detect_yellow)
 
+    # The temporary-import ledger customs keeps per firm: the share of its temporary imports of the past
+    # year re-exported, on temporary-import declarations. A diverter's ledger runs low on every one of
+    # them, found or not; an honest firm's near one. Given the firm's latent practice it carries no further
+    # evidence, so the oracle (which knows the practice) is unchanged; a model must learn it from the ledger.
+    diverter = world.imp_diverter[imp]
+    ledger = np.where(diverter, rng.beta(5.0, 4.0, size), rng.beta(16.0, 2.0, size))
+    reexported = np.where(dec["proc"] == TEMPORARY_IMPORT, np.round(ledger, 3), np.nan)
+
     hs4_idx = world.hs6_hs4[dec["hs6"]]
     channels = ["green", "yellow", "red"]
     frame = pd.DataFrame(
@@ -976,6 +1010,7 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
                 ["sea", "air", "road"],
             ),
             "procedure": C.categorical_codes(dec["proc"], list(PROCEDURES)),
+            "ti_reexported_share": reexported,
             "importer_id": C.categorical_codes(imp, world.imp_id),
             "importer_registered_days": (ctx["day"] - world.imp_registered[imp]).astype(np.int64),
             "importer_compliance_level": world.imp_level[imp].astype(np.int64),

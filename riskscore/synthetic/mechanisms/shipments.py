@@ -460,14 +460,19 @@ class S5(ShipmentMechanism):
 
 
 class S8(ShipmentMechanism):
-    """Temporary-import diversion: more declared under temporary import than will be re-exported."""
+    """Temporary-import diversion: more declared under temporary import than will be re-exported.
+
+    Only firms that divert as a standing practice (``world.imp_diverter``) do it, on their divertible goods;
+    their re-export ledger (``ti_reexported_share``) runs low on all their temporary imports.
+    """
 
     name = "S8"
     serious = True
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
-        """Divertible goods (petroleum, tobacco, sugar: docs/domain.md 2.2) at field offices."""
-        return np.asarray(d.base * (world.hs6_divertible[d.hs6] & d.field_office), dtype=np.float64)
+        """Diverter firms' divertible goods (petroleum, tobacco, sugar: docs/domain.md 2.2) at field offices."""
+        diverter = world.imp_diverter[d.ctx["importer"]]
+        return np.asarray(d.base * (world.hs6_divertible[d.hs6] & d.field_office & diverter), dtype=np.float64)
 
     def apply(self, world: ShipmentWorld, dec: dict[str, Any], mask: Bool, rng: np.random.Generator) -> None:
         """Scale the quantity up and declare temporary import."""
