@@ -126,6 +126,13 @@ SHIPMENT = [
         "Importer (consignee) tax code, hashed",
     ),
     (
+        "consignee_id",
+        "string",
+        "entity",
+        {"nullable": True},
+        "Express parcels only: the buyer the parcel is addressed to, shared by the parcels of one consignment",
+    ),
+    (
         "importer_registered_days",
         "int",
         "duration",

@@ -26,6 +26,7 @@ FOREIGN_COLUMNS = {
     "procedure": "loai hinh",
     "ti_reexported_share": "ty le tai xuat",
     "importer_id": "ma doanh nghiep",
+    "consignee_id": "nguoi nhan",
     "importer_registered_days": "so ngay tu khi dang ky",
     "importer_compliance_level": "muc tuan thu",
     "aeo": "doanh nghiep uu tien",

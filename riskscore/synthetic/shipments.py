@@ -51,7 +51,6 @@ from riskscore.synthetic.mechanisms.shipments import (
     TEMPORARY_IMPORT,
     Drivers,
     Evidence,
-    subset_context,
 )
 from riskscore.synthetic.scenario import IMPORTER_TYPES, SHIPMENT_MECHANISMS, Scenario
 
@@ -823,8 +822,14 @@ def _legacy_points(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any
     )
 
 
-def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> Float:
-    """P(hypothesis | declared fields, latent traits): (n, 1 + n_mechanisms), column 0 = compliant."""
+def _oracle(
+    world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any], parcels: Parcels | None = None
+) -> Float:
+    """P(hypothesis | declared fields, latent traits): (n, 1 + n_mechanisms), column 0 = compliant.
+
+    ``parcels`` describes the express consignments (``_consignments``): their sizes are evidence, and a
+    consignment of several parcels is weighed as one (compliant or S9, for all its parcels).
+    """
     p = world.p
     n = len(ctx["day"])
     lq, lp, luw = dec["lq"], dec["lp"], dec["luw"]
@@ -837,14 +842,6 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
         m.oracle_context(world, obs_ctx)
     lam = _intensities(world, obs_ctx)
     total = np.asarray(sum(lam.values()), dtype=np.float64)
-    # Under the compliant hypothesis the declared value is the true one, so whether the parcel was worth
-    # more than the de-minimis threshold (S9's gate) is known, not a probability: re-evaluate those rows.
-    parcels = np.flatnonzero(obs_ctx["express"])
-    if len(parcels):
-        sub = subset_context(obs_ctx, parcels)
-        sub["s9_gate"] = ((lp + lq)[parcels] > np.log(p["de_minimis_usd"])).astype(np.float64)
-        total = total.copy()
-        total[parcels] = sum(_intensities(world, sub).values())
     mu_p = world.hs6_logp[hs6] + world.level[origin]
     mu_w = world.hs6_loguw[hs6]
     n_q = quantity_logpdf(lq, mq, sq, world.hs6_piece[hs6])
@@ -907,7 +904,131 @@ def _oracle(world: ShipmentWorld, ctx: dict[str, Any], dec: dict[str, Any]) -> F
             out[:, k] = -np.inf
             if len(rows):
                 out[rows, k] = m.log_joint(world, ev.take(rows))
+    if parcels is not None:
+        _weigh_consignments(out, parcels, log_h0, log_lam["S9"])
     return normalise_log(out)
+
+
+# ----------------------------------------------------------------------------------- express consignments
+
+S9_COLUMN = SHIPMENT_MECHANISMS.index("S9") + 1
+# Parcels per express consignment: a compliant order mostly ships as one parcel, sometimes a few (the
+# goods do not fit one box); a split one (S9) always as several [design default, docs/domain.md 2.2 S9].
+PARCELS_COMPLIANT = np.array([0.0, 0.85, 0.09, 0.04, 0.02, 0.0])
+PARCELS_SPLIT = np.array([0.0, 0.0, 0.35, 0.35, 0.2, 0.1])
+PARCELS_MAX = len(PARCELS_COMPLIANT) - 1
+# The parcels of one consignment copy its lead record's context: who, where, when and what goods.
+SHARED = (
+    *("day", "office", "otype", "importer", "broker", "hs4", "hs6", "origin", "departure", "claim"),
+    *("proc", "p_ti", "related", "express", "mq", "sq"),
+)
+
+
+@dataclass(frozen=True)
+class Parcels:
+    """The express consignments of a block: each record's lead, the consignment's size, whether it was cut."""
+
+    lead: Int  # row of the consignment's first parcel (the row itself for every other record)
+    size: Int  # parcels in the record's consignment (1 for records that are not express)
+    cut: Bool  # the consignment was cut by the end of the block: its size is a lower bound
+    express: Bool  # the record is an express parcel (only those come in consignments)
+
+
+def _tail(p: Float) -> Float:
+    """P(K >= k) from P(K = k), k = 0..max."""
+    return np.asarray(np.cumsum(p[::-1])[::-1], dtype=np.float64)
+
+
+def _consignments(world: ShipmentWorld, ctx: dict[str, Any], mech: Int, rng: np.random.Generator) -> Parcels:
+    """Draw each express consignment's size and write its extra parcels over the records that follow it.
+
+    A record is overwritten only because an earlier record leads a consignment, never because of what it
+    holds, so the records left are still independent draws; the parcels get their own quantity, price and
+    weight from the lead's context (``SHARED`` is copied).
+    """
+    size = len(mech)
+    express = ctx["express"]
+    split = mech == S9_COLUMN
+    drawn = np.where(
+        express,
+        np.where(
+            split,
+            categorical(rng, np.cumsum(PARCELS_SPLIT), size),
+            categorical(rng, np.cumsum(PARCELS_COMPLIANT), size),
+        ),
+        1,
+    )
+    drawn = np.where(express & ~split & (mech > 0), 1, drawn)  # other mechanisms: one parcel
+    lead = np.arange(size, dtype=np.int64)
+    k = np.ones(size, dtype=np.int64)
+    cut = np.zeros(size, dtype=bool)
+    r = 0
+    many = np.flatnonzero(drawn > 1)
+    for i in many.tolist():
+        if i < r:  # already a parcel of an earlier consignment
+            continue
+        end = min(i + int(drawn[i]), size)
+        lead[i:end] = i
+        k[i:end] = end - i
+        cut[i:end] = end - i < drawn[i]
+        r = end
+    sib = np.flatnonzero(lead != np.arange(size))
+    if len(sib):
+        src = lead[sib]
+        for key in SHARED:
+            ctx[key][sib] = ctx[key][src]
+        mech[sib] = mech[src]
+        piece = world.hs6_piece[ctx["hs6"][sib]]
+        ctx["lq"][sib] = quantity(rng.normal(ctx["mq"][sib], ctx["sq"][sib]), piece)
+        ctx["lp"][sib] = rng.normal(
+            world.hs6_logp[ctx["hs6"][sib]] + world.level[ctx["origin"][sib]], world.p["price_sigma"]
+        )
+        luw = rng.normal(world.hs6_loguw[ctx["hs6"][sib]], world.p["unit_weight_sigma"])
+        ctx["luw"][sib] = np.where(world.hs6_bulk[ctx["hs6"][sib]], world.hs6_loguw[ctx["hs6"][sib]], luw)
+    return Parcels(lead=lead, size=np.where(express, k, 1), cut=cut, express=express.copy())
+
+
+def _consignee_ids(world: ShipmentWorld, lo: int, parcels: Parcels) -> pd.Series:
+    """Name the buyer each express parcel is addressed to (one per consignment); missing for other records.
+
+    A scrambled number of the consignment's first record (a bijection below 10^9), so ids carry no order.
+    """
+    number = ((parcels.lead + lo) * 2654435761 + world.seed * 40503) % 1_000_000_007
+    ids = np.char.add("C", np.char.zfill(number.astype(str), 10))
+    return pd.Series(ids, dtype="str").where(parcels.express)
+
+
+def _weigh_consignments(out: Float, parcels: Parcels, log_h0: Float, log_lam_s9: Float) -> None:
+    """Turn per-parcel log joints into per-consignment ones, in place (rows of ``out`` are records).
+
+    The size is evidence (compliant and split consignments differ in it; other mechanisms ship one
+    parcel). A consignment of several parcels is compliant or S9 as a whole: its log odds add the
+    parcels' evidence, with the prior counted once, and every parcel gets the consignment's posterior.
+    """
+    k, cut = parcels.size, parcels.cut
+    with np.errstate(divide="ignore"):
+        lc = np.log(np.where(cut, _tail(PARCELS_COMPLIANT)[k], PARCELS_COMPLIANT[k]))
+        ls = np.log(np.where(cut, _tail(PARCELS_SPLIT)[k], PARCELS_SPLIT[k]))
+    many = np.flatnonzero(k > 1)
+    # per parcel of a consignment: evidence for S9 against compliant beyond the prior (the parcels share
+    # the context, so the prior and the shared terms cancel); summed over the consignment, prior and size once
+    prior = log_lam_s9[many] - log_h0[many]
+    per = out[many, S9_COLUMN] - out[many, 0] - prior
+    express_rows = np.flatnonzero(parcels.express)  # only express records come in consignments
+    out[express_rows, 0] += lc[express_rows]
+    out[express_rows, S9_COLUMN] += ls[express_rows]
+    if not len(many):
+        return
+    others = [c for c in range(1, out.shape[1]) if c != S9_COLUMN]
+    out[np.ix_(many, np.asarray(others, dtype=np.int64))] = -np.inf
+    group = parcels.lead[many]
+    order = np.unique(group, return_inverse=True)[1]
+    finite = np.isfinite(per)
+    total = np.bincount(order, weights=np.where(finite, per, 0.0))
+    impossible = np.bincount(order, weights=~finite) > 0
+    # log P(compliant) and log P(S9) of the consignment, up to the terms they share
+    out[many, 0] = lc[many]
+    out[many, S9_COLUMN] = np.where(impossible[order], -np.inf, total[order] + prior + ls[many])
 
 
 def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.DataFrame:
@@ -918,8 +1039,9 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     size = hi - lo
     lam = _intensities(world, ctx)
     mech = _choose(lam, rng.random(size))
+    parcels = _consignments(world, ctx, mech, rng)
     dec = _apply(world, ctx, mech, rng)
-    post = _oracle(world, ctx, dec)
+    post = _oracle(world, ctx, dec, parcels)
 
     # --- declared record
     q = np.exp(dec["lq"])
@@ -951,7 +1073,9 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
     # --- truth: the context's true values, but S3's preference claim was never due (the goods come from a
     # source country), and S5's goods are concealed ones with their own duty (a concealed good is drawn for
     # every record at this point of the stream; only S5 records use theirs).
-    true_q, true_price = np.exp(dec["true_lq"]), np.exp(ctx["lp"])
+    # an S9 parcel's value is honest (the split is the fraud): its true price is the declared one
+    is_s9 = mech == S9_COLUMN
+    true_q, true_price = np.exp(dec["true_lq"]), np.exp(np.where(is_s9, dec["lp"], ctx["lp"]))
     # whole pieces: S4 shipped more than it declared, so its true count rounds up
     true_q = np.where(world.hs6_piece[ctx["hs6"]], np.ceil(true_q - 1e-6), true_q)
     true_cif = true_q * true_price
@@ -1012,6 +1136,7 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
             "procedure": C.categorical_codes(dec["proc"], list(PROCEDURES)),
             "ti_reexported_share": reexported,
             "importer_id": C.categorical_codes(imp, world.imp_id),
+            "consignee_id": _consignee_ids(world, lo, parcels),
             "importer_registered_days": (ctx["day"] - world.imp_registered[imp]).astype(np.int64),
             "importer_compliance_level": world.imp_level[imp].astype(np.int64),
             "aeo": world.imp_aeo[imp],

@@ -12,6 +12,7 @@ from riskscore.synthetic import generate_shipments
 # Columns a model must never see: identifiers, the timestamp and everything the legacy policy produced.
 NOT_FEATURES = {
     "declaration_id",
+    "consignee_id",  # one id per express consignment: an identifier, not a feature
     "declared_at",
     "legacy_channel",
     "legacy_reason",

@@ -17,6 +17,7 @@ from riskscore.synthetic import (
     load_scenario,
 )
 from riskscore.synthetic.scenario import data_dir
+from riskscore.synthetic.shipments import PARCELS_SPLIT
 
 DEFAULT_TOML = data_dir() / "scenarios" / "default.toml"
 
@@ -209,12 +210,28 @@ def test_shipment_prevalence_and_severity(shipments_200k):
     assert after > before  # the scheduled drift raises it
 
 
+# S9's share is of consignments, each written as several records (shipments.PARCELS_SPLIT): its share of
+# violating records is scaled by the mean parcels per split consignment, and its records come in clusters
+# (design effect E[k^2] / E[k] on the variance).
+_K = np.arange(len(PARCELS_SPLIT))
+S9_PARCELS = float((_K * PARCELS_SPLIT).sum())
+S9_DESIGN = float((_K**2 * PARCELS_SPLIT).sum()) / S9_PARCELS
+
+
+def _record_shares(shares: dict[str, float]) -> dict[str, float]:
+    raw = {m: v * (S9_PARCELS if m == "S9" else 1.0) for m, v in shares.items()}
+    total = sum(raw.values())
+    return {m: v / total for m, v in raw.items()}
+
+
 def _mechanism_table(violations: pd.DataFrame, expected: dict[str, float]) -> pd.DataFrame:
     n = len(violations)
     observed = violations["truth_mechanism"].value_counts(normalize=True)
-    table = pd.DataFrame({"expected": pd.Series(expected)})
+    table = pd.DataFrame({"expected": pd.Series(_record_shares(expected))})
     table["observed"] = [float(observed.get(m, 0.0)) for m in table.index]
-    table["se"] = [binomial_se(p, n) for p in table["expected"]]
+    table["se"] = [
+        binomial_se(p, n) * (np.sqrt(S9_DESIGN) if m == "S9" else 1.0) for m, p in table["expected"].items()
+    ]
     table["z"] = (table["observed"] - table["expected"]) / table["se"]
     return table
 

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import ndtr
 
 from riskscore.synthetic._stats import (
     categorical,
@@ -207,8 +206,8 @@ class S1(_ValueShift):
     name = "S1"
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
-        """Duty at stake, doubled on high-risk headings (docs/domain.md 2.2 high-duty, high-value goods)."""
-        return np.asarray(d.base * d.duty_w * (1.0 + world.hs6_high[d.hs6]), dtype=np.float64)
+        """Duty at stake, half as much again on high-risk headings (docs/domain.md 2.2 high-value goods)."""
+        return np.asarray(d.base * d.duty_w * (1.0 + 0.5 * world.hs6_high[d.hs6]), dtype=np.float64)
 
 
 class S6(_ValueShift):
@@ -472,7 +471,9 @@ class S8(ShipmentMechanism):
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
         """Diverter firms' divertible goods (petroleum, tobacco, sugar: docs/domain.md 2.2) at field offices."""
         diverter = world.imp_diverter[d.ctx["importer"]]
-        return np.asarray(d.base * (world.hs6_divertible[d.hs6] & d.field_office & diverter), dtype=np.float64)
+        return np.asarray(
+            d.base * (world.hs6_divertible[d.hs6] & d.field_office & diverter), dtype=np.float64
+        )
 
     def apply(self, world: ShipmentWorld, dec: dict[str, Any], mask: Bool, rng: np.random.Generator) -> None:
         """Scale the quantity up and declare temporary import."""
@@ -499,29 +500,19 @@ class S8(ShipmentMechanism):
 
 
 class S9(ShipmentMechanism):
-    """E-commerce de-minimis abuse: a parcel's value declared just under the tax-free threshold."""
+    """E-commerce split: one consignment to one consignee sent as several parcels, each just under de minimis.
+
+    Each parcel's value is honest, packed to stay under the tax-free threshold, so the consignment as a whole
+    escapes duty (docs/domain.md 2.2 S9: many low-value parcels to one consignee the same day, values
+    clustered just under the threshold). ``shipments.generate_block`` writes the consignment's parcels (its
+    ``split_parcels`` sizes) and the oracle weighs the whole consignment; this object scores one parcel.
+    """
 
     name = "S9"
 
     def intensity(self, world: ShipmentWorld, d: Drivers) -> Float:
-        """Express parcels truly worth more than the threshold (for the oracle: the probability they are)."""
-        ctx = d.ctx
-        gate = (
-            ctx["s9_gate"]
-            if "s9_gate" in ctx
-            else (ctx["lp"] + ctx["lq"]) > np.log(world.p["de_minimis_usd"])
-        )
-        return np.asarray(d.base * ctx["express"] * gate, dtype=np.float64)
-
-    def oracle_context(self, world: ShipmentWorld, ctx: dict[str, Any]) -> None:
-        """P(true log value > log threshold) given the declared quantity, code and origin: ``s9_gate``."""
-        p = world.p
-        z_gate = (
-            np.log(p["de_minimis_usd"])
-            - ctx["lq"]
-            - (world.hs6_logp[ctx["hs6"]] + world.level[ctx["origin"]])
-        ) / p["price_sigma"]
-        ctx["s9_gate"] = ndtr(-z_gate)
+        """Express consignments."""
+        return np.asarray(d.base * d.ctx["express"], dtype=np.float64)
 
     def apply(self, world: ShipmentWorld, dec: dict[str, Any], mask: Bool, rng: np.random.Generator) -> None:
         """Declare a value uniform on ``value_band`` x threshold; the quantity stays true."""
