@@ -23,12 +23,12 @@ Kind = Literal["shipments", "passengers"]
 ScenarioLike = str | Path | Mapping[str, Any] | Scenario
 
 
-def _kind(kind: str) -> tuple[Callable[..., Any], Callable[..., pd.DataFrame]]:
+def _kind(kind: str) -> tuple[Callable[..., Any], Callable[..., dict[str, Any]]]:
     """Return the world builder and block generator of one kind (imported only when generated)."""
     from importlib import import_module
 
     module = import_module(f"riskscore.synthetic.{kind}")
-    return module.build_world, module.generate_block
+    return module.build_world, module.block_columns
 
 
 def _check_args(kind: str, n: object, seed: object, days: object, chunk_rows: object) -> None:
@@ -108,13 +108,14 @@ def iter_records(
     build, block = _kind(kind)
     world = build(sc, n, seed, _as_start(start), days)
     step = chunk_rows or C.BLOCK_ROWS
-    pending: list[pd.DataFrame] = []
+    pending: list[Any] = []  # block columns, or the rows a chunk carried over
     held = 0
     with progress_bar(progress, total=n, desc=f"generate {kind}") as bar:
-        for frame in _blocks_in_order(world, block, n):
-            bar.update(len(frame))
-            pending.append(frame)
-            held += len(frame)
+        for part in _blocks_in_order(world, block, n):
+            length = len(next(iter(part.values())))  # a block's columns, all of its length
+            bar.update(length)
+            pending.append(part)
+            held += length
             while held >= step:
                 joined = _concat(pending)
                 yield joined.iloc[:step].reset_index(drop=True)
@@ -124,36 +125,49 @@ def iter_records(
         yield _concat(pending).reset_index(drop=True)
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate blocks of one data set: same columns, categoricals sharing their categories.
+def _columns(part: pd.DataFrame | dict[str, Any]) -> dict[str, Any]:
+    """Return a block's columns as arrays: a block's own, or a frame's (a chunk's carried-over rows)."""
+    if isinstance(part, dict):
+        return {name: (col.array if isinstance(col, pd.Series) else col) for name, col in part.items()}
+    return {
+        name: (part[name].to_numpy() if isinstance(part[name].dtype, np.dtype) else part[name].array)
+        for name in part.columns
+    }
+
+
+def _concat(parts: list[Any]) -> pd.DataFrame:
+    """Join blocks of one data set (column dicts or frames) into one frame, built once.
 
     pd.concat re-validates every categorical's categories pairwise (slow for 100k importer ids); blocks of
-    one data set share them by construction, so their codes can be joined directly.
+    one data set share them by construction, so their codes can be joined directly. Blocks arrive as columns
+    (``block_columns``) so that only the joined frame pays pandas' consolidation of numeric columns.
     """
-    if len(frames) == 1:
-        return frames[0]
-    first = frames[0]
+    if len(parts) == 1 and isinstance(parts[0], pd.DataFrame):
+        return parts[0]
+    blocks = [_columns(p) for p in parts]
+    first = blocks[0]
     columns: dict[str, Any] = {}
-    for name in first.columns:
-        col = first[name]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            cats = col.cat.categories
-            for f in frames[1:]:
+    for name, col in first.items():
+        if len(blocks) == 1:
+            columns[name] = col
+        elif isinstance(col, pd.Categorical):
+            cats = col.categories
+            for b in blocks[1:]:
                 # Blocks of one world build their categories from the same lists; a full comparison of
                 # 100k importer ids per block costs more than the rest of the join, so check the shape.
-                other = f[name].cat.categories
+                other = b[name].categories
                 if len(other) != len(cats) or (len(cats) and (other[0] != cats[0] or other[-1] != cats[-1])):
                     raise AssertionError(f"blocks disagree on the categories of {name!r}")
-            codes = np.concatenate([f[name].cat.codes.to_numpy() for f in frames])
+            codes = np.concatenate([b[name].codes for b in blocks])
             columns[name] = pd.Categorical.from_codes(codes, dtype=col.dtype)
-        elif isinstance(col.dtype, np.dtype):  # plain numpy columns: numbers, flags, timestamps
-            columns[name] = np.concatenate([f[name].to_numpy() for f in frames])
+        elif isinstance(col, np.ndarray):  # plain numpy columns: numbers, flags, timestamps
+            columns[name] = np.concatenate([b[name] for b in blocks])
         else:
-            columns[name] = pd.concat([f[name] for f in frames], ignore_index=True)
+            columns[name] = pd.concat([pd.Series(b[name]) for b in blocks], ignore_index=True).array
     return pd.DataFrame(columns)
 
 
-def _blocks_in_order(world: Any, block: Callable[..., pd.DataFrame], n: int) -> Iterator[pd.DataFrame]:
+def _blocks_in_order(world: Any, block: Callable[..., dict[str, Any]], n: int) -> Iterator[dict[str, Any]]:
     """Generate blocks on a small thread pool (numpy releases the GIL), yielding them in order.
 
     At most ``workers + 1`` blocks are held at once, so memory stays bounded whatever n is. Each block has
@@ -209,8 +223,11 @@ def generate(
     >>> generate("passengers", 500, seed=4, progress=False).shape[0]
     500
     """
+    # one chunk of n rows: the blocks' columns are joined into a frame once
     parts = list(
-        iter_records(kind, n, seed=seed, scenario=scenario, start=start, days=days, progress=progress)
+        iter_records(
+            kind, n, seed=seed, scenario=scenario, start=start, days=days, chunk_rows=n, progress=progress
+        )
     )
     return _concat(parts)
 

@@ -331,6 +331,11 @@ def _choose(lam: Float, u: Float) -> Int:
 
 def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.DataFrame:
     """Generate trips lo..hi-1 (one fixed block)."""
+    return pd.DataFrame(block_columns(world, block, lo, hi))
+
+
+def block_columns(world: PassengerWorld, block: int, lo: int, hi: int) -> dict[str, Any]:
+    """Return the columns of :func:`generate_block`, not yet a frame (blocks are joined, then framed once)."""
     rng = C.block_rng(world.seed, KIND, block)
     p = world.p
     ctx = _context(world, rng, np.arange(lo, hi, dtype=np.int64))
@@ -389,69 +394,65 @@ def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.Da
     channels = ["green", "yellow", "red"]
     truth_channel_code = np.where(h == 0, 0, np.where(serious, 2, 1))
     countries = world.countries
-    frame = pd.DataFrame(
-        {
-            "trip_id": C.format_ids("P", world.seed, lo, hi),
-            "crossed_at": C.timestamps(world.start, ctx["day"], hours * 3600),
-            "traveller_id": C.categorical_codes(trav, world.trav_id),
-            "border_point": C.categorical_codes(world.route_point[route], world.points),
-            "border_type": C.categorical_codes(ctx["land"].astype(np.int64), ["airport", "land_gate"]),
-            "direction": C.categorical_codes(departure.astype(np.int64), ["arrival", "departure"]),
-            "route": C.categorical_codes(route, world.routes["route"].astype(str).tolist()),
-            "route_country": C.categorical_codes(world.route_country[route], countries),
-            "carrier": C.categorical_codes(np.where(air, carrier_code, -1), carrier_names),
-            "flight_number": pd.Series(flight, dtype="str").where(air),
-            "transit": f["transit"],
-            "dwell_hours": np.where(f["transit"], np.round(_dwell_hours(rng, size), 1), np.nan),
-            "passenger_type": C.categorical_codes(ptype, ["passenger", "crew", "transit"]),
-            "nationality": C.categorical_codes(world.trav_nat[trav], countries),
-            "residence_country": C.categorical_codes(world.trav_res[trav], countries),
-            "sex": C.categorical_codes(world.trav_sex[trav], ["F", "M"]),
-            "age": world.trav_age[trav],
-            "doc_type": C.categorical_codes(doc_type, ["passport", "border_pass"]),
-            "doc_issuing_country": C.categorical_codes(world.trav_nat[trav], countries),
-            "doc_days_to_expiry": np.maximum(world.trav_doc_expiry[trav] - ctx["day"], 1).astype(np.int64),
-            "pnr_locator": pd.Series(pnr, dtype="str").where(air),
-            "days_booked_before_travel": np.where(air, f["booked"], np.nan),
-            "booking_channel": C.categorical_codes(booking, list(BOOKING_CHANNELS)),
-            "payment_form": C.categorical_codes(f["payment"], list(PAYMENTS)),
-            "ticket_type": C.categorical_codes(f["ticket"], list(TICKETS)),
-            "trip_duration_days": np.where(f["duration"] >= 0, np.round(f["duration"] * 0.1, 1), np.nan),
-            "pax_on_pnr": f["party"].astype(np.int64),
-            "travelling_alone": f["party"] == 1,
-            "cabin_class": C.categorical_codes(cabin, list(CABINS)),
-            "frequent_flyer": world.trav_ff[trav] & air,
-            "bag_count": bag_count,
-            "bag_weight_kg": np.round(f["bag"] * 0.1, 1),
-            "vehicle_type": C.categorical_codes(vehicle, list(VEHICLES)),
-            "declared_currency_usd": np.round(f["currency"], 0),
-            "declared_channel": C.categorical_codes(f["declared_red"].astype(np.int64), ["green", "red"]),
-            "watchlist_hit": C.categorical_codes(world.trav_watch[trav], ["none", "partial", "exact"]),
-            "truth_violation": h > 0,
-            "truth_mechanism": pd.Categorical.from_codes(
-                h - 1, categories=pd.Index(PASSENGER_MECHANISMS, dtype="str")
-            ),
-            "truth_severity": C.categorical_codes(
-                np.where(h == 0, 0, np.where(serious, 2, 1)), ["none", "minor", "serious"]
-            ),
-            "truth_channel": C.categorical_codes(np.where(h == 0, 0, np.where(serious, 2, 1)), channels),
-            "truth_undeclared_value_usd": np.round(value, 2),
-            "truth_revenue_at_stake_usd": np.round(revenue, 2),
-            "truth_traveller_type": C.categorical_codes(ttype, list(TRAVELLER_TYPES)),
-            "truth_selection_propensity": selection.truth_propensity,
-            "oracle_p_violation": p_violation,
-            "oracle_p_yellow": p_violation - p_red,
-            "oracle_p_red": p_red,
-            "legacy_channel": C.categorical_codes(channel, channels),
-            "legacy_reason": pd.Categorical(selection.reason, categories=LEGACY_REASONS),
-            "selection_propensity": selection.propensity,
-            "inspected": inspected,
-            "observed_label": pd.array(np.where(inspected, detected, False), dtype="boolean"),
-            # what the inspection found: the channel the record deserved, as far as the check could tell
-            "observed_channel": C.categorical_codes(
-                np.where(inspected, np.where(detected, truth_channel_code, 0), -1), channels
-            ),
-        }
-    )
-    frame.loc[~inspected, "observed_label"] = pd.NA
-    return frame
+    return {
+        "trip_id": C.format_ids("P", world.seed, lo, hi),
+        "crossed_at": C.timestamps(world.start, ctx["day"], hours * 3600),
+        "traveller_id": C.categorical_codes(trav, world.trav_id),
+        "border_point": C.categorical_codes(world.route_point[route], world.points),
+        "border_type": C.categorical_codes(ctx["land"].astype(np.int64), ["airport", "land_gate"]),
+        "direction": C.categorical_codes(departure.astype(np.int64), ["arrival", "departure"]),
+        "route": C.categorical_codes(route, world.routes["route"].astype(str).tolist()),
+        "route_country": C.categorical_codes(world.route_country[route], countries),
+        "carrier": C.categorical_codes(np.where(air, carrier_code, -1), carrier_names),
+        "flight_number": pd.Series(flight, dtype="str").where(air),
+        "transit": f["transit"],
+        "dwell_hours": np.where(f["transit"], np.round(_dwell_hours(rng, size), 1), np.nan),
+        "passenger_type": C.categorical_codes(ptype, ["passenger", "crew", "transit"]),
+        "nationality": C.categorical_codes(world.trav_nat[trav], countries),
+        "residence_country": C.categorical_codes(world.trav_res[trav], countries),
+        "sex": C.categorical_codes(world.trav_sex[trav], ["F", "M"]),
+        "age": world.trav_age[trav],
+        "doc_type": C.categorical_codes(doc_type, ["passport", "border_pass"]),
+        "doc_issuing_country": C.categorical_codes(world.trav_nat[trav], countries),
+        "doc_days_to_expiry": np.maximum(world.trav_doc_expiry[trav] - ctx["day"], 1).astype(np.int64),
+        "pnr_locator": pd.Series(pnr, dtype="str").where(air),
+        "days_booked_before_travel": np.where(air, f["booked"], np.nan),
+        "booking_channel": C.categorical_codes(booking, list(BOOKING_CHANNELS)),
+        "payment_form": C.categorical_codes(f["payment"], list(PAYMENTS)),
+        "ticket_type": C.categorical_codes(f["ticket"], list(TICKETS)),
+        "trip_duration_days": np.where(f["duration"] >= 0, np.round(f["duration"] * 0.1, 1), np.nan),
+        "pax_on_pnr": f["party"].astype(np.int64),
+        "travelling_alone": f["party"] == 1,
+        "cabin_class": C.categorical_codes(cabin, list(CABINS)),
+        "frequent_flyer": world.trav_ff[trav] & air,
+        "bag_count": bag_count,
+        "bag_weight_kg": np.round(f["bag"] * 0.1, 1),
+        "vehicle_type": C.categorical_codes(vehicle, list(VEHICLES)),
+        "declared_currency_usd": np.round(f["currency"], 0),
+        "declared_channel": C.categorical_codes(f["declared_red"].astype(np.int64), ["green", "red"]),
+        "watchlist_hit": C.categorical_codes(world.trav_watch[trav], ["none", "partial", "exact"]),
+        "truth_violation": h > 0,
+        "truth_mechanism": pd.Categorical.from_codes(
+            h - 1, categories=pd.Index(PASSENGER_MECHANISMS, dtype="str")
+        ),
+        "truth_severity": C.categorical_codes(
+            np.where(h == 0, 0, np.where(serious, 2, 1)), ["none", "minor", "serious"]
+        ),
+        "truth_channel": C.categorical_codes(np.where(h == 0, 0, np.where(serious, 2, 1)), channels),
+        "truth_undeclared_value_usd": np.round(value, 2),
+        "truth_revenue_at_stake_usd": np.round(revenue, 2),
+        "truth_traveller_type": C.categorical_codes(ttype, list(TRAVELLER_TYPES)),
+        "truth_selection_propensity": selection.truth_propensity,
+        "oracle_p_violation": p_violation,
+        "oracle_p_yellow": p_violation - p_red,
+        "oracle_p_red": p_red,
+        "legacy_channel": C.categorical_codes(channel, channels),
+        "legacy_reason": pd.Categorical(selection.reason, categories=LEGACY_REASONS),
+        "selection_propensity": selection.propensity,
+        "inspected": inspected,
+        "observed_label": pd.arrays.BooleanArray(inspected & detected, mask=~inspected),
+        # what the inspection found: the channel the record deserved, as far as the check could tell
+        "observed_channel": C.categorical_codes(
+            np.where(inspected, np.where(detected, truth_channel_code, 0), -1), channels
+        ),
+    }

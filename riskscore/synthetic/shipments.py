@@ -10,7 +10,9 @@ The generative story, in the order it is sampled (docs/domain.md 2.1, 2.2, 4.1):
 2. Per record, the *context*: day, office, importer, broker, true HS6, true origin, departure, preference
    claim, procedure, related party, quantity, unit price and unit weight (log-normal around the catalogue).
 3. A mechanism (or none) is drawn with probability ``lambda_m(context)``.
-4. The mechanism turns true values into declared values (e.g. S1 multiplies the unit price by a log-uniform
+4. An express record leads a consignment of one or more parcels (several when split under de minimis, S9);
+   its extra parcels overwrite the records that follow it (``_consignments``).
+5. The mechanism turns true values into declared values (e.g. S1 multiplies the unit price by a log-uniform
    factor), and the legacy policy decides whether the record is inspected.
 
 Because every step draws from a distribution whose density is known, the oracle computes
@@ -993,9 +995,12 @@ def _consignee_ids(world: ShipmentWorld, lo: int, parcels: Parcels) -> pd.Series
 
     A scrambled number of the consignment's first record (a bijection below 10^9), so ids carry no order.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     number = ((parcels.lead + lo) * 2654435761 + world.seed * 40503) % 1_000_000_007
-    ids = np.char.add("C", np.char.zfill(number.astype(str), 10))
-    return pd.Series(ids, dtype="str").where(parcels.express)
+    digits = pc.utf8_lpad(pc.cast(pa.array(number, mask=~parcels.express), pa.string()), 10, "0")
+    return pd.Series(pd.array(pc.binary_join_element_wise(pa.scalar("C"), digits, ""), dtype="str"))
 
 
 def _weigh_consignments(out: Float, parcels: Parcels, log_h0: Float, log_lam_s9: Float) -> None:
@@ -1033,6 +1038,11 @@ def _weigh_consignments(out: Float, parcels: Parcels, log_h0: Float, log_lam_s9:
 
 def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.DataFrame:
     """Generate rows lo..hi-1 of the data set (one fixed block)."""
+    return pd.DataFrame(block_columns(world, block, lo, hi))
+
+
+def block_columns(world: ShipmentWorld, block: int, lo: int, hi: int) -> dict[str, Any]:
+    """Return the columns of :func:`generate_block`, not yet a frame (blocks are joined, then framed once)."""
     rng = C.block_rng(world.seed, KIND, block)
     p = world.p
     ctx = _draw_context(world, rng, np.arange(lo, hi, dtype=np.int64))
@@ -1123,78 +1133,72 @@ def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.Dat
 
     hs4_idx = world.hs6_hs4[dec["hs6"]]
     channels = ["green", "yellow", "red"]
-    frame = pd.DataFrame(
-        {
-            "declaration_id": C.format_ids("D", world.seed, lo, hi),
-            "declared_at": C.timestamps(world.start, ctx["day"], seconds),
-            "office_code": C.categorical_codes(ctx["office"], world.office_code),
-            "office_type": C.categorical_codes(ctx["otype"], list(OFFICE_TYPES)),
-            "transport_mode": C.categorical_codes(
-                np.select([ctx["otype"] == 0, air, ctx["otype"] == 2], [0, 1, 2], 2),
-                ["sea", "air", "road"],
-            ),
-            "procedure": C.categorical_codes(dec["proc"], list(PROCEDURES)),
-            "ti_reexported_share": reexported,
-            "importer_id": C.categorical_codes(imp, world.imp_id),
-            "consignee_id": _consignee_ids(world, lo, parcels),
-            "importer_registered_days": (ctx["day"] - world.imp_registered[imp]).astype(np.int64),
-            "importer_compliance_level": world.imp_level[imp].astype(np.int64),
-            "aeo": world.imp_aeo[imp],
-            "declarant_id": C.categorical_codes(ctx["broker"], world.broker_id),
-            "related_party": ctx["related"],
-            "hs_code": C.categorical_codes(dec["hs6"], list(world.hs6)),
-            "goods_description": C.categorical_codes(hs4_idx, world.hs4_desc),
-            "origin_country": C.categorical_codes(dec["origin"], list(world.iso)),
-            "departure_country": C.categorical_codes(dec["departure"], list(world.iso)),
-            "preference_claimed": dec["claim"],
-            "incoterm": C.categorical_codes(categorical(rng, np.cumsum(INCOTERM_P), size), list(INCOTERMS)),
-            "quantity": np.round(q, 3),
-            "quantity_unit": C.categorical_codes(world.hs4_unit[hs4_idx], list(world.units)),
-            "net_weight_kg": np.round(net, 3),
-            "gross_weight_kg": np.round(np.maximum(gross, net), 3),
-            "n_packages": np.maximum(1, np.round(gross / rng.lognormal(np.log(20), 1.0, size))).astype(
-                np.int64
-            ),
-            "fob_value_usd": np.round(fob, 2),
-            "freight_usd": np.round(freight, 2),
-            "insurance_usd": np.round(insurance, 2),
-            "cif_value_usd": np.round(cif, 2),
-            "duty_rate": declared_duty,
-            "vat_rate": np.full(size, p["vat_rate"]),
-            "tax_declared_usd": np.round(tax_declared, 2),
-            # truth (never a model input)
-            "truth_violation": mech > 0,
-            "truth_mechanism": pd.Categorical.from_codes(
-                mech - 1, categories=pd.Index(SHIPMENT_MECHANISMS, dtype="str")
-            ),
-            "truth_severity": C.categorical_codes(
-                np.where(mech == 0, 0, np.where(serious, 2, 1)), ["none", "minor", "serious"]
-            ),
-            "truth_channel": C.categorical_codes(truth_channel, channels),
-            "truth_hs_code": C.categorical_codes(true_hs_code, world.true_hs_codes),
-            "truth_origin_country": C.categorical_codes(true_origin, list(world.iso)),
-            "truth_cif_value_usd": np.round(true_cif, 2),
-            "truth_quantity": np.round(true_q, 3),
-            "truth_revenue_at_stake_usd": np.round(revenue, 2),
-            "truth_importer_type": C.categorical_codes(world.imp_type[imp], list(TYPES)),
-            "truth_broker_complicit": world.broker_complicit[ctx["broker"]],
-            "truth_selection_propensity": selection.truth_propensity,
-            "oracle_p_violation": p_violation,
-            "oracle_p_yellow": p_violation - p_red,
-            "oracle_p_red": p_red,
-            # legacy selection outcome (what a real history table records)
-            "legacy_channel": C.categorical_codes(channel, channels),
-            "legacy_reason": pd.Categorical(
-                selection.reason, categories=["none", "rule", "regulatory", "random", "officer"]
-            ),
-            "selection_propensity": selection.propensity,
-            "inspected": inspected,
-            "observed_label": pd.array(np.where(inspected, detected, False), dtype="boolean"),
-            # what the inspection found: the channel the record deserved, as far as the check could tell
-            "observed_channel": C.categorical_codes(
-                np.where(inspected, np.where(detected, truth_channel_code, 0), -1), channels
-            ),
-        }
-    )
-    frame.loc[~inspected, "observed_label"] = pd.NA
-    return frame
+    return {
+        "declaration_id": C.format_ids("D", world.seed, lo, hi),
+        "declared_at": C.timestamps(world.start, ctx["day"], seconds),
+        "office_code": C.categorical_codes(ctx["office"], world.office_code),
+        "office_type": C.categorical_codes(ctx["otype"], list(OFFICE_TYPES)),
+        "transport_mode": C.categorical_codes(
+            np.select([ctx["otype"] == 0, air, ctx["otype"] == 2], [0, 1, 2], 2),
+            ["sea", "air", "road"],
+        ),
+        "procedure": C.categorical_codes(dec["proc"], list(PROCEDURES)),
+        "ti_reexported_share": reexported,
+        "importer_id": C.categorical_codes(imp, world.imp_id),
+        "consignee_id": _consignee_ids(world, lo, parcels),
+        "importer_registered_days": (ctx["day"] - world.imp_registered[imp]).astype(np.int64),
+        "importer_compliance_level": world.imp_level[imp].astype(np.int64),
+        "aeo": world.imp_aeo[imp],
+        "declarant_id": C.categorical_codes(ctx["broker"], world.broker_id),
+        "related_party": ctx["related"],
+        "hs_code": C.categorical_codes(dec["hs6"], list(world.hs6)),
+        "goods_description": C.categorical_codes(hs4_idx, world.hs4_desc),
+        "origin_country": C.categorical_codes(dec["origin"], list(world.iso)),
+        "departure_country": C.categorical_codes(dec["departure"], list(world.iso)),
+        "preference_claimed": dec["claim"],
+        "incoterm": C.categorical_codes(categorical(rng, np.cumsum(INCOTERM_P), size), list(INCOTERMS)),
+        "quantity": np.round(q, 3),
+        "quantity_unit": C.categorical_codes(world.hs4_unit[hs4_idx], list(world.units)),
+        "net_weight_kg": np.round(net, 3),
+        "gross_weight_kg": np.round(np.maximum(gross, net), 3),
+        "n_packages": np.maximum(1, np.round(gross / rng.lognormal(np.log(20), 1.0, size))).astype(np.int64),
+        "fob_value_usd": np.round(fob, 2),
+        "freight_usd": np.round(freight, 2),
+        "insurance_usd": np.round(insurance, 2),
+        "cif_value_usd": np.round(cif, 2),
+        "duty_rate": declared_duty,
+        "vat_rate": np.full(size, p["vat_rate"]),
+        "tax_declared_usd": np.round(tax_declared, 2),
+        # truth (never a model input)
+        "truth_violation": mech > 0,
+        "truth_mechanism": pd.Categorical.from_codes(
+            mech - 1, categories=pd.Index(SHIPMENT_MECHANISMS, dtype="str")
+        ),
+        "truth_severity": C.categorical_codes(
+            np.where(mech == 0, 0, np.where(serious, 2, 1)), ["none", "minor", "serious"]
+        ),
+        "truth_channel": C.categorical_codes(truth_channel, channels),
+        "truth_hs_code": C.categorical_codes(true_hs_code, world.true_hs_codes),
+        "truth_origin_country": C.categorical_codes(true_origin, list(world.iso)),
+        "truth_cif_value_usd": np.round(true_cif, 2),
+        "truth_quantity": np.round(true_q, 3),
+        "truth_revenue_at_stake_usd": np.round(revenue, 2),
+        "truth_importer_type": C.categorical_codes(world.imp_type[imp], list(TYPES)),
+        "truth_broker_complicit": world.broker_complicit[ctx["broker"]],
+        "truth_selection_propensity": selection.truth_propensity,
+        "oracle_p_violation": p_violation,
+        "oracle_p_yellow": p_violation - p_red,
+        "oracle_p_red": p_red,
+        # legacy selection outcome (what a real history table records)
+        "legacy_channel": C.categorical_codes(channel, channels),
+        "legacy_reason": pd.Categorical(
+            selection.reason, categories=["none", "rule", "regulatory", "random", "officer"]
+        ),
+        "selection_propensity": selection.propensity,
+        "inspected": inspected,
+        "observed_label": pd.arrays.BooleanArray(inspected & detected, mask=~inspected),
+        # what the inspection found: the channel the record deserved, as far as the check could tell
+        "observed_channel": C.categorical_codes(
+            np.where(inspected, np.where(detected, truth_channel_code, 0), -1), channels
+        ),
+    }

@@ -463,16 +463,16 @@ def test_bad_scenario_fails_before_any_file_is_created(tmp_path):
 
 def _fail_on_second_block(monkeypatch: pytest.MonkeyPatch, module: Any, folder: Path) -> list[str]:
     """Make block 1 raise; returns (filled at the crash) the folder's files, to show a temp file existed."""
-    original = module.generate_block
+    original = module.block_columns
     seen: list[str] = []
 
-    def flaky(world: Any, block: int, lo: int, hi: int) -> pd.DataFrame:
+    def flaky(world: Any, block: int, lo: int, hi: int) -> dict[str, Any]:
         if block == 1:
             seen.extend(os.listdir(folder))
             raise RuntimeError("simulated crash in block 1")
         return original(world, block, lo, hi)
 
-    monkeypatch.setattr(module, "generate_block", flaky)
+    monkeypatch.setattr(module, "block_columns", flaky)
     return seen
 
 
