@@ -281,6 +281,14 @@ def _as_str(raw: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
     dates and containers are not text (their text would be a Python repr): they are flagged, not converted.
     """
     dtype = raw.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        # each category converted once, by the same rules; rows take their category's text (or its refusal)
+        cats, bad_cats = _as_str(pd.Series(dtype.categories.to_numpy(dtype=object), dtype=object))
+        codes = raw.cat.codes.to_numpy()
+        taken = cats.to_numpy(dtype=object, na_value=np.nan)[np.maximum(codes, 0)]
+        taken[codes < 0] = np.nan
+        bad = None if bad_cats is None else (bad_cats[np.maximum(codes, 0)] & (codes >= 0))
+        return pd.Series(taken, index=raw.index, dtype="str"), (bad if bad is not None and bad.any() else None)
     missing = raw.isna().to_numpy(dtype=bool)
     if isinstance(dtype, pd.StringDtype) or (is_integer_dtype(dtype) and not is_bool_dtype(dtype)):
         return raw.astype("str"), None

@@ -292,8 +292,8 @@ TREE_DEFECTS = {
         r"tree 0: field 'num_leaves' holds 1000000",
     ),
     "split-feature-out-of-range": (
-        lambda t: _edit_field(t, 0, "split_feature", _set(0, b"53")),
-        r"tree 0: field 'split_feature' holds 53, outside \[0, 52\]",
+        lambda t: _edit_field(t, 0, "split_feature", _set(0, b"100000")),
+        r"tree 0: field 'split_feature' holds 100000, outside \[0, \d+\]",
     ),
     "num-cat-beyond-boundaries": (
         lambda t: _edit_field(t, 0, "num_cat", _set(0, b"5")),
@@ -346,8 +346,10 @@ TREE_DEFECTS = {
         r"header: field 'num_tree_per_iteration' holds 0, outside \[1, \d+\]",
     ),
     "feature-count-mismatch": (
-        lambda t: t.replace(b"max_feature_idx=52", b"max_feature_idx=60", 1),
-        r"header: field 'feature_names' has 53 entries, expected max_feature_idx \+ 1 = 61",
+        lambda t: re.sub(
+            rb"max_feature_idx=(\d+)", lambda m: b"max_feature_idx=%d" % (int(m[1]) + 8), t, count=1
+        ),
+        r"header: field 'feature_names' has \d+ entries, expected max_feature_idx \+ 1 = \d+",
     ),
     "foreign-objective": (
         lambda t: t.replace(b"objective=binary sigmoid:1", b"objective=regression", 1),

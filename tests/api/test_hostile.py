@@ -380,10 +380,23 @@ def test_category_form_and_order_do_not_matter(model, cat_batch, cat_reference, 
     pd.testing.assert_frame_equal(out, cat_reference, check_exact=True)
 
 
+def test_a_text_column_given_as_categories_is_read_as_text(small_model, cat_batch, cat_reference):
+    # consignee_id is a string column of the spec: a categorical holding its values is the same text
+    frame = cat_batch.copy()
+    frame["consignee_id"] = frame["consignee_id"].astype("category")
+    assert frame["consignee_id"].notna().any()
+    pd.testing.assert_frame_equal(small_model.predict(frame), cat_reference, check_exact=True)
+    frame["consignee_id"] = pd.Categorical([True] * len(frame))  # a flag is no more text as a category
+    with pytest.raises(SchemaError, match="consignee_id"):
+        small_model.predict(frame)
+
+
 def test_category_codes_do_not_leak_into_the_answer(small_model, cat_batch, cat_reference):
     # reversing the category order must change the codes but not a single score
     frame = cat_batch.copy()
     for col in CATEGORY_COLUMNS:
+        if not isinstance(frame[col].dtype, pd.CategoricalDtype):
+            frame[col] = frame[col].astype("category")  # text columns generated as strings (consignee_id)
         cats = list(frame[col].cat.categories)
         frame[col] = frame[col].cat.set_categories(cats[::-1])
     assert (frame["office_type"].cat.codes != cat_batch["office_type"].cat.codes).any()
