@@ -129,3 +129,17 @@ def test_knobs_unrecorded_propensity_and_biased_rule():
     plain_group = (plain["origin_country"].astype(str) == "JP").to_numpy()
     plain_sel = plain["inspected"].to_numpy()
     assert plain_sel[plain_group].mean() / plain_sel[~plain_group].mean() < 1.6
+
+
+def test_oracle_calibrated_on_parcels_just_under_de_minimis(worlds):
+    # the audit found the first oracle overconfident on $30-40 express parcels (z = -3.0): S9 is now a
+    # split consignment weighed as one, and these parcels are calibrated like the rest
+    frame = pd.concat(list(worlds.values()), ignore_index=True)
+    parcels = frame[(frame["office_type"] == "express") & frame["cif_value_usd"].between(30, 40)]
+    assert len(parcels) > 2_000
+    p = parcels["oracle_p_violation"].to_numpy()
+    y = parcels["truth_violation"].to_numpy(dtype=bool)
+    z = (y.sum() - p.sum()) / np.sqrt((p * (1 - p)).sum())
+    assert abs(z) <= 4.0, (y.sum(), p.sum(), z)
+    table = calibration_table(p, y)
+    assert (table.loc[table["records"] > 0, "z"].abs() <= 4.0).all(), table
