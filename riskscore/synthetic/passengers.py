@@ -331,7 +331,7 @@ def _choose(lam: Float, u: Float) -> Int:
 
 def generate_block(world: PassengerWorld, block: int, lo: int, hi: int) -> pd.DataFrame:
     """Generate trips lo..hi-1 (one fixed block)."""
-    return pd.DataFrame(block_columns(world, block, lo, hi))
+    return pd.DataFrame(block_columns(world, block, lo, hi), copy=False)
 
 
 def block_columns(world: PassengerWorld, block: int, lo: int, hi: int) -> dict[str, Any]:

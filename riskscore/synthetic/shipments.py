@@ -1038,7 +1038,7 @@ def _weigh_consignments(out: Float, parcels: Parcels, log_h0: Float, log_lam_s9:
 
 def generate_block(world: ShipmentWorld, block: int, lo: int, hi: int) -> pd.DataFrame:
     """Generate rows lo..hi-1 of the data set (one fixed block)."""
-    return pd.DataFrame(block_columns(world, block, lo, hi))
+    return pd.DataFrame(block_columns(world, block, lo, hi), copy=False)
 
 
 def block_columns(world: ShipmentWorld, block: int, lo: int, hi: int) -> dict[str, Any]:
