@@ -471,6 +471,7 @@ def build_world(
         rng.random(n_brokers) < p["complicit_broker_share"] / max(float(small.mean()), 1e-9)
     )
 
+    detect_red, detect_yellow = detection(p["mechanisms"], SHIPMENT_MECHANISMS)
     world = ShipmentWorld(
         scenario=scenario,
         n=n,
@@ -553,8 +554,8 @@ def build_world(
         hs6_qty_median=hs4["qty_median"].to_numpy(dtype=np.float64)[hs6_hs4],
         type_mult=np.array([p["type_multiplier"][t] for t in TYPES], dtype=np.float64),
         drift=_drift_table(p, start, iso),
-        detect_red=detection(p["mechanisms"], SHIPMENT_MECHANISMS)[0],
-        detect_yellow=detection(p["mechanisms"], SHIPMENT_MECHANISMS)[1],
+        detect_red=detect_red,
+        detect_yellow=detect_yellow,
         z={},
         legacy_red=0.0,
         legacy_yellow=0.0,
