@@ -21,7 +21,7 @@ def norm_logpdf(x: Float, mu: Float | float, sigma: Float | float) -> Float:
     return np.asarray(-0.5 * z * z - np.log(sigma) - _LOG_SQRT_2PI, dtype=np.float64)
 
 
-def _log_diff_ndtr(hi: Float, lo: Float) -> Float:
+def log_diff_ndtr(hi: Float, lo: Float) -> Float:
     """log(Phi(hi) - Phi(lo)) for hi > lo, accurate in both tails."""
     # Reflect so both arguments sit in the lower tail, where log_ndtr is accurate.
     flip = (hi + lo) > 0
@@ -37,7 +37,7 @@ def shifted_logpdf(x: Float, mu: Float | float, sigma: Float | float, lo: float,
     s = np.asarray(sigma, dtype=np.float64)
     upper = (x - mu - lo) / s
     lower = (x - mu - hi) / s
-    return np.asarray(_log_diff_ndtr(upper, lower) - np.log(hi - lo), dtype=np.float64)
+    return np.asarray(log_diff_ndtr(upper, lower) - np.log(hi - lo), dtype=np.float64)
 
 
 def quantity(x: Float, piece: NDArray[np.bool_]) -> Float:
@@ -59,7 +59,7 @@ def quantity_logpdf(lq: Float, mu: Float, sigma: Float | float, piece: NDArray[n
         k = np.exp(lq[r])
         hi = (np.log(k + 0.5) - mu[r]) / s[r]
         lo = np.where(k < 1.5, -np.inf, (np.log(np.maximum(k - 0.5, 0.5)) - mu[r]) / s[r])
-        out[r] = _log_diff_ndtr(hi, lo)
+        out[r] = log_diff_ndtr(hi, lo)
     return out
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import gammaln, ndtr, ndtri
 
-from riskscore.synthetic._stats import _log_diff_ndtr, norm_logpdf
+from riskscore.synthetic._stats import log_diff_ndtr, norm_logpdf
 from riskscore.synthetic.scenario import PASSENGER_MECHANISMS, TRAVELLER_TYPES
 
 __all__ = [
@@ -342,7 +342,7 @@ def _binned_log_probs(median: Float, sigma: Float, step: float, upper: float) ->
         z = (np.log(edges)[:, None, None] - np.log(median)) / sigma
     lo, hi = z[:-1], z[1:]
     log_norm = np.log(ndtr((np.log(upper) - np.log(median)) / sigma))
-    out = _log_diff_ndtr(hi, lo) - log_norm
+    out = log_diff_ndtr(hi, lo) - log_norm
     return np.asarray(np.maximum(out, -700.0), dtype=np.float64)
 
 
