@@ -140,7 +140,7 @@ def _concat(parts: list[Any]) -> pd.DataFrame:
 
     pd.concat re-validates every categorical's categories pairwise (slow for 100k importer ids); blocks of
     one data set share them by construction, so their codes can be joined directly. Blocks arrive as columns
-    (``block_columns``) so that only the joined frame pays pandas' consolidation of numeric columns.
+    (``block_columns``) and the data set is framed once, without consolidating its numeric columns.
     """
     if len(parts) == 1 and isinstance(parts[0], pd.DataFrame):
         return parts[0]
