@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from riskscore.model import RiskModel
@@ -32,6 +34,7 @@ def model_card(model: RiskModel, report: dict[str, pd.DataFrame] | None = None) 
         f"- Training data sha256: `{info.get('training_data_sha256')}`",
         f"- LightGBM rounds: {info.get('best_iteration')}; features: {len(model.features.feature_names_)}",
         f"- Protected attributes used as features: {info.get('include_protected') or 'none'}",
+        *_physical_head_line(info.get("physical_head")),
         "",
         "## Channel policy",
         "",
@@ -65,3 +68,15 @@ def model_card(model: RiskModel, report: dict[str, pd.DataFrame] | None = None) 
                     _table(report[name].reset_index() if name == "channels" else report[name]),
                 ]
     return "\n".join(parts) + "\n"
+
+
+def _physical_head_line(head: Any) -> list[str]:
+    """Describe the physical-check head in one line, when the model has one (``training._physical_head``)."""
+    if not head:
+        return []
+    trees, weights = head["trees"], head["weights"]
+    return [
+        f"- Physical-check head: {trees[1]} trees learnt from the {head['physical_rows']} inspections whose "
+        f"`{head['check']}` is {' or '.join(head['physical'])} (what only a physical check can find), joined to "
+        f"the {trees[0]} trees of all inspections with weights {weights[0]:g} and {weights[1]:g} (one booster)"
+    ]

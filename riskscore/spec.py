@@ -481,7 +481,7 @@ class DerivedFeature:
         return cls(**{k: data[k] for k in data})
 
 
-_LABEL_KEYS = ("outcome", "values", "inspected", "propensity", "truth", "revenue")
+_LABEL_KEYS = ("outcome", "values", "inspected", "propensity", "truth", "revenue", "check", "physical")
 _CHANNELS = ("green", "yellow", "red")
 
 
@@ -529,6 +529,13 @@ class LabelSpec:
         On synthetic data, the channel each record truly deserves (``riskscore train --label truth``).
     revenue : str or None
         Revenue recovered or at stake per record, for revenue figures.
+    check : str or None
+        The column saying what kind of check each inspection was (for example the channel it was sent to).
+        With ``physical``, training adds a head that learns from physical checks only: a documentary check
+        cannot find quantity misdeclaration, concealment or diversion (docs/domain.md 4.1), so its "nothing
+        found" says nothing about them. None: every outcome counts alike.
+    physical : tuple of str
+        The values of ``check`` that mean a physical examination (e.g. ``["red"]``).
     """
 
     outcome: str
@@ -537,6 +544,8 @@ class LabelSpec:
     propensity: str | None = None
     truth: str | None = None
     revenue: str | None = None
+    check: str | None = None
+    physical: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         values = self.values
@@ -551,10 +560,23 @@ class LabelSpec:
                 f"[labels] values map outcome values to channels green, yellow or red; got {quote_list(bad)}. "
                 'Write e.g. values = { "0" = "green", "1" = "yellow", "2" = "red" }'
             )
-        for key in ("inspected", "propensity", "truth", "revenue"):
+        for key in ("inspected", "propensity", "truth", "revenue", "check"):
             v = getattr(self, key)
             if v is not None and (not isinstance(v, str) or not v):
                 raise SpecError(f"[labels] {key} must name a column, got {v!r}")
+        physical = self.physical
+        if isinstance(physical, str) or not all(isinstance(v, str) and v for v in physical):
+            raise SpecError(
+                f'[labels] physical must list the check values that mean a physical examination, e.g. ["red"]; '
+                f"got {physical!r}"
+            )
+        object.__setattr__(self, "physical", tuple(physical))
+        if (self.check is None) != (not self.physical):
+            raise SpecError(
+                "[labels] check and physical go together: name the column saying what kind of check each "
+                'inspection was (check = "legacy_channel") and its values meaning a physical one '
+                '(physical = ["red"])'
+            )
 
     @property
     def channel_of(self) -> dict[str, str]:
@@ -564,9 +586,11 @@ class LabelSpec:
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (TOML layout); unset optional fields are left out."""
         out: dict[str, Any] = {"outcome": self.outcome, "values": dict(self.values)}
-        for key in ("inspected", "propensity", "truth", "revenue"):
+        for key in ("inspected", "propensity", "truth", "revenue", "check"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
+        if self.physical:
+            out["physical"] = list(self.physical)
         return out
 
     @classmethod
@@ -846,7 +870,7 @@ class RecordSpec:
     def _check_labels(self, where: str, names: list[str], columns: tuple[ColumnSpec, ...]) -> None:
         """Check that the [labels] columns exist and are never inputs: an outcome must not become a feature."""
         assert self.labels is not None
-        for key in ("outcome", "inspected", "propensity", "truth", "revenue"):
+        for key in ("outcome", "inspected", "propensity", "truth", "revenue", "check"):
             name = getattr(self.labels, key)
             if name is None:
                 continue

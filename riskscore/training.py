@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from riskscore._lgbmerge import merge_boosters
 from riskscore._progress import progress_bar
 from riskscore.evaluate import (
     INSPECTION_RATES,
@@ -48,6 +49,7 @@ log = logging.getLogger("riskscore")
 # 300k shipments: uncapped precision@5% 0.39, cap 5 0.43, no weights 0.43 (docs/benchmarks.md).
 MAX_WEIGHT = 5.0
 MIN_SEVERE = 20  # found red and yellow violations needed to fit the severity head (else its prior)
+MIN_PHYSICAL = 200  # physical inspections needed (in training and in validation) to add the physical head
 
 
 @dataclass
@@ -330,6 +332,76 @@ def _labels(
     return inspected, y, w
 
 
+def _platt_slope(margin: NDArray[np.float64], y: NDArray[np.bool_], w: NDArray[np.float64]) -> float:
+    """Return the slope of a Platt calibration of a margin: what one unit of it is worth in log odds."""
+    if len(margin) < 20 or y.all() or not y.any():
+        return 0.0
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(margin[:, None], y.astype(int), sample_weight=w)
+    return max(float(lr.coef_[0, 0]), 0.0)
+
+
+def _physical_head(
+    est: ChannelModel, spec: RecordSpec, train: tuple[Any, ...], valid: tuple[Any, ...]
+) -> dict[str, Any] | None:
+    """Add to the risk head what physical checks alone can reveal, where the spec says which checks were.
+
+    A documentary check never finds quantity misdeclaration, concealment or diversion (docs/domain.md 4.1),
+    yet its "nothing found" is a negative for the risk head. A second head learns from physical checks only;
+    each head is Platt-calibrated on its own validation inspections, and the model's margin becomes the sum
+    of their calibrated log odds: one booster (``_lgbmerge``), so predictions, the one-record path and
+    exact TreeSHAP explanations are unchanged in kind. Measured in ``bench/checks_ablation.py``.
+    Returns what was done (for the model's info), or None when the spec names no check or the data holds
+    too few physical inspections.
+    """
+    labels = spec.labels
+    if labels is None or labels.check is None:
+        return None
+    frame, X, has_l, found, w = train
+    v_frame, Xv, v_has, v_found, v_w = valid
+    if labels.check not in frame.columns or labels.check not in v_frame.columns:
+        return None
+    phys = has_l & frame[labels.check].astype(str).isin(labels.physical).to_numpy()
+    v_phys = v_has & v_frame[labels.check].astype(str).isin(labels.physical).to_numpy()
+    enough = all(
+        int(mask.sum()) >= MIN_PHYSICAL and 0 < int(ys[mask].sum()) < int(mask.sum())
+        for mask, ys in ((phys, found), (v_phys, v_found))
+    )
+    if not enough:
+        return None
+    head = clone(est)
+    head.fit(
+        X[phys],
+        found[phys].astype(int),
+        sample_weight=w[phys],
+        eval_set=(Xv[v_phys], v_found[v_phys].astype(int), v_w[v_phys]),
+    )
+
+    def margin(model: ChannelModel, rows: Any) -> NDArray[np.float64]:
+        return np.asarray(
+            model.booster_.predict(
+                Xv[rows], raw_score=True, num_iteration=model.best_iteration_, num_threads=est.num_threads
+            ),
+            dtype=np.float64,
+        )
+
+    weights = (
+        _platt_slope(margin(est, v_has), v_found[v_has], v_w[v_has]),
+        _platt_slope(margin(head, v_phys), v_found[v_phys], v_w[v_phys]),
+    )
+    if not (weights[0] > 0 and weights[1] > 0):
+        return None
+    iterations = (est.best_iteration_, head.best_iteration_)
+    est.booster_ = merge_boosters(est.booster_, head.booster_, weights, iterations=iterations)
+    est.best_iteration_ = est.booster_.current_iteration()
+    return {
+        "check": labels.check,
+        "physical": list(labels.physical),
+        "physical_rows": int(phys.sum()),
+        "trees": [int(iterations[0]), int(iterations[1])],
+        "weights": [round(weights[0], 6), round(weights[1], 6)],
+    }
+
+
 def _calibrate(
     raw: NDArray[np.float64], y: NDArray[np.bool_], w: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -526,6 +598,9 @@ def train(
             else None
         )
         est.fit(X[has_l], found[has_l].astype(int), sample_weight=w[has_l], eval_set=eval_set)
+        physical_head = _physical_head(
+            est, spec, (train_f, X, has_l, found, w), (valid_f, Xv, v_has, v_found, v_w)
+        )
         bar.update()
         bar.set_postfix_str("severity")
         # severity head: among found violations, does it warrant red (docs/domain.md 2.2: concealment, serious)?
@@ -580,6 +655,8 @@ def train(
             "severity_prior": severity_prior,
             "include_protected": list(include_protected),
             "features": builder.feature_names_,
+            # the head learnt from physical checks only, joined into the risk booster (None: no such head)
+            "physical_head": physical_head,
         }
         bar.update()
         bar.set_postfix_str("evaluate")

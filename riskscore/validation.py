@@ -288,7 +288,9 @@ def _as_str(raw: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
         taken = cats.to_numpy(dtype=object, na_value=np.nan)[np.maximum(codes, 0)]
         taken[codes < 0] = np.nan
         bad = None if bad_cats is None else (bad_cats[np.maximum(codes, 0)] & (codes >= 0))
-        return pd.Series(taken, index=raw.index, dtype="str"), (bad if bad is not None and bad.any() else None)
+        return pd.Series(taken, index=raw.index, dtype="str"), (
+            bad if bad is not None and bad.any() else None
+        )
     missing = raw.isna().to_numpy(dtype=bool)
     if isinstance(dtype, pd.StringDtype) or (is_integer_dtype(dtype) and not is_bool_dtype(dtype)):
         return raw.astype("str"), None

@@ -665,6 +665,9 @@ def render(name: str, description: str, id_col: str, time_col: str, columns: lis
         'inspected = "inspected"',
         'propensity = "selection_propensity"',
         'truth = "truth_channel"',
+        # which kind of check each inspection was: a physical (red) one can find what papers cannot
+        'check = "legacy_channel"',
+        'physical = ["red"]',
     ]
     return "\n".join(lines) + "\n"
 
