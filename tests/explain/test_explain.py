@@ -219,7 +219,8 @@ MECHANISM_FIELDS = {
     **{m: {"cif_value_usd", "fob_value_usd"} for m in ("S1", "S6", "S7", "S10", "S11")},
     "S4": {"quantity", "net_weight_kg"},
     "S5": {"net_weight_kg", "cif_value_usd", "quantity"},
-    "S2": {"hs_code", "duty_rate"},
+    # docs/domain.md 2.2 S2: a lower declared rate, and a unit value and weight per unit atypical for the code
+    "S2": {"hs_code", "duty_rate", "cif_value_usd", "net_weight_kg"},
     "S3": {"origin_country", "departure_country", "preference_claimed"},
     "S8": {"procedure", "quantity"},
     "S9": {"cif_value_usd", "office_type", "procedure"},
@@ -245,9 +246,9 @@ def test_planted_mechanism_field_is_among_the_top_fields(shipment_model, shipmen
     print(f"\nplanted mechanism's field among the top-3 fields, {len(rows)} caught violations:")
     print(table.to_string(float_format="{:.3f}".format))
     print(f"overall {overall:.3f}")
-    # Measured (seed 21, 60k shipments, 150 rounds, test window of 8,994 records): 183 caught violations,
-    # overall 0.896; mechanisms with >= 20 caught: S1 0.918 (61), S3 0.933 (30), S9 0.933 (30); smaller
-    # ones S2 0.778 (18), S6 0.947 (19), S5 1.0 (10), S7 0.667 (9). Training is deterministic, so the
+    # Measured (v2 world with the physical-check head; seed 21, 60k shipments, 150 rounds): 176 caught
+    # violations; mechanisms with >= 20 caught: S1 0.984 (62), S2 1.0 (25), S9 0.974 (39); smaller ones
+    # S6 1.0 (16), S3 0.273 (11), S4 0.875 (8), S5 1.0 (7). Training is deterministic, so the
     # floors leave room for platform differences in LightGBM and a few shifted records, not for noise:
     # overall >= 0.75 and >= 0.6 per mechanism with 20+ cases (a field-grouping or reason bug that
     # sends derived features to the wrong fields drops these towards the ~0.2 chance level).
