@@ -32,7 +32,11 @@ MIN_CODE_RECORDS = 200
 
 
 def calibration_table(p: Any, y: Any) -> pd.DataFrame:
-    """Predicted against observed violations per decile of ``p`` and in its top bins, with binomial z."""
+    """Predicted against observed violations per decile of ``p`` and in its top bins: counts, sd and z.
+
+    ``expected`` is the sum of ``p`` in the bin, ``observed`` the violations, ``sd`` the standard deviation
+    of that count (Poisson-binomial) and ``z`` the difference in sds.
+    """
     p = np.asarray(p, dtype=np.float64)
     y = np.asarray(y, dtype=bool)
     order = np.argsort(p, kind="stable")
@@ -46,9 +50,9 @@ def calibration_table(p: Any, y: Any) -> pd.DataFrame:
         n = len(idx)
         expected = float(p[idx].sum()) if n else 0.0
         observed = int(y[idx].sum()) if n else 0
-        var = float((p[idx] * (1 - p[idx])).sum()) if n else 0.0
-        z = (observed - expected) / np.sqrt(var) if var > 0 else 0.0
-        out.append({"bin": name, "records": n, "expected": expected, "observed": observed, "z": z})
+        sd = float(np.sqrt((p[idx] * (1 - p[idx])).sum())) if n else 0.0  # Poisson-binomial count
+        z = (observed - expected) / sd if sd > 0 else 0.0
+        out.append({"bin": name, "records": n, "expected": expected, "observed": observed, "sd": sd, "z": z})
     return pd.DataFrame(out)
 
 

@@ -841,8 +841,6 @@ def _oracle(
     mq, sq = ctx["mq"], ctx["sq"]
     # Context with the declared HS6 / origin as the true ones (every hypothesis but S2 / S3).
     obs_ctx = dict(ctx, hs6=hs6, origin=origin, claim=dec["claim"], proc=dec["proc"], lp=lp, lq=lq)
-    for m in MECHANISMS:
-        m.oracle_context(world, obs_ctx)
     lam = _intensities(world, obs_ctx)
     total = np.asarray(sum(lam.values()), dtype=np.float64)
     mu_p = world.hs6_logp[hs6] + world.level[origin]

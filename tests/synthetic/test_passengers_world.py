@@ -16,6 +16,7 @@ from scipy.stats import chisquare
 from riskscore.synthetic import generate_passengers, load_scenario
 from riskscore.synthetic import passengers as world_module
 from riskscore.synthetic.mechanisms import passengers as mech
+from riskscore.synthetic.realism import calibration_table
 
 SEEDS = (21, 22, 23)
 ROWS = 200_000
@@ -74,33 +75,19 @@ def test_draws_follow_the_oracle_tables():
 # ----------------------------------------------------------------------------------------- the oracle
 
 
-def _deciles(p: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-    order = np.argsort(p, kind="stable")
-    rows = []
-    for idx in np.array_split(order, 10):
-        rows.append(
-            {
-                "n": len(idx),
-                "mean_p": float(p[idx].mean()),
-                "observed": float(y[idx].mean()),
-                # Poisson-binomial standard error of the bin's observed rate
-                "se": float(np.sqrt(np.sum(p[idx] * (1 - p[idx]))) / len(idx)),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_oracle_is_calibrated_in_every_decile(frames, seed):
     frame = frames[seed]
     p = frame["oracle_p_violation"].to_numpy()
     y = frame["truth_violation"].to_numpy(dtype=bool)
-    table = _deciles(p, y)
-    gap = (table["observed"] - table["mean_p"]).abs()
-    allowed = 4 * table["se"] + 2e-4
+    table = calibration_table(p, y).iloc[:10]  # the deciles
+    # in rates: |observed - expected| <= 4 sd + 2e-4 per record of the bin
+    gap = (table["observed"] - table["expected"]).abs()
+    allowed = 4 * table["sd"] + 2e-4 * table["records"]
     assert (gap <= allowed).all(), table.assign(gap=gap, allowed=allowed)
     # the oracle separates risk: the top decile is far riskier than the bottom one
-    assert table["observed"].iloc[-1] > 50 * max(table["observed"].iloc[0], 1e-5)
+    rate = table["observed"] / table["records"]
+    assert rate.iloc[-1] > 50 * max(rate.iloc[0], 1e-5)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -108,28 +95,19 @@ def test_oracle_is_calibrated_in_its_top_bins(frames, seed):
     frame = frames[seed]
     p = frame["oracle_p_violation"].to_numpy()
     y = frame["truth_violation"].to_numpy(dtype=bool)
-    tested = 0
-    for threshold in (0.5, 0.8, 0.95):
-        top = p > threshold
-        if top.sum() < 50:
-            continue
-        tested += 1
-        expected = float(p[top].sum())
-        sd = float(np.sqrt(np.sum(p[top] * (1 - p[top]))))
-        assert abs(int(y[top].sum()) - expected) <= 4 * sd + 1, (threshold, int(y[top].sum()), expected, sd)
-    assert tested >= 2  # p > 0.5 and p > 0.8 have hundreds of trips in 200,000
+    top = calibration_table(p, y).iloc[10:]  # p > 0.5, > 0.8, > 0.95
+    top = top[top["records"] >= 50]
+    assert len(top) >= 2  # p > 0.5 and p > 0.8 have hundreds of trips in 200,000
+    assert ((top["observed"] - top["expected"]).abs() <= 4 * top["sd"] + 1).all(), top
 
 
 def test_oracle_top_bins_pooled_over_seeds(frames):
     """Pooled over the seeds, the rare p > 0.95 bin has enough trips to test as well."""
     p = np.concatenate([f["oracle_p_violation"].to_numpy() for f in frames.values()])
     y = np.concatenate([f["truth_violation"].to_numpy(dtype=bool) for f in frames.values()])
-    for threshold, least in ((0.5, 1000), (0.8, 200), (0.95, 15)):
-        top = p > threshold
-        assert top.sum() >= least, (threshold, int(top.sum()))
-        expected = float(p[top].sum())
-        sd = float(np.sqrt(np.sum(p[top] * (1 - p[top]))))
-        assert abs(int(y[top].sum()) - expected) <= 4 * sd + 1, (threshold, int(y[top].sum()), expected, sd)
+    top = calibration_table(p, y).iloc[10:]  # p > 0.5, > 0.8, > 0.95
+    assert (top["records"].to_numpy() >= (1000, 200, 15)).all(), top
+    assert ((top["observed"] - top["expected"]).abs() <= 4 * top["sd"] + 1).all(), top
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -118,6 +118,27 @@ class Evidence:
     log_lam: dict[str, Float]  # log lambda_m at the declared values
     intensities: IntensityFn  # lambda_m re-evaluated at a hidden true code (S2) or origin (S3)
 
+    def joint(
+        self,
+        name: str,
+        *,
+        q: Float | None = None,
+        p: Float | None = None,
+        w: Float | None = None,
+        procedure: bool = True,
+    ) -> Float:
+        """``log lambda_m`` + the shared terms + the quantity, price and unit-weight terms of hypothesis m.
+
+        A mechanism passes the terms it changes (its density of a shifted field); the others are the
+        fields' densities as drawn. ``procedure=False`` for a hypothesis that fixes the procedure (S8).
+        """
+        out = self.log_lam[name] + self.common
+        if procedure:
+            out = out + self.proc_h0
+        out = out + (self.n_q if q is None else q)
+        out = out + (self.n_p if p is None else p)
+        return np.asarray(out + (self.n_w if w is None else w), dtype=np.float64)
+
     def take(self, rows: Int) -> Evidence:
         """Return the evidence of some records only (per-record arrays indexed, shared values kept)."""
 
@@ -151,9 +172,6 @@ class ShipmentMechanism(ABC):
     @abstractmethod
     def log_joint(self, world: ShipmentWorld, ev: Evidence) -> Float:
         """``log lambda_m + log p(declared values | m)`` for each record (-inf where impossible)."""
-
-    def oracle_context(self, world: ShipmentWorld, ctx: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
-        """Add to the oracle's context what ``intensity`` needs of a true value the oracle cannot see."""
 
     def __repr__(self) -> str:
         return f"<mechanism {self.name}>"
@@ -189,15 +207,7 @@ class _ValueShift(ShipmentMechanism):
     def log_joint(self, world: ShipmentWorld, ev: Evidence) -> Float:
         """Price: normal convolved with the uniform log factor; other fields as drawn."""
         lo, hi = np.log(world.p["mechanisms"][self.name]["factor"])
-        return np.asarray(
-            ev.log_lam[self.name]
-            + ev.common
-            + ev.proc_h0
-            + ev.n_q
-            + shifted_logpdf(ev.lp, ev.mu_p, ev.sp, lo, hi)
-            + ev.n_w,
-            dtype=np.float64,
-        )
+        return ev.joint(self.name, p=shifted_logpdf(ev.lp, ev.mu_p, ev.sp, lo, hi))
 
 
 class S1(_ValueShift):
@@ -251,15 +261,7 @@ class S10(ShipmentMechanism):
     def log_joint(self, world: ShipmentWorld, ev: Evidence) -> Float:
         """Price normal around the reference shifted by the importer's factor (a latent trait)."""
         shift = world.imp_transfer[ev.ctx["importer"]]
-        return np.asarray(
-            ev.log_lam[self.name]
-            + ev.common
-            + ev.proc_h0
-            + ev.n_q
-            + norm_logpdf(ev.lp, ev.mu_p + shift, ev.sp)
-            + ev.n_w,
-            dtype=np.float64,
-        )
+        return ev.joint(self.name, p=norm_logpdf(ev.lp, ev.mu_p + shift, ev.sp))
 
 
 class S11(_ValueShift):
@@ -407,15 +409,7 @@ class S4(ShipmentMechanism):
     def log_joint(self, world: ShipmentWorld, ev: Evidence) -> Float:
         """Quantity and price as drawn; the unit weight shifted up by the log of 1 / factor."""
         lo, hi = np.log(world.p["mechanisms"][self.name]["factor"])
-        return np.asarray(
-            ev.log_lam[self.name]
-            + ev.common
-            + ev.proc_h0
-            + ev.n_q
-            + ev.n_p
-            + shifted_logpdf(ev.luw, ev.mu_w, ev.sw, -hi, -lo),
-            dtype=np.float64,
-        )
+        return ev.joint(self.name, w=shifted_logpdf(ev.luw, ev.mu_w, ev.sw, -hi, -lo))
 
 
 class S5(ShipmentMechanism):
@@ -447,14 +441,10 @@ class S5(ShipmentMechanism):
         spec = world.p["mechanisms"][self.name]
         vlo, vhi = np.log(spec["value_factor"])
         wlo, whi = np.log(spec["weight_factor"])
-        return np.asarray(
-            ev.log_lam[self.name]
-            + ev.common
-            + ev.proc_h0
-            + ev.n_q
-            + shifted_logpdf(ev.lp, ev.mu_p, ev.sp, vlo, vhi)
-            + np.where(world.hs6_bulk[ev.hs6], 0.0, shifted_logpdf(ev.luw, ev.mu_w, ev.sw, wlo, whi)),
-            dtype=np.float64,
+        return ev.joint(
+            self.name,
+            p=shifted_logpdf(ev.lp, ev.mu_p, ev.sp, vlo, vhi),
+            w=np.where(world.hs6_bulk[ev.hs6], 0.0, shifted_logpdf(ev.luw, ev.mu_w, ev.sw, wlo, whi)),
         )
 
 
@@ -485,18 +475,8 @@ class S8(ShipmentMechanism):
     def log_joint(self, world: ShipmentWorld, ev: Evidence) -> Float:
         """Quantity shifted; the procedure is temporary import for certain, so other procedures rule it out."""
         lo, hi = np.log(world.p["mechanisms"][self.name]["factor"])
-        return np.asarray(
-            np.where(
-                ev.is_ti,
-                ev.log_lam[self.name]
-                + ev.common
-                + shifted_logpdf(ev.lq, ev.mq, ev.sq, lo, hi)
-                + ev.n_p
-                + ev.n_w,
-                -np.inf,
-            ),
-            dtype=np.float64,
-        )
+        shifted = ev.joint(self.name, q=shifted_logpdf(ev.lq, ev.mq, ev.sq, lo, hi), procedure=False)
+        return np.asarray(np.where(ev.is_ti, shifted, -np.inf), dtype=np.float64)
 
 
 class S9(ShipmentMechanism):
