@@ -114,8 +114,8 @@ class FeatureBuilder:
 
     @property
     def histories_(self) -> dict[str, EventTable]:
-        """Fitted history tables by feature name (read-only view of :attr:`states_`)."""
-        return {k.name: self.states_[k.name] for k in self.kinds() if k.state_key == "histories"}
+        """Fitted history tables of the keys themselves by feature name (read-only view of :attr:`states_`)."""
+        return {k.name: self.states_[k.name].table for k in self.kinds() if k.state_key == "histories"}
 
     # -- column selection ------------------------------------------------------------------------------
 

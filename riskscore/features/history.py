@@ -1,16 +1,25 @@
 """``history``: what earlier records say about a key (an importer, a broker, an importer x HS pair).
 
-Prior record count, smoothed prior hit rate (``(hits + smoothing x overall rate) / (inspected +
-smoothing)``), optionally days since the key was first seen, counts in recent day windows and their spike
-(docs/domain.md 2.2: S6 phantom importers, S7 complicit brokers; DATE's RiskH features). Only records of
-strictly earlier days count, in training and in scoring alike (one code path: :meth:`EventTable.lookup`),
-so no label leaks from a record into its own features.
+Prior record count, smoothed prior hit rate (``(hits + smoothing x prior) / (inspected + smoothing)``),
+optionally days since the key was first seen, counts in recent day windows and their spike (docs/domain.md
+2.2: S6 phantom importers, S7 complicit brokers; DATE's RiskH features). Only records of strictly earlier
+days count, in training and in scoring alike (one code path: :meth:`EventTable.lookup`), so no label leaks
+from a record into its own features.
+
+The prior is the overall hit rate, or with ``by`` (backoff levels, finest first, as a reference feature's)
+an empirical-Bayes chain: the coarsest level's hit rate shrunk toward the overall rate, each finer level's
+toward the coarser one's, the key's own toward the finest level's. A new importer then starts from what
+its broker, its goods and their origin showed (docs/domain.md 2.2, S6 and S7) instead of one "unseen"
+value, and an importer with two inspections is read in that light.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from riskscore._hashing import hash_key
 from riskscore.features._common import Float
@@ -22,7 +31,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from riskscore.spec import DerivedFeature, RecordSpec
 
 _NAN = float("nan")
-_MEMO_LIMIT = 50_000  # memoised history values per feature: (entity, day) -> a few floats
+_MEMO_LIMIT = 50_000  # memoised history values per feature: (entity, day, prior) -> a few floats
+
+
+@dataclass
+class KeyHistory:
+    """A history feature's fitted state: the key's daily table and one table per backoff level."""
+
+    table: EventTable
+    backoff: tuple[EventTable, ...] = ()
 
 
 class History(FeatureKind):
@@ -40,6 +57,14 @@ class History(FeatureKind):
             return f"{where}: windows must be whole days >= 1, got {list(feat.windows)}"
         return None
 
+    def fields(self, resolve: Callable[[str], tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        out = super().fields(resolve)
+        if self.feat.by:  # the hit rate also reads the backoff levels' records
+            levels = [f for level in self.feat.by for item in level for f in resolve(item)]
+            rate = f"{self.name}_hit_rate"
+            out[rate] = tuple(dict.fromkeys([*out[rate], *levels]))
+        return out
+
     def outputs(self) -> list[str]:
         n, feat = self.name, self.feat
         names = [f"{n}_count", f"{n}_hit_rate"]
@@ -53,11 +78,21 @@ class History(FeatureKind):
         key = hash_key(batch.frame, feat.inputs)
         if state is None:
             assert batch.inspected is not None and batch.hits is not None
-            state = EventTable.build(key, batch.day, batch.inspected, batch.hits)
-        h = state.lookup(key, batch.day, feat.windows)
+            state = KeyHistory(
+                EventTable.build(key, batch.day, batch.inspected, batch.hits),
+                tuple(
+                    EventTable.build(hash_key(batch.frame, level), batch.day, batch.inspected, batch.hits)
+                    for level in feat.by
+                ),
+            )
+        h = state.table.lookup(key, batch.day, feat.windows)
         out = {f"{n}_count": h["count"]}
         smooth = settings.smoothing
-        out[f"{n}_hit_rate"] = (h["hits"] + smooth * settings.hit_rate) / (h["inspected"] + smooth)
+        prior: Float | float = settings.hit_rate
+        for table, level in zip(reversed(state.backoff), reversed(feat.by), strict=True):  # coarse to fine
+            b = table.lookup(hash_key(batch.frame, level), batch.day)
+            prior = (b["hits"] + smooth * prior) / (b["inspected"] + smooth)
+        out[f"{n}_hit_rate"] = np.asarray((h["hits"] + smooth * prior) / (h["inspected"] + smooth))
         if feat.first_seen:
             out[f"{n}_days_since_first"] = h["days_since_first"]
         for w in feat.windows:
@@ -67,27 +102,56 @@ class History(FeatureKind):
             out[f"{n}_spike"] = h[f"count_{short}d"] / (h[f"count_{long_}d"] * short / long_ + 1.0)
         return out, state
 
-    def extend(self, state: EventTable, batch: Batch) -> EventTable:
+    def extend(self, state: KeyHistory, batch: Batch) -> KeyHistory:
         assert batch.inspected is not None and batch.hits is not None
-        new = EventTable.build(
-            hash_key(batch.frame, self.feat.inputs), batch.day, batch.inspected, batch.hits
+
+        def grown(table: EventTable, columns: tuple[str, ...]) -> EventTable:
+            assert batch.inspected is not None and batch.hits is not None
+            new = EventTable.build(hash_key(batch.frame, columns), batch.day, batch.inspected, batch.hits)
+            return table.merge(new)
+
+        return KeyHistory(
+            grown(state.table, self.feat.inputs),
+            tuple(grown(t, level) for t, level in zip(state.backoff, self.feat.by, strict=True)),
         )
-        return state.merge(new)
 
-    def compact(self, state: EventTable, as_of_day: int, keep_days: int) -> EventTable:
-        return state.compact(as_of_day, keep_days)
+    def compact(self, state: KeyHistory, as_of_day: int, keep_days: int) -> KeyHistory:
+        return KeyHistory(
+            state.table.compact(as_of_day, keep_days),
+            tuple(t.compact(as_of_day, keep_days) for t in state.backoff),
+        )
 
-    def state_to_json(self, state: EventTable) -> Any:
-        return state.to_dict()
+    def state_to_json(self, state: KeyHistory) -> Any:
+        out = state.table.to_dict()  # the layout of format version 1, plus the backoff tables if any
+        if state.backoff:
+            out["backoff"] = [t.to_dict() for t in state.backoff]
+        return out
 
-    def state_from_json(self, data: Any) -> EventTable:
-        return EventTable.from_dict(data)
+    def state_from_json(self, data: Any) -> KeyHistory:
+        backoff = tuple(EventTable.from_dict(t) for t in data.get("backoff", ()))
+        if len(backoff) != len(self.feat.by):
+            raise ValueError(
+                f"history feature {self.name!r} stores {len(backoff)} backoff tables for {len(self.feat.by)} "
+                "levels"
+            )
+        return KeyHistory(EventTable.from_dict(data), backoff)
 
-    def emit(self, w: PlanWriter, i: int, state: EventTable, settings: Settings) -> list[str]:
+    def emit(self, w: PlanWriter, i: int, state: KeyHistory, settings: Settings) -> list[str]:
         slots = [w.pos[name] for name in self.outputs()]
-        values = w.const(f"HIST{i}", _history_values(state, self.feat, settings))
+        lines = ["prior = " + w.const(f"PRIOR{i}", float(settings.hit_rate))]
+        levels = list(zip(reversed(state.backoff), reversed(self.feat.by), strict=True))
+        for lvl, (table, level) in enumerate(levels):  # coarse to fine, as the batch path
+            counts = w.const(f"BACK{i}_{lvl}", _prior_counts(table))
+            lines += [
+                f"c = {counts}({w.key(tuple(level))}, day)",
+                f"prior = (c[1] + SMOOTH{i} * prior) / (c[0] + SMOOTH{i})",
+            ]
+        w.const(f"SMOOTH{i}", float(settings.smoothing))
+        values = w.const(f"HIST{i}", _history_values(state.table, self.feat, settings))
         names = ", ".join(f"h{n}" for n in range(len(slots)))
-        lines = [f"{names}{',' if len(slots) == 1 else ''} = {values}({w.key(tuple(self.feat.inputs))}, day)"]
+        lines.append(
+            f"{names}{',' if len(slots) == 1 else ''} = {values}({w.key(tuple(self.feat.inputs))}, day, prior)"
+        )
         return lines + [f"out[{j}] = h{n}" for n, j in enumerate(slots)]
 
     def sentence(self, output: str, value: float, record: Any, spec: RecordSpec) -> str | None:
@@ -97,6 +161,12 @@ class History(FeatureKind):
         n = f"{round(value):,}" if finite else "unknown"
         if part == "count":
             return f"{who}: {n} earlier records on file"
+        if part == "hit_rate" and self.feat.by:
+            levels = ", ".join(key_text(spec, level, record) for level in self.feat.by)
+            return (
+                f"{who}: violations expected at a {value * 100:.1f}% rate from its past inspections "
+                f"and those of {levels}"
+            )
         if part == "hit_rate":
             return f"{who}: past inspections found violations at a {value * 100:.1f}% rate"
         if part == "days_since_first":
@@ -109,9 +179,9 @@ class History(FeatureKind):
 
     def unseen_outputs(self) -> dict[str, str]:
         # a key without earlier records has no hit rate or age of its own: the model sees the overall rate
-        # and a missing age
-        outputs = self.outputs()
-        return {o: f"{self.name}_count" for o in outputs if o.endswith(("_hit_rate", "_days_since_first"))}
+        # (with backoff, its levels' rate: a real reason) and a missing age
+        meaningless = ("_days_since_first",) if self.feat.by else ("_hit_rate", "_days_since_first")
+        return {o: f"{self.name}_count" for o in self.outputs() if o.endswith(meaningless)}
 
     def no_history(self, record: Any, spec: RecordSpec) -> str:
         return f"{key_text(spec, self.feat.inputs, record)}: no earlier records on file"
@@ -128,24 +198,48 @@ def key_text(spec: RecordSpec, inputs: tuple[str, ...], record: Any) -> str:
     return " / ".join(parts)
 
 
+def _prior_counts(table: EventTable) -> Callable[[int, int], tuple[float, float]]:
+    """Return a function (key, day) -> (inspected, hits) strictly before the day, as EventTable.lookup."""
+    positions = dict(zip(table.keys.tolist(), range(len(table.keys)), strict=True))
+    start, days_all, cum = table.start, table.day, table.cum
+    memo: dict[tuple[int, int], tuple[float, float]] = {}  # bounded
+
+    def lookup(key: int, day: int) -> tuple[float, float]:
+        values = memo.get((key, day))
+        if values is None:
+            at = positions.get(key)
+            values = (0.0, 0.0)
+            if at is not None:
+                lo, hi = int(start[at]), int(start[at + 1])
+                p = lo + int(days_all[lo:hi].searchsorted(max(day, 0), side="left"))
+                if p > lo:
+                    values = (float(cum[p - 1, 1]), float(cum[p - 1, 2]))
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[key, day] = values
+        return values
+
+    return lookup
+
+
 def _history_values(
     table: EventTable, feat: DerivedFeature, settings: Settings
-) -> Callable[[int, int], tuple[float, ...]]:
-    """Return a function (entity key, day) -> the history feature values, memoised per (entity, day).
+) -> Callable[[int, int, float], tuple[float, ...]]:
+    """Return a function (entity key, day, prior) -> the history feature values, memoised.
 
     The values, in :meth:`History.outputs` order: the batch path's EventTable.lookup and
-    :meth:`History.compute` arithmetic on floats.
+    :meth:`History.compute` arithmetic on floats. ``prior`` is the rate the hit rate is shrunk toward.
     """
     positions = dict(zip(table.keys.tolist(), range(len(table.keys)), strict=True))
     start, days_all, cum = table.start, table.day, table.cum
     windows = tuple(feat.windows)
-    smooth, prior = float(settings.smoothing), float(settings.hit_rate)
+    smooth = float(settings.smoothing)
     first_seen = bool(feat.first_seen)
     spike = (windows[0], windows[-1]) if len(windows) >= 2 else None
     empty = len(days_all) == 0
-    memo: dict[tuple[int, int], tuple[float, ...]] = {}  # bounded
+    memo: dict[tuple[int, int, float], tuple[float, ...]] = {}  # bounded
 
-    def compute(entity: int, day: int) -> tuple[float, ...]:
+    def compute(entity: int, day: int, prior: float) -> tuple[float, ...]:
         at = None if empty else positions.get(entity)
         counts = [0.0] * len(windows)
         lo = hi = 0
@@ -183,13 +277,13 @@ def _history_values(
             values.append(counts[0] / (counts[-1] * short / long_ + 1.0))
         return tuple(values)
 
-    def lookup(entity: int, day: int) -> tuple[float, ...]:
-        values = memo.get((entity, day))
+    def lookup(entity: int, day: int, prior: float) -> tuple[float, ...]:
+        values = memo.get((entity, day, prior))
         if values is None:
-            values = compute(entity, day)
+            values = compute(entity, day, prior)
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
-            memo[entity, day] = values
+            memo[entity, day, prior] = values
         return values
 
     return lookup

@@ -58,20 +58,41 @@ def small_history(world):
     order = np.random.default_rng(4).permutation(len(base))
     frame = validate_frame(base.iloc[order].reset_index(drop=True), "shipment")
     ev = ev.iloc[order].reset_index(drop=True)
+    for column in ("declarant_id", "hs_code", "origin_country", "office_code"):  # the backoff levels' keys
+        ev[column] = frame[column].astype(str).to_numpy()
     return frame, ev
 
 
-def _by_hand(ev: pd.DataFrame, key: str, *, same_day_counts: bool, smoothing: float = 20.0):
-    """History features from the records of strictly earlier days (or, for contrast, up to the same day)."""
+IMPORTER_BACKOFF = ("declarant_id", "hs_code", "origin_country", "office_code")  # the built-in spec's
+
+
+def _by_hand(
+    ev: pd.DataFrame,
+    key: str,
+    *,
+    same_day_counts: bool,
+    smoothing: float = 20.0,
+    backoff: tuple[str, ...] = IMPORTER_BACKOFF,
+):
+    """History features from the records of strictly earlier days (or, for contrast, up to the same day).
+
+    The hit rate is shrunk toward the backoff levels' rates (finest first), each toward the next coarser,
+    the coarsest toward the overall rate.
+    """
     day = pd.to_datetime(ev["day"]).to_numpy().astype("datetime64[D]").astype(np.int64)
     keys = ev[key].to_numpy() if key != "all" else np.zeros(len(ev))
     insp, hit = ev["inspected"].to_numpy(), ev["hit"].to_numpy() & ev["inspected"].to_numpy()
     base = hit.sum() / insp.sum()
     out = {"count": [], "hit_rate": [], "days_since_first": [], "count_7d": [], "count_90d": []}
     for i in range(len(ev)):
-        prior = (keys == keys[i]) & ((day <= day[i]) if same_day_counts else (day < day[i]))
+        earlier = (day <= day[i]) if same_day_counts else (day < day[i])
+        prior = (keys == keys[i]) & earlier
+        rate = base
+        for level in reversed(backoff):
+            same = (ev[level].to_numpy() == ev[level].to_numpy()[i]) & earlier
+            rate = (hit[same].sum() + smoothing * rate) / (insp[same].sum() + smoothing)
         out["count"].append(prior.sum())
-        out["hit_rate"].append((hit[prior].sum() + smoothing * base) / (insp[prior].sum() + smoothing))
+        out["hit_rate"].append((hit[prior].sum() + smoothing * rate) / (insp[prior].sum() + smoothing))
         out["days_since_first"].append(day[i] - day[prior].min() if prior.any() else np.nan)
         out["count_7d"].append((prior & (day >= day[i] - 7)).sum())
         out["count_90d"].append((prior & (day >= day[i] - 90)).sum())
@@ -97,24 +118,32 @@ def test_history_uses_only_earlier_days(small_history):
     assert fb.hit_rate_ == pytest.approx(base)
     for name, values in expected.items():
         np.testing.assert_allclose(feats[f"importer_{name}"], values, rtol=1e-12, err_msg=name)
-    # importer x HS has one HS code here, so it must equal the importer history
-    for name in ("count", "hit_rate", "days_since_first"):
+    # importer x HS has one HS code here, so its counts equal the importer history's; its rate backs off
+    # to the importer's own, then to the HS code's
+    for name in ("count", "days_since_first"):
         np.testing.assert_allclose(feats[f"importer_hs_{name}"], expected[name], rtol=1e-12)
+    pair, _ = _by_hand(ev, "importer", same_day_counts=False, backoff=("importer", "hs_code"))
+    np.testing.assert_allclose(feats["importer_hs_hit_rate"], pair["hit_rate"], rtol=1e-12)
+    # without backoff levels the prior is the overall rate: the contrast shows the levels are used
+    flat, _ = _by_hand(ev, "importer", same_day_counts=False, backoff=())
+    assert not np.allclose(feats["importer_hit_rate"], flat["hit_rate"])
     # the HS history counts every record of earlier days and none of the same day
     everyone, _ = _by_hand(ev, "all", same_day_counts=False)
     np.testing.assert_array_equal(feats["hs_count"], everyone["count"])
 
 
 def test_planted_leak_does_not_help(small_history):
-    fb, feats, ev = _fit_small(small_history)
+    _, feats, ev = _fit_small(small_history)
     leak = ev["importer"].str.startswith("L").to_numpy()
-    # every leaking record is a hit with a unique importer: without self/same-day history it gets the prior
+    # every leaking record is a hit with a unique importer: without self/same-day history it gets the
+    # prior of its backoff levels, from earlier days only
     np.testing.assert_array_equal(feats["importer_count"][leak], 0.0)
-    np.testing.assert_array_equal(feats["importer_hit_rate"][leak], fb.hit_rate_)
+    honest, _ = _by_hand(ev, "importer", same_day_counts=False)
+    np.testing.assert_allclose(feats["importer_hit_rate"][leak], honest["hit_rate"][leak], rtol=1e-12)
     assert feats["importer_days_since_first"][leak].isna().all()
     # ...and a leaky (same day, self included) history would have given them more: the test can tell
     leaky, _ = _by_hand(ev, "importer", same_day_counts=True)
-    assert (leaky["hit_rate"][leak] > fb.hit_rate_).all()
+    assert (leaky["hit_rate"][leak] > feats["importer_hit_rate"][leak].to_numpy()).all()
     assert (leaky["count"][leak] == 1).all()
 
 
@@ -124,7 +153,9 @@ def test_same_day_records_do_not_see_each_other(small_history):
     # three A records on 2025-03-04 (one a late-evening hit) see exactly the two A records of 2025-03-03
     assert a_day2.sum() == 3
     np.testing.assert_array_equal(feats["importer_count"][a_day2], 2.0)
-    assert feats["importer_hit_rate"][a_day2].nunique() == 1
+    # their rates come from earlier days only (their backoff levels differ, so the values may too)
+    honest, _ = _by_hand(ev, "importer", same_day_counts=False)
+    np.testing.assert_allclose(feats["importer_hit_rate"][a_day2], honest["hit_rate"][a_day2], rtol=1e-12)
     first_day = (ev["day"] == "2025-03-03").to_numpy()
     np.testing.assert_array_equal(feats["hs_count"][first_day], 0.0)
 

@@ -73,6 +73,7 @@ def random_specs(draw: st.DrawFn) -> RecordSpec:
             "inputs": draw(st.sampled_from([[c0], [c0, c1], [f"{c0}:1"]])),
             "windows": draw(st.sampled_from([[], [7], [7, 30]])),
             "first_seen": draw(st.booleans()),
+            "by": draw(st.sampled_from([[], [[c1]], [[c0, c1], [f"{c1}:1"]]])),  # backoff levels
         },
         {"name": "hist2", "kind": "history", "inputs": [c1], "windows": [30]},
         {"name": "cal", "kind": "calendar", "inputs": ["at"]},
