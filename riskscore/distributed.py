@@ -28,10 +28,12 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from riskscore._optional import require
@@ -41,10 +43,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import dask.dataframe as dd
     from distributed import Client
 
+    from riskscore.features.builder import FeatureBuilder, PartialFit
     from riskscore.model import RiskModel
+    from riskscore.spec import RecordSpec
     from riskscore.synthetic.generate import Kind, ScenarioLike
 
-__all__ = ["client", "generate", "score", "score_meta"]
+__all__ = ["client", "fit_features", "generate", "score", "score_meta"]
 
 #: Rows per parquet file written by :func:`generate` (16 generator blocks of 65,536 records).
 PARTITION_ROWS = 1 << 20
@@ -380,3 +384,204 @@ def _score_partition(
         raise SchemaError(f"{where}: {exc}") from None
     out.index = part.index
     return out
+
+
+# ----------------------------------------------------------------------------------- the fitted features
+
+
+@dataclass(frozen=True)
+class _Records:
+    """How a worker reads one partition: validated as training validates, labelled, cut to a window.
+
+    ``label`` None: records without outcomes (nothing inspected). ``window``: first and end day (days since
+    1970-01-01) of the records kept; the kept records are put in time order, as ``riskscore.train`` does.
+    """
+
+    spec: RecordSpec
+    label: str | None
+    window: tuple[int | None, int | None] = (None, None)
+
+    def __call__(self, part: pd.DataFrame, number: int) -> tuple[pd.DataFrame, Any, Any, Any, Any]:
+        """Return (records, inspected, hits, channel labels, weights) of the partition's kept rows."""
+        from riskscore.features._common import days
+        from riskscore.training import _labels, _validated_with_labels
+        from riskscore.validation import validate_frame
+
+        try:
+            if self.label is None:
+                frame = validate_frame(part, self.spec, columns="declared", extra="keep")
+            else:
+                frame = _validated_with_labels(part, self.spec, self.label)
+        except SchemaError as exc:
+            raise SchemaError(f"partition {number}: {exc}") from None
+        day = days(frame[self.spec.time_column])
+        first, end = self.window
+        if first is not None or end is not None:
+            keep = (day >= (first if first is not None else day.min(initial=0))) & (
+                day < (end if end is not None else day.max(initial=0) + 1)
+            )
+            order = np.argsort(day[keep], kind="stable")  # time order within the partition (time_split's)
+            frame = frame.iloc[np.flatnonzero(keep)[order]]
+        frame = frame.reset_index(drop=True)
+        n = len(frame)
+        if self.label is None:
+            return frame, np.zeros(n, bool), np.zeros(n, bool), np.full(n, "green"), np.ones(n)
+        has_l, y, w = _labels(frame, self.label, self.spec)
+        return frame, has_l, has_l & (y != "green"), y, w
+
+
+def _partial(
+    part: pd.DataFrame,
+    builder: FeatureBuilder,
+    records: _Records,
+    number: int,
+    features: list[str],
+    shards: int,
+) -> PartialFit:
+    frame, inspected, hits, _, _ = records(part, number)
+    return builder.partial_fit(frame, inspected=inspected, hits=hits, features=features, shards=shards)
+
+
+def _counts(partial: PartialFit) -> PartialFit:
+    return partial.counts()
+
+
+def _shard(partial: PartialFit, shard: int) -> dict[str, Any]:
+    return partial.pieces.get(shard, {})
+
+
+def _combine(builder: FeatureBuilder, *pieces: dict[str, Any]) -> dict[str, Any]:
+    return builder.combine_shard(pieces)
+
+
+def _sequence_length(partial: PartialFit, name: str) -> int:
+    sequence = partial.sequences.get(name)
+    return -1 if sequence is None else len(sequence)
+
+
+def _sequence_pieces(partial: PartialFit, name: str, offset: int, total: int) -> Any:
+    from riskscore import _ordered_sum
+
+    _ordered_sum.check_numpy()  # this worker's numpy adds as the client's reproduces
+    return _ordered_sum.pieces(partial.sequences[name], offset, total)
+
+
+def _shards_default(c: Client) -> int:
+    return max(1, 2 * len(c.scheduler_info().get("workers", {})))
+
+
+def _fit_state(
+    c: Client, builder: FeatureBuilder, parts: Sequence[Any], records: _Records, shards: int
+) -> FeatureBuilder:
+    """Fit ``builder`` from the partitions, pass by pass (:meth:`FeatureBuilder.fit_passes`), not compacted.
+
+    Each partition's share is computed on a worker and stays there; its counts come to this process, its
+    pieces go shard by shard to one worker each, where they are combined; this process assembles the
+    combined shards (the state itself) and the ordered sums from a few values per partition.
+    """
+    import dask
+
+    from riskscore import _ordered_sum
+
+    _ordered_sum.check_numpy()
+    passes = builder.fit_passes() or [[]]
+    for k, features in enumerate(passes):
+        shipped = c.scatter(builder, broadcast=True, hash=False)
+        partials = c.compute(
+            [dask.delayed(_partial)(p, shipped, records, i, features, shards) for i, p in enumerate(parts)]
+        )
+        if k == 0:
+            builder.start_fit(c.gather([c.submit(_counts, f) for f in partials]))
+            shipped = c.scatter(builder, broadcast=True, hash=False)
+        combined = c.gather(
+            [
+                c.submit(_combine, shipped, *[c.submit(_shard, f, s, pure=False) for f in partials])
+                for s in range(shards)
+            ]
+        )
+        sums: dict[str, tuple[float, int]] = {}
+        for name in features:
+            lengths = c.gather([c.submit(_sequence_length, f, name) for f in partials])
+            if all(n < 0 for n in lengths):
+                continue
+            total, offsets = 0, []
+            for n in lengths:
+                offsets.append(total)
+                total += max(n, 0)
+            pieces = c.gather(
+                [
+                    c.submit(_sequence_pieces, f, name, off, total)
+                    for f, off, n in zip(partials, offsets, lengths, strict=True)
+                    if n > 0
+                ]
+            )
+            sums[name] = (_ordered_sum.combine(total, pieces), total)
+        builder.assemble_states(combined, features, sums)
+        del partials, shipped
+    builder.finish_fit()
+    return builder
+
+
+def fit_features(
+    ddf: dd.DataFrame,
+    kind: str | RecordSpec = "shipment",
+    *,
+    label: str | None = "observed",
+    include_protected: tuple[str, ...] = (),
+    client: Client | None = None,
+    shards: int | None = None,
+    **params: Any,
+) -> FeatureBuilder:
+    """Fit a :class:`~riskscore.features.FeatureBuilder` on a dask DataFrame, partition by partition.
+
+    Each partition is validated as ``riskscore.train`` validates its records, and its share of the fitted
+    state is computed on the worker that holds it: category counts, inspections and hits, history tables per
+    key and day, reference sums and counts per group, (group, code, value) counts for ``group_max_gap``. The
+    shares are combined by key on the workers and assembled here into exactly the state
+    ``FeatureBuilder.fit_transform`` fits on the partitions joined in order (whole-number counts add in any
+    order; a reference's sums add each key's values in record order, and its overall mean reproduces
+    numpy's pairwise summation over every record, so they are equal bit for bit). History features stay
+    time-safe: a record reads the history of strictly earlier days, whichever partition they are in.
+
+    Parameters
+    ----------
+    ddf
+        Records of the spec, partitions in any order (the state is that of the partitions joined in order).
+    kind
+        The record spec or the name of a built-in one.
+    label
+        ``"observed"`` (inspection outcomes through the spec's ``[labels]``: the history hit rates),
+        ``"truth"``, or None (no outcomes: every hit rate is the prior).
+    include_protected, **params
+        As for :class:`~riskscore.features.FeatureBuilder` (``min_category_count``, ``smoothing``...).
+    client
+        The Dask client (default: the current one).
+    shards
+        Number of key ranges the pieces are combined in (default: twice the number of workers).
+
+    Returns
+    -------
+    FeatureBuilder
+        Fitted, its history compacted as ``fit_transform`` leaves it.
+
+    Raises
+    ------
+    SchemaError
+        A partition does not match the spec (the message names the partition).
+    SpecError
+        A feature of the spec has no exact reduction from partitions.
+    """
+    from riskscore.features.builder import FeatureBuilder
+    from riskscore.spec import load_spec
+
+    c = _client_or_default(client, "riskscore.distributed.fit_features")
+    if label not in ("observed", "truth", None):
+        raise ParameterError(f"label must be 'observed', 'truth' or None; got {label!r}")
+    spec = load_spec(kind)
+    builder = FeatureBuilder(spec, include_protected=tuple(include_protected), **params)
+    n_shards = _shards_default(c) if shards is None else shards
+    if isinstance(n_shards, bool) or not isinstance(n_shards, int) or n_shards < 1:
+        raise ParameterError(f"shards must be a whole number >= 1; got {shards!r}")
+    _fit_state(c, builder, ddf.to_delayed(), _Records(spec, label), n_shards)
+    builder.compact_history()
+    return builder

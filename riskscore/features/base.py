@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from riskscore.exceptions import SpecError
 from riskscore.features._common import Float, numeric
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -122,6 +123,36 @@ class FeatureKind:
     def state_to_json(self, state: Any) -> Any:
         """Return the fitted state as JSON (arrays through ``_common.encode``)."""
         return None
+
+    # -- the fitted state from partitions (riskscore.distributed) ---------------------------------------
+
+    def partial_state(
+        self, batch: Batch, settings: Settings, shards: int
+    ) -> tuple[dict[int, Any], Float | None]:
+        """Return one partition's share of the fitted state, by shard, and the values it sums in order.
+
+        Kinds with a fitted state implement the three steps that rebuild it from partitions exactly (what
+        :meth:`compute` fits on the partitions joined in order): this one, on each partition; the pieces are
+        split by key into ``shards`` (a key's pieces all go to shard ``key % shards``), so that a shard's
+        pieces can be combined on one worker (:meth:`combine_states`); then :meth:`assemble_state` joins the
+        shards. The second value is a sequence whose sum in record order the state needs (a mean over every
+        record), or None.
+        """
+        raise SpecError(
+            f"feature {self.name!r} (kind {self.kind!r}) has no exact reduction of its fitted state from "
+            "partitions (FeatureKind.partial_state, combine_states, assemble_state); fit it on one machine "
+            "with riskscore.train"
+        )
+
+    def combine_states(self, pieces: list[Any]) -> Any:
+        """Combine one shard's pieces of every partition, given in partition order (see :meth:`partial_state`)."""
+        raise NotImplementedError
+
+    def assemble_state(
+        self, shards: list[Any], settings: Settings, ordered_sum: tuple[float, int] | None
+    ) -> Any:
+        """Join the shards' combined pieces into the fitted state; ``ordered_sum`` is (sum, count) or None."""
+        raise NotImplementedError
 
     def state_from_json(self, data: Any) -> Any:
         """Inverse of :meth:`state_to_json`."""

@@ -25,6 +25,7 @@ Two rules keep it honest:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,16 +36,39 @@ from riskscore._hashing import text_codes
 from riskscore.exceptions import SchemaError
 from riskscore.features._common import Float, days, numeric
 from riskscore.features.base import Batch, FeatureKind, Settings
+from riskscore.features.code_level import add_counts, level_counts
 from riskscore.features.events import EventTable
 from riskscore.features.plan import FeaturePlan
 from riskscore.features.registry import KINDS
 from riskscore.spec import RecordSpec, load_spec
 
-__all__ = ["FeatureBuilder"]
+__all__ = ["FeatureBuilder", "PartialFit"]
 
 log = logging.getLogger("riskscore")
 
 RAW_ROLES = frozenset({"category", "amount", "quantity", "weight", "count", "duration", "rate", "flag"})
+
+
+@dataclass
+class PartialFit:
+    """One partition's share of what :meth:`FeatureBuilder.fit_transform` fits (:meth:`FeatureBuilder.partial_fit`).
+
+    Counts add up; each feature's pieces are split by key into shards that combine on their own
+    (:meth:`FeatureBuilder.combine_shard`); ``sequences`` are values whose sum in record order a feature's
+    state needs (see ``riskscore._ordered_sum``).
+    """
+
+    rows: int
+    inspected: int
+    hits: int
+    last_day: int | None
+    categories: dict[str, tuple[Any, Any]]  # column -> (distinct values as text, records per value)
+    pieces: dict[int, dict[str, Any]]  # shard -> feature name -> piece
+    sequences: dict[str, Float]  # feature name -> values summed in record order
+
+    def counts(self) -> PartialFit:
+        """Return the counts alone (what the builder itself fits), without the features' pieces."""
+        return PartialFit(self.rows, self.inspected, self.hits, self.last_day, self.categories, {}, {})
 
 
 @dataclass
@@ -203,7 +227,151 @@ class FeatureBuilder:
             raise RuntimeError("FeatureBuilder is not fitted; call fit_transform on training history first")
         return self._features(Batch(frame, days(frame[self.record_spec.time_column]), {}, False))
 
-    def _features(self, batch: Batch) -> Float:
+    # -- the fitted state from partitions (riskscore.distributed) ---------------------------------------
+    #
+    # fit_transform on a frame = start_fit(partial_fit of each part, counts) + for each pass of
+    # fit_passes(): partial_fit of each part, combine_shard per shard, assemble_states; then finish_fit,
+    # transform_training of each part (its rows of fit_transform's matrix) and compact_history. The state is
+    # exactly the one fit_transform fits on the parts joined in order (tests/distributed).
+
+    def fit_passes(self) -> list[list[str]]:
+        """Return the features with a fitted state, grouped by the pass over the data that can fit them.
+
+        A feature whose input is the value of another fitted feature (a reference of a reference) needs that
+        feature's state first, so it is fitted one pass later.
+        """
+        ready: dict[str, int] = {}  # single-valued feature -> passes after which its values are known
+        passes: list[list[str]] = []
+        for kind in self.kinds():
+            need = max((ready[i] for i in kind.feat.inputs if i in ready), default=0)
+            done = need
+            if kind.state_key is not None:
+                passes.extend([] for _ in range(need + 1 - len(passes)))
+                passes[need].append(kind.name)
+                done = need + 1
+            if kind.single:
+                ready[kind.name] = done
+        return passes
+
+    def partial_fit(
+        self,
+        frame: pd.DataFrame,
+        *,
+        inspected: np.ndarray | None = None,
+        hits: np.ndarray | None = None,
+        features: Sequence[str] = (),
+        shards: int = 1,
+    ) -> PartialFit:
+        """Return one part's share of the fitted state: the counts, and the pieces of ``features``.
+
+        Parameters
+        ----------
+        frame, inspected, hits
+            One part of the training records, as for :meth:`fit_transform`.
+        features
+            The features of one of :meth:`fit_passes` (the states of earlier passes must be set).
+        shards
+            Number of shards the features' pieces are split into by key.
+        """
+        n = len(frame)
+        insp = np.zeros(n, bool) if inspected is None else np.asarray(inspected, dtype=bool)
+        hit = np.zeros(n, bool) if hits is None else np.asarray(hits, dtype=bool) & insp
+        day = days(frame[self.record_spec.time_column])
+        cats, _ = self._raw_columns()
+        partial = PartialFit(
+            n,
+            int(insp.sum()),
+            int(hit.sum()),
+            int(day.max()) if n else None,
+            {name: level_counts(frame[name]) for name in cats},
+            {s: {} for s in range(shards)},
+            {},
+        )
+        batch = Batch(frame, day, {}, True, insp, hit)
+        settings = self.settings()
+        wanted = set(features)
+        singles = {k.name for k in self.kinds() if k.single}
+        for kind in self.kinds():
+            if kind.name in wanted:
+                pieces, sequence = kind.partial_state(batch, settings, shards)
+                for s, piece in pieces.items():
+                    partial.pieces[s][kind.name] = piece
+                if sequence is not None:
+                    partial.sequences[kind.name] = sequence
+            elif kind.single and (kind.state_key is None or kind.name in self.states_):
+                if all(i in batch.derived for i in kind.feat.inputs if i in singles):
+                    # its training values, for later features' pieces (as fit_transform computes them)
+                    values, _ = kind.compute(batch, settings, self.states_.get(kind.name))
+                    batch.derived[kind.name] = values[kind.name]
+        return partial
+
+    def start_fit(self, partials: Sequence[PartialFit]) -> None:
+        """Fit what the builder itself keeps from every part's counts (:meth:`PartialFit.counts`)."""
+        inspected = sum(p.inspected for p in partials)
+        hits = sum(p.hits for p in partials)
+        self.hit_rate_ = float(np.int64(hits) / np.int64(inspected)) if inspected else 0.0
+        self.last_day_ = max((p.last_day for p in partials if p.last_day is not None), default=0)
+        cats, nums = self._raw_columns()
+        self.categorical_ = {}
+        for name in cats:
+            values, counts = add_counts([p.categories[name] for p in partials])
+            kept = sorted(str(v) for v, c in zip(values, counts, strict=True) if c >= self.min_category_count)
+            self.categorical_[name] = kept
+        self.raw_numeric_ = list(nums)
+        self.states_ = {}
+        self.fitted_ = False
+        self.__dict__.pop("_one_plan", None)
+
+    def combine_shard(self, pieces: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Combine one shard's pieces of every part, given in part order: one combined piece per feature."""
+        out: dict[str, Any] = {}
+        for kind in self.kinds():
+            mine = [p[kind.name] for p in pieces if kind.name in p]
+            if mine:
+                out[kind.name] = kind.combine_states(mine)
+        return out
+
+    def assemble_states(
+        self,
+        shards: Sequence[Mapping[str, Any]],
+        features: Sequence[str],
+        sums: Mapping[str, tuple[float, int]],
+    ) -> None:
+        """Set the fitted state of ``features`` from every shard's combined pieces and the ordered sums."""
+        settings = self.settings()
+        for kind in self.kinds():
+            if kind.name in features:
+                mine = [s[kind.name] for s in shards if kind.name in s]
+                self.states_[kind.name] = kind.assemble_state(mine, settings, sums.get(kind.name))
+
+    def finish_fit(self) -> None:
+        """Mark the builder fitted once every state is set; the feature names follow from the spec."""
+        names: dict[str, None] = dict.fromkeys(self.categorical_)
+        names.update(dict.fromkeys(self.raw_numeric_))
+        for kind in self.kinds():
+            names.update(dict.fromkeys(kind.outputs()))
+        self.feature_names_ = list(names)
+        self.fitted_ = True
+        self.__dict__.pop("_one_plan", None)
+
+    def transform_training(self, frame: pd.DataFrame) -> Float:
+        """Features of training records from the fitted state: their rows of :meth:`fit_transform`'s matrix.
+
+        Call it before :meth:`compact_history`: records are left out of their own references and read the
+        history of strictly earlier days from the full tables, exactly as in ``fit_transform``.
+        """
+        if not self.fitted_:
+            raise RuntimeError("FeatureBuilder is not fitted; call fit_transform on training history first")
+        day = days(frame[self.record_spec.time_column])
+        return self._features(Batch(frame, day, {}, True), fit=False)
+
+    def compact_history(self) -> None:
+        """Keep only the recent daily detail of the history for scoring (``fit_transform`` does this itself)."""
+        self._compact()
+        self.__dict__.pop("_one_plan", None)
+
+    def _features(self, batch: Batch, *, fit: bool | None = None) -> Float:
+        fit = batch.training if fit is None else fit
         frame = batch.frame
         cols: dict[str, Any] = {}
         for name, kept in self.categorical_.items():
@@ -217,10 +385,8 @@ class FeatureBuilder:
             cols[name] = numeric(frame[name])
         settings = self.settings()
         for kind in self.kinds():
-            values_, state = kind.compute(
-                batch, settings, None if batch.training else self.states_.get(kind.name)
-            )
-            if batch.training and kind.state_key is not None:
+            values_, state = kind.compute(batch, settings, None if fit else self.states_.get(kind.name))
+            if fit and kind.state_key is not None:
                 self.states_[kind.name] = state
             if kind.single:
                 batch.derived[kind.name] = values_[kind.name]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from riskscore._hashing import split_key, text_codes
 from riskscore.features._common import Float
@@ -53,6 +54,21 @@ class CodeLevel(FeatureKind):
         out = np.where(codes >= 0, mapped[codes.clip(0)] if len(values) else 0, np.nan).astype(np.float64)
         return {self.name: out}, state
 
+    def partial_state(
+        self, batch: Batch, settings: Settings, shards: int
+    ) -> tuple[dict[int, Any], Float | None]:
+        name, cut = split_key(self.feat.inputs[0])
+        return {0: level_counts(batch.frame[name], cut)}, None  # few levels: one shard
+
+    def combine_states(self, pieces: list[Any]) -> Any:
+        return add_counts(pieces)
+
+    def assemble_state(
+        self, shards: list[Any], settings: Settings, ordered_sum: tuple[float, int] | None
+    ) -> Any:
+        values, counts = add_counts(shards)
+        return sorted(str(v) for v, c in zip(values, counts, strict=True) if c >= settings.min_category_count)
+
     def state_to_json(self, state: Any) -> Any:
         return list(state)
 
@@ -74,3 +90,20 @@ class CodeLevel(FeatureKind):
         if code is None or code != code:
             return None
         return f"{spec.column(name).display} level {str(code)[:cut]} ({cut} characters of {code})"
+
+
+def level_counts(column: pd.Series, cut: int | None = None) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+    """Distinct values of a column (cut to a prefix) as text, and how many records hold each."""
+    values, codes = text_codes(column, cut)
+    counts = np.bincount(codes[codes >= 0], minlength=len(values)).astype(np.int64)
+    return np.asarray([str(v) for v in values], dtype=object), counts
+
+
+def add_counts(
+    parts: list[tuple[NDArray[np.object_], NDArray[np.int64]]],
+) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+    """Add up :func:`level_counts` of several batches (whole numbers: exact in any order)."""
+    values = np.concatenate([v for v, _ in parts]) if parts else np.zeros(0, dtype=object)
+    counts = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, dtype=np.int64)
+    total = pd.Series(counts).groupby(pd.Index(values, dtype=object), sort=False).sum()
+    return np.asarray(total.index, dtype=object), total.to_numpy(dtype=np.int64)

@@ -85,6 +85,18 @@ class EventTable:
         prev[first] = 0
         return self.keys[ent], self.day, self.cum - prev
 
+    @classmethod
+    def union(cls, tables: list[EventTable]) -> EventTable:
+        """Return the table of all the tables' events (the counts are whole numbers: exact in any order)."""
+        rows = [t.increments() for t in tables]
+        if not rows:
+            return cls.from_counts(np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64))
+        return cls.from_counts(
+            np.concatenate([k for k, _, _ in rows]),
+            np.concatenate([d for _, d, _ in rows]),
+            np.vstack([c for _, _, c in rows]),
+        )
+
     def merge(self, other: EventTable) -> EventTable:
         """Return the table of both tables' events."""
         k1, d1, c1 = self.increments()

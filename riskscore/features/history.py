@@ -115,6 +115,33 @@ class History(FeatureKind):
             tuple(grown(t, level) for t, level in zip(state.backoff, self.feat.by, strict=True)),
         )
 
+    def partial_state(
+        self, batch: Batch, settings: Settings, shards: int
+    ) -> tuple[dict[int, Any], Float | None]:
+        assert batch.inspected is not None and batch.hits is not None
+        keys = [hash_key(batch.frame, self.feat.inputs)] + [
+            hash_key(batch.frame, lvl) for lvl in self.feat.by
+        ]
+        pieces: dict[int, Any] = {}
+        for s in range(shards):
+            tables = []
+            for key in keys:
+                mine = key % np.uint64(shards) == s
+                tables.append(
+                    EventTable.build(key[mine], batch.day[mine], batch.inspected[mine], batch.hits[mine])
+                )
+            pieces[s] = tables
+        return pieces, None
+
+    def combine_states(self, pieces: list[Any]) -> Any:
+        return [EventTable.union([p[i] for p in pieces]) for i in range(1 + len(self.feat.by))]
+
+    def assemble_state(
+        self, shards: list[Any], settings: Settings, ordered_sum: tuple[float, int] | None
+    ) -> KeyHistory:
+        tables = [EventTable.union([s[i] for s in shards]) for i in range(1 + len(self.feat.by))]
+        return KeyHistory(tables[0], tuple(tables[1:]))
+
     def compact(self, state: KeyHistory, as_of_day: int, keep_days: int) -> KeyHistory:
         return KeyHistory(
             state.table.compact(as_of_day, keep_days),

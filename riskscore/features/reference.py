@@ -50,23 +50,20 @@ class Reference(FeatureKind):
         # explained by the value compared, not by the grouping columns that define the comparison
         return {self.name: resolve(self.feat.inputs[0])}
 
-    def compute(self, batch: Batch, settings: Settings, state: Any) -> tuple[dict[str, Float], Any]:
-        feat = self.feat
-        x = batch.value(feat.inputs[0])
-        if feat.inputs[0] not in batch.derived:  # a raw amount: compare in logs
+    def _values(self, batch: Batch) -> Float:
+        x = batch.value(self.feat.inputs[0])
+        if self.feat.inputs[0] not in batch.derived:  # a raw amount: compare in logs
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 x = np.log(np.where(x > 0, x, np.nan))
+        return x
+
+    def compute(self, batch: Batch, settings: Settings, state: Any) -> tuple[dict[str, Float], Any]:
+        feat = self.feat
+        x = self._values(batch)
         ok = np.isfinite(x)
         keys = [hash_key(batch.frame, level) for level in feat.by]
         if state is None:
-            levels = []
-            for k in keys:
-                order = np.argsort(k[ok], kind="stable")
-                kk, xx = k[ok][order], x[ok][order]
-                uniq, first = np.unique(kk, return_index=True)
-                sums = np.add.reduceat(xx, first) if len(xx) else np.zeros(0)
-                counts = np.diff(np.append(first, len(kk))).astype(np.float64)
-                levels.append((uniq, sums, counts))
+            levels = [_level_sums(k[ok], x[ok]) for k in keys]
             state = ReferenceState(levels, float(np.nanmean(x[ok])) if ok.any() else 0.0)
         s = settings.reference_shrink
         ref = np.full(len(x), state.global_mean)
@@ -80,6 +77,45 @@ class Reference(FeatureKind):
             mean = np.where(n > 0, total / np.maximum(n, 1.0), 0.0)
             ref = np.where(n > 0, (n * mean + s * ref) / (n + s), ref)
         return {self.name: np.where(ok, x - ref, np.nan)}, state
+
+    def partial_state(
+        self, batch: Batch, settings: Settings, shards: int
+    ) -> tuple[dict[int, Any], Float | None]:
+        x = self._values(batch)
+        ok = np.isfinite(x)
+        keys = [hash_key(batch.frame, level)[ok] for level in self.feat.by]
+        x = x[ok]
+        pieces: dict[int, Any] = {}
+        for s in range(shards):
+            pieces[s] = [(k[mine], x[mine]) for k in keys for mine in [k % np.uint64(shards) == s]]
+        return pieces, x  # the overall mean sums every finite value in record order
+
+    def combine_states(self, pieces: list[Any]) -> Any:
+        # a key's values all sit in this shard, in record order: the same sums as on the whole frame
+        return [
+            _level_sums(np.concatenate([p[i][0] for p in pieces]), np.concatenate([p[i][1] for p in pieces]))
+            for i in range(len(self.feat.by))
+        ]
+
+    def assemble_state(
+        self, shards: list[Any], settings: Settings, ordered_sum: tuple[float, int] | None
+    ) -> ReferenceState:
+        levels = []
+        for i in range(len(self.feat.by)):
+            uniq = np.concatenate([s[i][0] for s in shards])
+            order = np.argsort(uniq, kind="stable")
+            levels.append(
+                (
+                    uniq[order],
+                    np.concatenate([s[i][1] for s in shards])[order],
+                    np.concatenate([s[i][2] for s in shards])[order],
+                )
+            )
+        assert ordered_sum is not None
+        total, count = ordered_sum
+        # np.nanmean: the pairwise sum over the finite values divided by their count
+        mean = float(np.float64(total) / np.intp(count)) if count else 0.0
+        return ReferenceState(levels, mean)
 
     def state_to_json(self, state: ReferenceState) -> Any:
         return {
@@ -131,3 +167,13 @@ class Reference(FeatureKind):
         direction = "above" if value > 0 else "below"
         pct = round(abs(math.expm1(value)) * 100)
         return f"{what[:1].upper() + what[1:]} is {pct:,}% {direction} the usual for its {groups}"
+
+
+def _level_sums(k: U64, x: Float) -> tuple[U64, Float, Float]:
+    """Sorted distinct keys, the sum and the count of their values (a key's values added in record order)."""
+    order = np.argsort(k, kind="stable")
+    kk, xx = k[order], x[order]
+    uniq, first = np.unique(kk, return_index=True)
+    sums = np.add.reduceat(xx, first) if len(xx) else np.zeros(0)
+    counts = np.diff(np.append(first, len(kk))).astype(np.float64)
+    return uniq, sums, counts

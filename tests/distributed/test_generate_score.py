@@ -12,19 +12,17 @@ from riskscore import distributed
 from riskscore._optional import MissingDependencyError
 from riskscore.exceptions import OutputError, ParameterError, SchemaError
 from riskscore.synthetic import generate as generate_local
+from tests.distributed.conftest import SHIPMENTS
 from tests.distributed.frames import assert_same_frame
 
 dd = pytest.importorskip("dask.dataframe")
 
-ROWS = 70_000  # two generator blocks (65,536 records each); files of 30,000 cut through the first block
-PARTITION_ROWS = 30_000
+ROWS = SHIPMENTS
 
 
 @pytest.fixture(scope="module")
-def dataset(client, tmp_path_factory):
-    out = tmp_path_factory.mktemp("gen") / "shipments"
-    path = distributed.generate("shipments", ROWS, out, seed=5, partition_rows=PARTITION_ROWS, client=client)
-    return path
+def dataset(shipments_dir):
+    return shipments_dir
 
 
 def test_generated_files_joined_in_order_are_the_one_machine_frame(dataset):
