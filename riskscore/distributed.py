@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,14 +43,16 @@ from riskscore.exceptions import OutputError, ParameterError, SchemaError
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask.dataframe as dd
-    from distributed import Client
+    from distributed import Client, Future
 
     from riskscore.features.builder import FeatureBuilder, PartialFit
-    from riskscore.model import RiskModel
+    from riskscore.model import ChannelModel, RiskModel
+    from riskscore.policy import ChannelPolicy
     from riskscore.spec import RecordSpec
     from riskscore.synthetic.generate import Kind, ScenarioLike
+    from riskscore.training import TrainResult
 
-__all__ = ["client", "fit_features", "generate", "score", "score_meta"]
+__all__ = ["client", "fit_features", "generate", "score", "score_meta", "train"]
 
 #: Rows per parquet file written by :func:`generate` (16 generator blocks of 65,536 records).
 PARTITION_ROWS = 1 << 20
@@ -253,6 +257,8 @@ def _write_part(kind: str, world: Any, n: int, lo: int, hi: int, path: str) -> i
 
 
 # ------------------------------------------------------------------------------------------------ score
+
+log = logging.getLogger("riskscore")
 
 _MODELS: dict[str, RiskModel] = {}  # per worker process: model file SHA-256 -> the model, loaded once
 _MODELS_LOCK = threading.Lock()
@@ -585,3 +591,546 @@ def fit_features(
     _fit_state(c, builder, ddf.to_delayed(), _Records(spec, label), n_shards)
     builder.compact_history()
     return builder
+
+
+# ------------------------------------------------------------------------------------------------ train
+
+
+def _scan(part: pd.DataFrame, records: _Records, number: int) -> tuple[dict[int, int], int]:
+    """Return the records per day (days since 1970-01-01) of a partition, checked as training checks it."""
+    from riskscore.features._common import days
+
+    frame = records(part, number)[0]
+    values, counts = np.unique(days(frame[records.spec.time_column]), return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist(), strict=True)), len(frame)
+
+
+def _window(part: pd.DataFrame, records: _Records, number: int) -> pd.DataFrame:
+    return records(part, number)[0]
+
+
+def _cut_days(
+    per_day: Mapping[int, int],
+    valid: float,
+    test: float,
+    valid_from: object,
+    test_from: object,
+) -> tuple[int, int | None]:
+    """First day of the validation and test windows: :func:`riskscore.training.time_split`'s, from day counts.
+
+    The same arithmetic on the records per day as ``time_split`` does on the records (its cumulative share
+    per day), so both split a data set at the same days; the same checks and messages.
+    """
+    from riskscore.training import _cut_day
+
+    if not (0 < valid < 1 and 0 <= test < 1 and valid + test < 1):
+        raise ParameterError(
+            f"valid and test fractions must be in (0, 1) and sum below 1; got {valid}, {test}"
+        )
+    order = sorted(per_day)
+    days = pd.Series(pd.to_datetime(np.asarray(order, dtype="datetime64[D]")))
+    counts = np.asarray([per_day[d] for d in order], dtype=np.int64)
+    if len(days) < 3:
+        raise ParameterError(f"training needs records on at least 3 different days; got {len(days)}")
+    first, last = days.iloc[0], days.iloc[-1]
+    period = f"the data's period is {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    cuts: dict[str, pd.Timestamp] = {}
+    for name, value in (("valid_from", valid_from), ("test_from", test_from)):
+        if value is None:
+            continue
+        cut = cuts[name] = _cut_day(value, name, days)
+        if not first < cut <= last:
+            raise ParameterError(
+                f"{name} {cut:%Y-%m-%d} is outside the data: {period}; choose a day after the first (training "
+                "needs earlier records) and no later than the last"
+            )
+    if "valid_from" in cuts and "test_from" in cuts and not cuts["valid_from"] < cuts["test_from"]:
+        raise ParameterError(
+            f"valid_from {cuts['valid_from']:%Y-%m-%d} must be before test_from {cuts['test_from']:%Y-%m-%d}: "
+            f"the validation window comes before the test window ({period})"
+        )
+    n = int(counts.sum())
+    cum = counts.cumsum() / n
+    cut_test: pd.Timestamp | None
+    if "test_from" in cuts:
+        cut_test = cuts["test_from"]
+        test = float(counts[(days >= cut_test).to_numpy()].sum() / n)
+    else:
+        cut_test = days[int(np.searchsorted(cum, 1 - test).clip(0, len(days) - 2)) + 1] if test > 0 else None
+    if "valid_from" in cuts:
+        cut_valid = cuts["valid_from"]
+        if "test_from" not in cuts and cut_test is not None and not cut_valid < cut_test:
+            raise ParameterError(
+                f"valid_from {cut_valid:%Y-%m-%d} leaves no room for a test window of {test:.0%} of the records "
+                f"after it ({period}); choose an earlier valid_from, set test_from, or a smaller test fraction"
+            )
+    else:
+        cut_valid = days[int(np.searchsorted(cum, 1 - valid - test).clip(0, len(days) - 3)) + 1]
+        if "test_from" in cuts and cut_test is not None and not cut_valid < cut_test:
+            raise ParameterError(
+                f"test_from {cut_test:%Y-%m-%d} leaves no room for a validation window of {valid:.0%} of the "
+                f"records before it ({period}); choose a later test_from, or set valid_from"
+            )
+    if cut_test is not None and not cuts:
+        cut_test = max(cut_test, cut_valid + pd.Timedelta(days=1))
+    valid_day = int(np.datetime64(cut_valid, "D").astype(np.int64))
+    test_day = None if cut_test is None else int(np.datetime64(cut_test, "D").astype(np.int64))
+    if cuts and test_day is not None and not any(valid_day <= d < test_day for d in order):
+        raise ParameterError(
+            f"no records from {cut_valid:%Y-%m-%d} to the day before {cut_test:%Y-%m-%d}, so the validation "
+            f"window is empty ({period}); move valid_from or test_from"
+        )
+    return valid_day, test_day
+
+
+def _training_rows(
+    part: pd.DataFrame, builder: FeatureBuilder, records: _Records, number: int
+) -> dict[str, Any]:
+    """Return a partition's training records: the labelled ones' features, labels, weights; fingerprints."""
+    frame, inspected, _, y, w = records(part, number)
+    spec = records.spec
+    labels = spec.labels
+    X = builder.transform_training(frame)
+    found = y != "green"
+    physical = np.zeros(len(frame), dtype=bool)
+    if labels is not None and labels.check is not None and labels.check in frame.columns:
+        physical = frame[labels.check].astype(str).isin(labels.physical).to_numpy()
+    times = frame[spec.time_column]
+    return {
+        "X": X[inspected],
+        "y": y[inspected],
+        "found": found[inspected],
+        "red": (y == "red")[inspected],
+        "w": w[inspected],
+        "physical": physical[inspected],
+        "rows": len(frame),
+        "period": (times.min(), times.max()) if len(frame) else None,
+        # riskscore.training._fingerprint's two arrays, hashed in order on the client
+        "ids": pd.util.hash_pandas_object(frame[spec.id_column].astype(str), index=False).to_numpy(),
+        "times": pd.util.hash_pandas_object(times.astype("int64"), index=False).to_numpy(),
+    }
+
+
+def _head_rows(rows: dict[str, Any], head: str) -> tuple[Any, Any, Any]:
+    """(features, target, weights) of a head's records among a partition's labelled ones."""
+    if head == "risk":
+        return rows["X"], rows["found"].astype(int), rows["w"]
+    if head == "physical":
+        keep = rows["physical"]
+        return rows["X"][keep], rows["found"][keep].astype(int), rows["w"][keep]
+    keep = rows["found"]  # severity: found violations, red or not; unweighted, as riskscore.train
+    return rows["X"][keep], rows["red"][keep].astype(int), np.ones(int(keep.sum()))
+
+
+def _pick(value: tuple[Any, ...], i: int) -> Any:
+    return value[i]
+
+
+def _get(rows: dict[str, Any], key: str) -> Any:
+    return rows[key]
+
+
+def _lgb_params(est: ChannelModel) -> dict[str, Any]:
+    """ChannelModel's LightGBM parameters, under the names lightgbm's scikit-learn classes take."""
+    params = est._params(2)
+    renamed = {
+        "min_data_in_leaf": "min_child_samples",
+        "feature_fraction": "colsample_bytree",
+        "bagging_fraction": "subsample",
+        "bagging_freq": "subsample_freq",
+        "lambda_l2": "reg_lambda",
+        "seed": "random_state",
+    }
+    out = {renamed.get(k, k): v for k, v in params.items() if k != "num_threads"}  # one per worker thread
+    out["n_estimators"] = est.n_estimators
+    return out
+
+
+def _stopping_iteration(booster: Any, eval_set: tuple[Any, Any, Any] | None, est: ChannelModel) -> int:
+    """Return the iteration LightGBM's early stopping keeps, replayed on the (local) validation records.
+
+    lightgbm.dask has no early stopping (LightGBM issues 3712, 4189): every round is trained, then the
+    weighted binary log loss of each round on the validation records picks the iteration exactly as
+    ``lightgbm.early_stopping(est.early_stopping_rounds)`` would have stopped.
+    """
+    rounds = booster.current_iteration()
+    if eval_set is None:
+        return int(rounds)
+    Xv, yv, wv = eval_set
+    yv = np.asarray(yv, dtype=np.float64)
+    weights = np.ones(len(yv)) if wv is None else est._weights(np.asarray(yv, dtype=np.intp), wv)
+    leaves = np.asarray(booster.predict(Xv, pred_leaf=True), dtype=np.intp).reshape(len(yv), -1)
+    tree_info = booster.dump_model(num_iteration=rounds)["tree_info"]
+    raw = np.zeros(len(yv))
+    best, best_iter = np.inf, 0
+    for t in range(rounds):
+        values = np.array([booster.get_leaf_output(t, leaf) for leaf in range(tree_info[t]["num_leaves"])])
+        raw = raw + values[leaves[:, t]]
+        p = np.clip(1.0 / (1.0 + np.exp(-raw)), 1e-15, 1 - 1e-15)
+        loss = float(np.sum(-weights * (yv * np.log(p) + (1 - yv) * np.log(1 - p))) / np.sum(weights))
+        if t == 0 or loss < best:
+            best, best_iter = loss, t
+        elif t - best_iter >= est.early_stopping_rounds:
+            break
+    return best_iter + 1
+
+
+def _fit_head(
+    c: Client,
+    est: ChannelModel,
+    rows: list[Future],
+    sizes: list[int],
+    head: str,
+    eval_set: tuple[Any, Any, Any] | None,
+    features: int,
+) -> ChannelModel:
+    """Fit one head with lightgbm.dask on the partitions' rows; a fitted ChannelModel (its booster)."""
+    import dask
+    import dask.array as da
+
+    lgb_dask = require("lightgbm.dask", extra="scale", feature="riskscore.distributed.train")
+    parts = [c.submit(_head_rows, r, head) for r in rows]
+    n = c.gather([c.submit(_pick_len, p) for p in parts])
+    kept = [(p, k) for p, k in zip(parts, n, strict=True) if k > 0]
+    X = da.concatenate(
+        [da.from_delayed(dask.delayed(_pick)(p, 0), shape=(k, features), dtype=np.float64) for p, k in kept]
+    )
+    y = da.concatenate(
+        [da.from_delayed(dask.delayed(_pick)(p, 1), shape=(k,), dtype=np.int64) for p, k in kept]
+    )
+    w = da.concatenate(
+        [da.from_delayed(dask.delayed(_pick)(p, 2), shape=(k,), dtype=np.float64) for p, k in kept]
+    )
+    model = lgb_dask.DaskLGBMClassifier(client=c, **_lgb_params(est))
+    with warnings.catch_warnings():
+        # lightgbm.dask sets each worker's threads itself and says so for the n_jobs it is always given
+        warnings.filterwarnings("ignore", message="Parameter .* will be ignored", category=UserWarning)
+        model.fit(X, y, sample_weight=w, categorical_feature=list(est.categorical_features) or "auto")
+    fitted = est.__class__(**est.get_params())
+    fitted.booster_ = model.booster_
+    fitted.classes_ = np.array([0, 1])
+    fitted.n_features_in_ = features
+    fitted.best_iteration_ = _stopping_iteration(model.booster_, eval_set, est)
+    del parts, kept, sizes
+    return fitted
+
+
+def _pick_len(value: tuple[Any, ...]) -> int:
+    return len(value[1])
+
+
+def train(
+    ddf: dd.DataFrame,
+    *,
+    kind: str | RecordSpec = "shipment",
+    client: Client | None = None,
+    label: str = "observed",
+    allow_truth: bool = False,
+    valid_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    valid_from: object = None,
+    test_from: object = None,
+    policy: ChannelPolicy | None = None,
+    include_protected: tuple[str, ...] = (),
+    estimator: ChannelModel | None = None,
+    seed: int = 0,
+    shards: int | None = None,
+) -> TrainResult:
+    """Train a channel model on a dask DataFrame of records: :func:`riskscore.train` across a cluster.
+
+    The steps of :func:`riskscore.train`, with the heavy ones on the workers:
+
+    * the time split at the same days (records per day are counted per partition);
+    * the feature state fitted from the partitions exactly as :func:`fit_features` does (equal to the
+      one-machine state), each partition's training features built on its worker from that state (no
+      process holds the whole matrix);
+    * the risk head (and the physical-check head, where the spec names the check column) fitted with
+      ``lightgbm.dask.DaskLGBMClassifier`` on the inspected records, with the local ChannelModel's
+      parameters and inverse-propensity weights; the severity head likewise on found violations. lightgbm.dask
+      has no early stopping: every round is trained and the iteration early stopping would keep is replayed
+      on the validation window;
+    * calibration, policy thresholds, the history extended with the validation window and the held-out
+      metrics, as on one machine, on the validation and test windows, which are brought to this process.
+
+    LightGBM's distributed training (``tree_learner="data"``) is not bit-identical to training on one
+    machine, so neither are the trees; docs/api.md gives the measured difference in scores.
+
+    Parameters
+    ----------
+    ddf
+        Records of the spec with their outcome columns, partitions in time order (each partition's first day
+        no earlier than the previous partition's last day, as a generated or exported data set is): the
+        training window is then the same records in the same order as on one machine.
+    kind, label, allow_truth, valid_fraction, test_fraction, valid_from, test_from, policy, include_protected, estimator, seed
+        As in :func:`riskscore.train`; LightGBM runs one thread per Dask worker thread.
+    client
+        The Dask client (default: the current one). Its workers must be separate processes.
+    shards
+        As in :func:`fit_features`.
+
+    Returns
+    -------
+    TrainResult
+        As :func:`riskscore.train`'s; the model's ``info["distributed"]`` says how it was trained.
+
+    Raises
+    ------
+    ParameterError
+        Partitions out of time order, or the arguments :func:`riskscore.train` refuses.
+    SchemaError
+        A partition does not match the spec (named), or too few labelled records.
+    """
+    import dask
+
+    from riskscore.features.builder import FeatureBuilder
+    from riskscore.model import ChannelModel, RiskModel
+    from riskscore.policy import CHANNELS, default_policy
+    from riskscore.spec import load_spec
+    from riskscore.training import TrainResult, _calibrate, _content_hash, _test_metrics
+
+    c = _client_or_default(client, "riskscore.distributed.train")
+    spec = load_spec(kind)
+    if label not in ("observed", "truth"):
+        raise ParameterError(f"label must be 'observed' or 'truth'; got {label!r}")
+    if label == "truth" and not allow_truth:
+        raise ParameterError(
+            "training on truth labels is refused: a real risk unit only has inspection outcomes. For a study "
+            "on synthetic data, pass label='truth', allow_truth=True"
+        )
+    n_shards = _shards_default(c) if shards is None else shards
+    if isinstance(n_shards, bool) or not isinstance(n_shards, int) or n_shards < 1:
+        raise ParameterError(f"shards must be a whole number >= 1; got {shards!r}")
+    parts = ddf.to_delayed()
+
+    # 1. the time split, from records per day
+    scans = c.compute([dask.delayed(_scan)(p, _Records(spec, label), i) for i, p in enumerate(parts)])
+    per_part = c.gather(scans)
+    del scans
+    previous: tuple[int, int] | None = None
+    per_day: dict[int, int] = {}
+    for i, (counts, _) in enumerate(per_part):
+        if not counts:
+            continue
+        first, last = min(counts), max(counts)
+        if previous is not None and first < previous[1]:
+            day = np.datetime64(first, "D")
+            raise ParameterError(
+                f"partition {i} starts on {day}, before the last day of partition {previous[0]}; distributed "
+                "training reads partitions in time order: sort the records by time (e.g. write them in time "
+                "order, or ddf.sort_values(time column)) first"
+            )
+        previous = (i, last)
+        for d, n in counts.items():
+            per_day[d] = per_day.get(d, 0) + n
+    valid_day, test_day = _cut_days(per_day, valid_fraction, test_fraction, valid_from, test_from)
+
+    def window(first: int | None, end: int | None) -> pd.DataFrame:
+        records = _Records(spec, label, (first, end))
+        frames = c.gather(c.compute([dask.delayed(_window)(p, records, i) for i, p in enumerate(parts)]))
+        return pd.concat(frames, ignore_index=True)
+
+    valid_f = window(valid_day, test_day)
+    test_f = window(test_day, None) if test_day is not None else valid_f.iloc[0:0]
+    train_records = _Records(spec, label, (None, valid_day))
+
+    # 2. the feature state from the training window's partitions
+    builder = FeatureBuilder(spec, include_protected=tuple(include_protected))
+    _fit_state(c, builder, parts, train_records, n_shards)
+    shipped = c.scatter(builder, broadcast=True, hash=False)
+    rows = c.compute(
+        [dask.delayed(_training_rows)(p, shipped, train_records, i) for i, p in enumerate(parts)]
+    )
+    summary = c.gather([c.submit(_summary, r) for r in rows])
+    labelled = sum(s["labelled"] for s in summary)
+    classes = sorted(set().union(*(s["classes"] for s in summary)))
+    if labelled < 50 or len(classes) < 2:
+        raise SchemaError(
+            f"too few labelled records to train: {labelled} inspected in the training window, "
+            f"classes {classes}; provide more history"
+        )
+    from riskscore.training import _labels
+
+    Xv = builder.transform(valid_f)
+    v_has, v_y, v_w = _labels(valid_f, label, spec)
+    unknown = sorted(set(classes) - set(CHANNELS)) + sorted(set(v_y[v_has]) - set(CHANNELS))
+    if unknown:
+        raise SchemaError(f"labels must be channels {CHANNELS}; found {sorted(set(unknown))}")
+    features = len(builder.feature_names_)
+    cat_idx = tuple(builder.feature_names_.index(name) for name in builder.categorical_features)
+
+    # 3. the heads, on the workers
+    est = estimator if estimator is not None else ChannelModel()
+    est.set_params(categorical_features=cat_idx, num_threads=1, random_state=seed)
+    v_found = v_y != "green"
+    eval_set = (
+        (Xv[v_has], v_found[v_has].astype(int), v_w[v_has])
+        if v_has.sum() >= 50 and len(set(v_found[v_has])) > 1
+        else None
+    )
+    sizes = [s["labelled"] for s in summary]
+    est = _fit_head(c, est, rows, sizes, "risk", eval_set, features)
+    physical_head = _physical_head(
+        c, est, spec, rows, sizes, summary, valid_f, Xv, v_has, v_found, v_w, features
+    )
+    found_total = sum(s["found"] for s in summary)
+    red_total = sum(s["red"] for s in summary)
+    severity, severity_prior = None, (red_total / found_total if found_total else 0.0)
+    if red_total >= _min_severe() and found_total - red_total >= _min_severe():
+        from sklearn.base import clone
+
+        sev_est = clone(est).set_params(
+            n_estimators=min(est.n_estimators, 300), num_leaves=15, min_child_samples=20
+        )
+        v_sev = v_has & v_found
+        sev_eval = (
+            (Xv[v_sev], (v_y[v_sev] == "red").astype(int), None)
+            if (v_y[v_sev] == "red").sum() >= 5 and (v_y[v_sev] != "red").sum() >= 5
+            else None
+        )
+        severity = _fit_head(c, sev_est, rows, sizes, "severity", sev_eval, features)
+    train_rows = sum(s["rows"] for s in summary)
+    fingerprint = _stream_fingerprint(c, rows)
+    periods = [s["period"] for s in summary if s["period"] is not None]
+    del rows, shipped
+
+    # 4. calibration, policy, history, metrics: on the validation and test windows, here
+    builder.compact_history()
+    model = RiskModel(
+        spec,
+        builder,
+        est,
+        policy or default_policy(spec),
+        (np.zeros(0), np.zeros(0)),
+        severity=severity,
+        severity_prior=float(severity_prior),
+    )
+    proba_v, raw_v = model._probabilities(valid_f, num_threads=1)
+    model.calibration = _calibrate(raw_v[v_has], v_y[v_has] != "green", v_w[v_has])
+    risk_v = np.interp(raw_v, *model.calibration) if len(model.calibration[0]) else raw_v
+    model.policy.seed = seed
+    model.policy.fit(proba_v[:, 2], risk_v)
+    builder.extend_history(valid_f, inspected=v_has, hits=v_has & (v_y != "green"))
+    today = dt.datetime.now(dt.UTC)
+    from riskscore.training import _fingerprint
+
+    content = _content_hash(model, fingerprint + _fingerprint(valid_f, spec), label)
+    workers = len(c.scheduler_info().get("workers", {}))
+    model.info = {
+        "model_version": f"{spec.name}-{today:%Y%m%d}-{content[:8]}",
+        "trained_at": today.isoformat(timespec="seconds"),
+        "label": label,
+        "training_rows": train_rows,
+        "training_labelled_rows": labelled,
+        "validation_rows": len(valid_f),
+        "training_period": [str(min(p[0] for p in periods)), str(max(p[1] for p in periods))],
+        "training_data_sha256": fingerprint,
+        "best_iteration": est.best_iteration_,
+        "severity_best_iteration": None if severity is None else severity.best_iteration_,
+        "severity_prior": float(severity_prior),
+        "include_protected": list(include_protected),
+        "features": builder.feature_names_,
+        "physical_head": physical_head,
+        # how this model was trained: LightGBM data-parallel on the cluster's workers, early stopping
+        # replayed on the validation window; no monitoring reference (it reads the whole training window)
+        "distributed": {
+            "workers": workers,
+            "partitions": len(parts),
+            "tree_learner": "data",
+            "early_stopping": "replayed on the validation window",
+        },
+    }
+    model.info["metrics"] = _test_metrics(model, test_f, num_threads=1)
+    log.info(
+        "trained %s on %d records (%d labelled) on %d workers", model.version, train_rows, labelled, workers
+    )
+    return TrainResult(model, train_rows, len(valid_f), test_f)
+
+
+def _summary(rows: dict[str, Any]) -> dict[str, Any]:
+    found = rows["found"]
+    return {
+        "rows": rows["rows"],
+        "labelled": len(found),
+        "found": int(found.sum()),
+        "red": int(rows["red"].sum()),
+        "physical": int(rows["physical"].sum()),
+        "physical_found": int((rows["physical"] & found).sum()),
+        "classes": {str(v) for v in np.unique(rows["y"])},
+        "period": rows["period"],
+    }
+
+
+def _min_severe() -> int:
+    from riskscore.training import MIN_SEVERE
+
+    return MIN_SEVERE
+
+
+def _stream_fingerprint(c: Client, rows: list[Future]) -> str:
+    """riskscore.training._fingerprint of the training window, hashed one partition at a time here."""
+    h = hashlib.sha256()
+    for key in ("ids", "times"):
+        for r in rows:
+            h.update(np.ascontiguousarray(c.submit(_get, r, key).result()).tobytes())
+    return h.hexdigest()
+
+
+def _physical_head(
+    c: Client,
+    est: ChannelModel,
+    spec: RecordSpec,
+    rows: list[Future],
+    sizes: list[int],
+    summary: list[dict[str, Any]],
+    valid_f: pd.DataFrame,
+    Xv: Any,
+    v_has: Any,
+    v_found: Any,
+    v_w: Any,
+    features: int,
+) -> dict[str, Any] | None:
+    """riskscore.training's physical-check head, fitted on the workers (see ``_physical_head`` there)."""
+    from sklearn.base import clone
+
+    from riskscore._lgbmerge import merge_boosters
+    from riskscore.training import MIN_PHYSICAL, _platt_slope
+
+    labels = spec.labels
+    if labels is None or labels.check is None or labels.check not in valid_f.columns:
+        return None
+    phys = sum(s["physical"] for s in summary)
+    phys_found = sum(s["physical_found"] for s in summary)
+    v_phys = v_has & valid_f[labels.check].astype(str).isin(labels.physical).to_numpy()
+    enough = phys >= MIN_PHYSICAL and 0 < phys_found < phys
+    enough = (
+        enough and int(v_phys.sum()) >= MIN_PHYSICAL and 0 < int(v_found[v_phys].sum()) < int(v_phys.sum())
+    )
+    if not enough:
+        return None
+    eval_set = (Xv[v_phys], v_found[v_phys].astype(int), v_w[v_phys])
+    head = _fit_head(c, clone(est), rows, sizes, "physical", eval_set, features)
+
+    def margin(model: ChannelModel, keep: Any) -> Any:
+        return np.asarray(
+            model.booster_.predict(
+                Xv[keep], raw_score=True, num_iteration=model.best_iteration_, num_threads=1
+            ),
+            dtype=np.float64,
+        )
+
+    weights = (
+        _platt_slope(margin(est, v_has), v_found[v_has], v_w[v_has]),
+        _platt_slope(margin(head, v_phys), v_found[v_phys], v_w[v_phys]),
+    )
+    if not (weights[0] > 0 and weights[1] > 0):
+        return None
+    iterations = (est.best_iteration_, head.best_iteration_)
+    est.booster_ = merge_boosters(est.booster_, head.booster_, weights, iterations=iterations)
+    est.best_iteration_ = est.booster_.current_iteration()
+    return {
+        "check": labels.check,
+        "physical": list(labels.physical),
+        "physical_rows": phys,
+        "trees": [int(iterations[0]), int(iterations[1])],
+        "weights": [round(weights[0], 6), round(weights[1], 6)],
+    }
