@@ -39,6 +39,8 @@ _LAZY = {
     "RecordSpec": "riskscore.spec",
     "infer_spec": "riskscore.infer",
     "read_records": "riskscore._io",
+    "monitor": "riskscore.monitoring",
+    "MonitorReport": "riskscore.monitoring",
 }
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "ArtifactError",
     "ChannelModel",
     "ChannelPolicy",
+    "MonitorReport",
     "OutputError",
     "ParameterError",
     "RecordSpec",
@@ -59,6 +62,7 @@ __all__ = [
     "infer_spec",
     "load",
     "load_spec",
+    "monitor",
     "read_records",
     "train",
     "validate_frame",
@@ -81,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from riskscore._io import read_records
     from riskscore.infer import infer_spec
     from riskscore.model import OUTPUT_COLUMNS, ChannelModel, RiskModel, load
+    from riskscore.monitoring import MonitorReport, monitor
     from riskscore.policy import ChannelPolicy, Rule
     from riskscore.spec import RecordSpec, load_spec
     from riskscore.training import train

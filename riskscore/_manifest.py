@@ -27,7 +27,16 @@ from typing import Any, NoReturn
 from riskscore.exceptions import ArtifactError
 from riskscore.spec import UNDECLARED_ROLES
 
-__all__ = ["ESTIMATOR", "ESTIMATOR_PARAMS", "MANIFEST", "POLICY", "RULE", "check_manifest"]
+__all__ = [
+    "ESTIMATOR",
+    "ESTIMATOR_PARAMS",
+    "MANIFEST",
+    "MONITOR",
+    "POLICY",
+    "RULE",
+    "check_manifest",
+    "check_monitor",
+]
 
 _FIX = (
     "a model file written by riskscore always passes this check, so the manifest was altered or written by "
@@ -118,6 +127,15 @@ class Text(Field):
             fail(path, f"must be a string; found {_found(value)}")
         if self.choices is not None and value not in self.choices:
             fail(path, f"must be one of {', '.join(map(repr, self.choices))}; found {_found(value)}")
+
+
+@dataclass(frozen=True)
+class Flag(Field):
+    """A JSON boolean."""
+
+    def check(self, value: Any, path: str, fail: Fail) -> None:
+        if not isinstance(value, bool):
+            fail(path, f"must be true or false; found {_found(value)}")
 
 
 @dataclass(frozen=True)
@@ -399,3 +417,148 @@ def _check_policy(policy: Mapping[str, Any], spec: Mapping[str, Any], fail: Fail
             fail(f"{path}.value", f"must be a single value for operator {op!r}; found a list")
         elif op not in ("==", "!=") and not _is_number(value):
             fail(f"{path}.value", f"must be a finite number for operator {op!r}; found {_found(value)}")
+
+
+# --------------------------------------------------------------------------------------------------------
+# monitor.json: the training reference of riskscore.monitor (riskscore/monitoring.py writes it)
+# --------------------------------------------------------------------------------------------------------
+
+#: The layout versions of ``monitor.json`` this reader understands.
+MONITOR_VERSIONS = (1,)
+_CHANNELS = ("green", "yellow", "red")
+_WINDOW = Table({"rows": Integer(0), "period": Nullable(ListOf(Text(), min_len=2, max_len=2))})
+_UNSEEN = Table(
+    {
+        "basis": Nullable(Text(("values", "history", "categories"))),
+        "reference": Nullable(SHARE),
+        "values": ListOf(Text()),
+        "feature": Text(),
+    },
+    optional=frozenset({"values", "feature"}),
+)
+#: One profiled field; which keys it must have depends on its kind (checked in :func:`check_monitor`).
+MONITOR_FIELD = Table(
+    {
+        "name": Text(),
+        "kind": Text(("numeric", "categorical", "entity")),
+        "protected": Flag(),
+        "edges": ListOf(Number()),
+        "shares": ListOf(SHARE, min_len=1),
+        "range": Nullable(ListOf(Number(), min_len=2, max_len=2)),
+        "categories": ListOf(Text()),
+        "unseen": _UNSEEN,
+    },
+    optional=frozenset({"edges", "shares", "range", "categories", "unseen"}),
+)
+_KIND_KEYS = {
+    "numeric": ("edges", "shares", "range"),
+    "categorical": ("categories", "shares", "unseen"),
+    "entity": ("unseen",),
+}
+
+#: The fields of ``monitor.json``.
+MONITOR = Table(
+    {
+        "format": Text(("riskscore-monitor",)),
+        "version": Integer(1),
+        "training": _WINDOW,
+        "validation": _WINDOW,
+        "fields": ListOf(MONITOR_FIELD),
+        "risk": Table({"edges": ListOf(Number()), "shares": ListOf(SHARE, min_len=1)}),
+        "channels": Table(
+            {
+                "reference": Table({c: SHARE for c in _CHANNELS}),
+                "target": Table({c: SHARE for c in _CHANNELS}),
+            }
+        ),
+        "hit_rate": Nullable(Table({"inspected": Integer(0), "hits": Integer(0)})),
+    }
+)
+
+
+def check_monitor(profile: Any, spec: Mapping[str, Any], *, source: str) -> None:
+    """Check a model file's ``monitor.json`` against :data:`MONITOR` and the model's spec.
+
+    Parameters
+    ----------
+    profile
+        The parsed ``monitor.json``.
+    spec
+        The manifest's (schema-checked) spec: every profiled field must be one of its declared columns.
+    source
+        The model file, for messages.
+
+    Raises
+    ------
+    ArtifactError
+        Naming the file and the field (``monitor.json fields[3].edges``): a newer layout version than this
+        riskscore reads, a value of the wrong type or range, bin edges not strictly increasing, share lists
+        that do not fit their bins, a field that is no declared column of the spec, or a field twice.
+
+    Examples
+    --------
+    >>> check_monitor({"format": "riskscore-monitor", "version": 9}, {"columns": []}, source="m.rsk")
+    Traceback (most recent call last):
+    ...
+    riskscore.exceptions.ArtifactError: cannot load model m.rsk: its monitoring state ... version 9, newer ...
+    """
+
+    def fail(path: str, problem: str) -> NoReturn:
+        raise ArtifactError(f"cannot load model {source}: monitor.json field {path!r} {problem}; {_FIX}")
+
+    if not isinstance(profile, dict):
+        raise ArtifactError(
+            f"cannot load model {source}: monitor.json must hold a JSON object; found {_found(profile)}; {_FIX}"
+        )
+    version = profile.get("version")
+    if isinstance(version, int) and not isinstance(version, bool):
+        if version > max(MONITOR_VERSIONS):
+            raise ArtifactError(
+                f"cannot load model {source}: its monitoring state (monitor.json) has layout version {version}, "
+                f"newer than this riskscore reads ({max(MONITOR_VERSIONS)}); upgrade riskscore to load it"
+            )
+    MONITOR.check(profile, "", fail)
+    declared = {c["name"] for c in spec["columns"] if c["role"] not in UNDECLARED_ROLES}
+    seen: set[str] = set()
+    for i, item in enumerate(profile["fields"]):
+        path = f"fields[{i}]"
+        if item["name"] not in declared:
+            fail(f"{path}.name", f"is {item['name']!r}, not a declared column of the model's spec")
+        if item["name"] in seen:
+            fail(f"{path}.name", f"is {item['name']!r}, profiled twice")
+        seen.add(item["name"])
+        for key in _KIND_KEYS[item["kind"]]:
+            if key not in item:
+                fail(
+                    f"{path}.{key}",
+                    f"is missing (a {item['kind']} field has {', '.join(_KIND_KEYS[item['kind']])})",
+                )
+        if item["kind"] == "numeric":
+            _check_bins(item["edges"], item["shares"], 2, f"{path}", fail)
+        elif item["kind"] == "categorical":
+            if len(item["shares"]) != len(item["categories"]) + 2:
+                fail(
+                    f"{path}.shares",
+                    f"must hold one share per category, then other and missing ({len(item['categories']) + 2}); "
+                    f"found {len(item['shares'])}",
+                )
+        unseen = item.get("unseen")
+        if unseen is not None:
+            need = {"values": "values", "history": "feature"}.get(str(unseen["basis"]))
+            if need is not None and need not in unseen:
+                fail(f"{path}.unseen.{need}", f"is missing (basis {unseen['basis']!r} needs it)")
+    _check_bins(profile["risk"]["edges"], profile["risk"]["shares"], 1, "risk", fail)
+    hit_rate = profile["hit_rate"]
+    if hit_rate is not None and hit_rate["hits"] > hit_rate["inspected"]:
+        fail("hit_rate.hits", f"is {hit_rate['hits']}, more than the {hit_rate['inspected']} inspected")
+
+
+def _check_bins(edges: list[float], shares: list[float], extra: int, path: str, fail: Fail) -> None:
+    """Edges strictly increasing, and one share per bin (``extra``: bins beyond the edges' count)."""
+    if any(b <= a for a, b in itertools.pairwise(edges)):
+        fail(f"{path}.edges", "(bin edges) must be strictly increasing")
+    if len(shares) != len(edges) + extra:
+        fail(
+            f"{path}.shares",
+            f"must hold {len(edges) + extra} shares for {len(edges)} bin edges; found {len(shares)}",
+        )

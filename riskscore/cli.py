@@ -618,6 +618,65 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _psi_bands(text: str) -> tuple[float, float]:
+    """Accept two increasing positive numbers such as ``0.1,0.25`` (an argparse type)."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        low = high = math.nan
+    if not (0 < low < high and math.isfinite(high)):
+        raise argparse.ArgumentTypeError(
+            f"must be two increasing positive numbers separated by a comma (stable below the first, act above "
+            f"the second), like 0.1,0.25; got {text!r}"
+        )
+    return low, high
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from riskscore._io import atomic_write_text, check_output, read_table
+    from riskscore.model import load
+    from riskscore.monitoring import monitor
+
+    to_stdout = args.json == "-"
+    console, timer = _Console(quiet=bool(args.quiet), json=to_stdout), _Timer()
+    # unwritable outputs fail before any work
+    json_path = check_output(args.json, (".json",)) if args.json is not None and not to_stdout else None
+    html_path = check_output(args.html, (".html",)) if args.html is not None else None
+    with timer.phase("load"):
+        model = load(args.model, require_signature=args.require_signature)
+    with timer.phase("read"):
+        frame = read_table(args.batch, spec=model.spec)
+    with timer.phase("monitor"):
+        report = monitor(model, frame, bands=args.psi_bands)
+    if not console.quiet:
+        checks = report.table()
+        shown = checks[checks["status"].isin(["act", "watch"])]
+        console.say(f"{report!r}")
+        if len(shown):
+            with pd.option_context(
+                "display.width", 200, "display.max_colwidth", 120, "display.max_rows", 500
+            ):
+                console.say(shown.to_string(index=False))
+        for note in report.notes:
+            console.say(f"note: {note}")
+    if html_path is not None:
+        with timer.phase("write"):
+            report.save_html(html_path)
+        console.say(f"wrote {html_path}")
+    if to_stdout or json_path is not None:
+        document = {"command": "monitor", **report.to_dict(), "timings": timer.report()}
+        if to_stdout:
+            console.emit(document)
+        else:
+            assert json_path is not None
+            atomic_write_text(json_path, json.dumps(_json_safe(document), allow_nan=False, indent=1) + "\n")
+            console.say(f"wrote {json_path}")
+    return 0
+
+
 def _cmd_predict_one(args: argparse.Namespace) -> int:
     from riskscore.model import load
 
@@ -1004,6 +1063,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_signature_option(ex)
     _add_json_option(ex)
     ex.set_defaults(func=_cmd_explain)
+
+    mo = command(
+        "monitor",
+        help="compare a batch with the training reference stored in the model: drift (PSI), channels, hit "
+        "rate, unseen values, fairness per protected group",
+    )
+    mo.add_argument("model", metavar="MODEL", help="model file or shipped name (shipment, passenger)")
+    mo.add_argument("batch", metavar="BATCH", help="records (.parquet or .csv), read with the model's spec")
+    mo.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="write the report as JSON to PATH (.json), or to stdout with - (the text for people then goes to "
+        "stderr)",
+    )
+    mo.add_argument("--html", default=None, metavar="PATH", help="write the monitoring page to PATH (.html)")
+    mo.add_argument(
+        "--psi-bands",
+        type=_psi_bands,
+        default=(0.10, 0.25),
+        metavar="LOW,HIGH",
+        help="PSI below LOW is stable, up to HIGH watch, above act (default 0.1,0.25)",
+    )
+    _add_signature_option(mo)
+    mo.set_defaults(func=_cmd_monitor)
 
     po = command("predict-one", help="score one record given as JSON and print the result as JSON")
     _add_model_option(po)

@@ -30,6 +30,7 @@ __all__ = [
     "compare_scores",
     "evaluate_outcomes",
     "evaluate_scores",
+    "observed_channels",
     "selection_table",
     "top_mask",
     "window_metrics",
@@ -115,7 +116,7 @@ def _outcomes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     return inspected, hit, 1.0 / np.clip(prop, 1e-9, 1.0)
 
 
-def _observed_channels(frame: pd.DataFrame, labels: LabelSpec) -> tuple[NDArray[np.bool_], NDArray[np.str_]]:
+def observed_channels(frame: pd.DataFrame, labels: LabelSpec) -> tuple[NDArray[np.bool_], NDArray[np.str_]]:
     """Which records were inspected, and the channel each inspection showed, read through a spec's [labels].
 
     Parameters
@@ -169,7 +170,7 @@ def _spec_outcomes(
     outcome mapped to yellow or red; the weight is ``1 / propensity`` when ``[labels] propensity`` is in the
     records (a missing propensity weighs 1), else 1.
     """
-    inspected, channel = _observed_channels(frame, labels)
+    inspected, channel = observed_channels(frame, labels)
     if labels.propensity is not None and labels.propensity in frame.columns:
         prop = pd.to_numeric(frame[labels.propensity], errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan

@@ -289,6 +289,11 @@ class RiskModel:
     info: dict[str, Any] = field(default_factory=dict)
     severity: ChannelModel | None = None  # P(red | violation), binary; None -> severity_prior
     severity_prior: float = 0.0
+    # the training reference riskscore.monitor compares batches with (riskscore.monitoring.reference_profile);
+    # None for a model file written before it was stored. Not part of the version: it decides no score.
+    monitoring: dict[str, Any] | None = field(default=None, compare=False)
+    # "riskscore X.Y.Z" that wrote the file this model was read from; None for a model built in this process
+    created_by: str | None = field(default=None, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle and copy without the one-record caches (rebuilt on first use; some hold C handles)."""
@@ -608,6 +613,8 @@ class RiskModel:
             members["severity.txt"] = self.severity.booster_.model_to_string(
                 num_iteration=self.severity.best_iteration_
             )
+        if self.monitoring is not None:
+            members["monitor.json"] = json.dumps(_jsonable(self.monitoring), sort_keys=True, allow_nan=False)
         return write_artifact(
             path, manifest=manifest, members=members, signing_key=signing_key, key_id=key_id
         )
@@ -651,11 +658,20 @@ class RiskModel:
         ParameterError
             If ``sha256`` is not 64 hexadecimal characters.
         """
-        from riskscore._manifest import check_manifest
+        from riskscore._manifest import check_manifest, check_monitor
         from riskscore.artifact import read_artifact
 
         manifest, members = read_artifact(path, require_signature=require_signature, key=key, sha256=sha256)
         check_manifest(manifest, source=str(path))
+        monitoring = None
+        if "monitor.json" in members:  # optional: files written before monitoring was stored lack it
+            try:
+                monitoring = json.loads(members["monitor.json"])
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise ArtifactError(
+                    f"{path}: member 'monitor.json' is not valid JSON ({exc}); re-save or retrain the model"
+                ) from None
+            check_monitor(monitoring, manifest["spec"], source=str(path))
         for name in ("model.txt", "features.json"):
             if name not in members:
                 raise ArtifactError(f"{path}: model file lacks member {name!r}; re-save the model")
@@ -700,6 +716,8 @@ class RiskModel:
             dict(manifest.get("info", {})),
             severity,
             float(manifest.get("severity_prior", 0.0)),
+            monitoring=monitoring,
+            created_by=str(manifest.get("created_by", "an unknown riskscore")),
         )
 
 

@@ -27,16 +27,17 @@ from riskscore._lgbmerge import merge_boosters
 from riskscore._progress import progress_bar
 from riskscore.evaluate import (
     INSPECTION_RATES,
-    _observed_channels,
     _outcomes,
     _spec_outcomes,
     evaluate_outcomes,
     evaluate_scores,
+    observed_channels,
     window_metrics,
 )
 from riskscore.exceptions import ParameterError, SchemaError
 from riskscore.features.builder import FeatureBuilder
 from riskscore.model import ChannelModel, RiskModel
+from riskscore.monitoring import reference_profile
 from riskscore.policy import CHANNELS, ChannelPolicy, default_policy
 from riskscore.spec import RecordSpec, load_spec
 from riskscore.validation import validate_frame
@@ -323,7 +324,7 @@ def _labels(
             f"training on observed labels needs column(s) {', '.join(map(repr, needed))} (spec [labels]: what "
             "the inspections found and which records were inspected); add them to the data"
         )
-    inspected, y = _observed_channels(frame, labels)
+    inspected, y = observed_channels(frame, labels)
     if labels.propensity is not None and labels.propensity in frame.columns:
         prop = pd.to_numeric(frame[labels.propensity], errors="coerce").to_numpy(dtype=np.float64)
         w = np.minimum(1.0 / np.clip(np.nan_to_num(prop, nan=1.0), 1e-9, 1.0), MAX_WEIGHT)
@@ -658,6 +659,15 @@ def train(
             # the head learnt from physical checks only, joined into the risk booster (None: no such head)
             "physical_head": physical_head,
         }
+        # what riskscore.monitor compares batches with (monitor.json; like the metrics, outside the version)
+        model.monitoring = reference_profile(
+            model,
+            train_f,
+            valid=valid_f,
+            risk=risk_v,
+            p_red=proba_v[:, 2],
+            unseen_history=builder.unseen_rates(Xv),
+        )
         bar.update()
         bar.set_postfix_str("evaluate")
         # The metrics describe the model; they do not decide its scores, so they stay out of the version
