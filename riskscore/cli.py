@@ -799,6 +799,46 @@ def _cmd_spec_infer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from riskscore._io import check_output
+    from riskscore.simulate import simulate
+
+    for path, suffixes in ((args.html, (".html", ".htm")), (args.csv, (".csv",))):
+        if path:
+            check_output(path, suffixes)  # refuse a bad output before weeks of simulation
+    result = simulate(
+        weeks=args.weeks,
+        strategies=args.strategies,
+        history_weeks=args.history_weeks,
+        records_per_week=args.records_per_week,
+        retrain_every=args.retrain_every,
+        adversary=not args.no_adversary,
+        scenario=args.scenario,
+        seed=args.seed,
+        num_threads=args.threads,
+        progress=_progress(args),
+    )
+    console = _console(args)
+    summary = result.summary()
+    columns = ["inspected", "caught", "detection", "hit_rate", "recovered_share", "vs_oracle", "vs_exploit"]
+    console.say(summary[columns].round(3).to_string())
+    if args.html:
+        console.say(f"wrote {result.save_html(args.html)}")
+    if args.csv:
+        from riskscore._io import safe_csv
+
+        console.say(f"wrote {safe_csv(result.periods, args.csv)}")
+    if args.json:
+        console.emit(
+            {
+                "summary": summary.reset_index().to_dict(orient="records"),
+                "moves": len(result.moves),
+                "settings": result.settings,
+            }
+        )
+    return 0
+
+
 def _cmd_build_models(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -1136,6 +1176,43 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--name", default="own", help="the spec's name (an identifier; default own)")
     si.add_argument("--out", required=True, help="spec file to write (.toml)")
     si.set_defaults(func=_cmd_spec_infer)
+
+    sim = command(
+        "simulate",
+        help="rehearse the weekly loop (select, inspect, retrain, smugglers adapt) for selection strategies",
+    )
+    sim.add_argument("--weeks", type=_whole(1, "weekly periods"), default=26, help="weeks simulated (26)")
+    sim.add_argument(
+        "--strategies",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="exploit, random-1, random-5, random-10, ucb, legacy, oracle (default: all)",
+    )
+    sim.add_argument(
+        "--history-weeks",
+        type=_whole(4, "weeks of history"),
+        default=16,
+        help="weeks of legacy-selected history the first model learns from (16)",
+    )
+    sim.add_argument(
+        "--records-per-week",
+        type=_whole(1_000, "declarations per week"),
+        default=10_000,
+        help="declarations per week (10,000)",
+    )
+    sim.add_argument(
+        "--retrain-every", type=_whole(1, "weeks between retrainings"), default=4, help="weeks (4)"
+    )
+    sim.add_argument("--no-adversary", action="store_true", help="smugglers do not adapt")
+    sim.add_argument("--scenario", default="default", help="scenario name or path to a scenario TOML")
+    sim.add_argument("--seed", type=_whole(0, "the random seed"), default=0)
+    sim.add_argument("--threads", type=_whole(1, "LightGBM threads"), default=2)
+    sim.add_argument("--html", default=None, help="write the page with the curves here (.html)")
+    sim.add_argument("--csv", default=None, help="write the weekly figures here (.csv)")
+    sim.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    _add_json_option(sim)
+    sim.set_defaults(func=_cmd_simulate)
 
     bm = command("build-models", help="rebuild the shipped default models from the default scenario")
     bm.add_argument("--out", default="models", help="folder for <kind>.rsk and <kind>.md")

@@ -57,6 +57,7 @@ __all__ = [
     "profiled_columns",
     "psi",
     "reference_profile",
+    "score_psi",
     "wilson_interval",
 ]
 
@@ -692,6 +693,17 @@ def _profile_of(model: RiskModel) -> Mapping[str, Any]:
         writer = created_by or "code that did not go through riskscore.train"
         raise ParameterError(f"{_NO_STATE.format(where=where, writer=writer)} (model {model.version})")
     return profile
+
+
+def score_psi(model: RiskModel, risk: ArrayLike) -> float:
+    """Return the PSI of risk scores already computed against the model's stored reference.
+
+    The same figure as the risk-score row of :func:`monitor`, for a loop that has scored its batch
+    (``riskscore.simulate`` checks each week's scores with it). Raises ParameterError for a model without
+    monitoring state.
+    """
+    values = np.asarray(risk, dtype=np.float64)
+    return float(_risk_section(_profile_of(model), values, PSI_BANDS)["psi"])
 
 
 def _batch_frame(batch: Any, spec: RecordSpec) -> pd.DataFrame:

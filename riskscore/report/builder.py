@@ -13,7 +13,6 @@ builds HTML from data.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import math
 import numbers
@@ -29,6 +28,7 @@ from numpy.typing import NDArray
 
 from riskscore._io import atomic_write_text, check_output_folder, read_table, safe_csv
 from riskscore._optional import require
+from riskscore._plots import inline_svg, pyplot
 from riskscore._progress import progress_bar, wants_progress
 from riskscore.exceptions import OutputError, ParameterError, SpecError
 
@@ -414,28 +414,13 @@ def _unseen(spec: Any, rates: dict[str, float]) -> list[dict[str, Any]]:
 # -- the plots --------------------------------------------------------------------------------------
 
 
-def _svg(fig: Any) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]  # drop the XML prolog and doctype: the SVG is inlined
-
-
 def _plots(model: Any, sample: pd.DataFrame, pred: pd.DataFrame, ex: Any) -> dict[str, str]:
     """Draw the score distribution by channel and a beeswarm of the fields driving the scores."""
-    require("matplotlib", extra="report", feature="the review report")
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    plt = pyplot("the review report")
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import LinearSegmentedColormap, Normalize
     from matplotlib.ticker import FuncFormatter
 
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9})
     percent = FuncFormatter(lambda x, _: _pct(x))
     out: dict[str, str] = {}
     spec, policy = model.spec, model.policy
@@ -466,7 +451,7 @@ def _plots(model: Any, sample: pd.DataFrame, pred: pd.DataFrame, ex: Any) -> dic
     ax.set_xlabel("risk score: the probability that an inspection finds a violation")
     ax.set_ylabel(f"records (of {len(pred):,} sampled)")
     ax.legend(frameon=False, loc="upper right")
-    out["scores"] = _svg(fig)
+    out["scores"] = inline_svg(fig)
 
     # beeswarm as shap draws it: a dot per record at its field's contribution, coloured by the field's
     # value (high red, low blue; grey for text, which has no high or low)
@@ -497,7 +482,7 @@ def _plots(model: Any, sample: pd.DataFrame, pred: pd.DataFrame, ex: Any) -> dic
     bar.set_ticks([0, 1], labels=["low", "high"])
     bar.set_label("field value (grey: text)", labelpad=-4)
     bar.outline.set_visible(False)
-    out["drivers"] = _svg(fig)
+    out["drivers"] = inline_svg(fig)
     return out
 
 

@@ -8,6 +8,7 @@ outcome of a legacy selection policy with label selection bias (``inspected``, `
 from __future__ import annotations
 
 from riskscore.synthetic.generate import (
+    World,
     generate,
     generate_passengers,
     generate_shipments,
@@ -18,6 +19,7 @@ from riskscore.synthetic.scenario import Scenario, available_scenarios, load_sce
 
 __all__ = [
     "Scenario",
+    "World",
     "available_scenarios",
     "generate",
     "generate_passengers",

@@ -17,7 +17,7 @@ from riskscore.exceptions import ParameterError
 from riskscore.synthetic import _common as C
 from riskscore.synthetic.scenario import Scenario, load_scenario
 
-__all__ = ["generate", "generate_passengers", "generate_shipments", "iter_records", "write_records"]
+__all__ = ["World", "generate", "generate_passengers", "generate_shipments", "iter_records", "write_records"]
 
 Kind = Literal["shipments", "passengers"]
 ScenarioLike = str | Path | Mapping[str, Any] | Scenario
@@ -123,6 +123,81 @@ def iter_records(
                 pending, held = ([rest] if len(rest) else []), len(rest)
     if held:
         yield _concat(pending).reset_index(drop=True)
+
+
+class World:
+    """A synthetic population and calendar drawn once, whose records are then drawn period by period.
+
+    For studies that act between periods (``riskscore.simulate``: each week's inspections decide what the
+    smugglers do next): the world's drift steps may be extended before a later period is drawn
+    (:class:`riskscore.synthetic.adversary.Adversary`). A period's records come from their own random
+    streams, so they differ from :func:`generate`'s records of the same days, but the same calls in the
+    same order always give the same records.
+
+    Parameters
+    ----------
+    kind, n, seed, scenario, start, days
+        As in :func:`iter_records`; ``n`` is the number of records over the whole period.
+
+    Examples
+    --------
+    >>> world = World("shipments", 20_000, seed=1, days=28)
+    >>> week = world.records(7, 14)
+    >>> int(week["declared_at"].dt.floor("D").nunique())
+    7
+    """
+
+    def __init__(
+        self,
+        kind: Kind,
+        n: int,
+        *,
+        seed: int = 0,
+        scenario: ScenarioLike = "default",
+        start: str | dt.date | None = None,
+        days: int | None = None,
+    ) -> None:
+        _check_args(kind, n, seed, days, None)
+        self.kind = kind
+        self.scenario = load_scenario(scenario)
+        build, self._block = _kind(kind)
+        self.state = build(self.scenario, n, seed, _as_start(start), days)
+
+    @property
+    def start(self) -> dt.date:
+        """First day of the period."""
+        return dt.date.fromisoformat(str(self.state.start)[:10])  # a date in both worlds
+
+    @property
+    def days(self) -> int:
+        """Number of days of the period."""
+        return int(self.state.days)
+
+    def day_of(self, date: str | dt.date) -> int:
+        """Day index (days since :attr:`start`) of a date."""
+        day = _as_start(date)
+        assert day is not None
+        return (day - self.start).days
+
+    def records(self, first_day: int, end_day: int) -> pd.DataFrame:
+        """Return the records of days ``first_day`` .. ``end_day - 1`` (day indices from :attr:`start`)."""
+        if not 0 <= first_day <= end_day <= self.days:
+            raise ParameterError(
+                f"days must satisfy 0 <= first_day <= end_day <= {self.days} (the world's period); got "
+                f"{first_day}, {end_day}"
+            )
+        cum = self.state.day_cum
+        lo = int(cum[first_day - 1]) if first_day > 0 else 0
+        hi = int(cum[end_day - 1]) if end_day > 0 else 0
+        parts = [
+            self._block(
+                self.state, (1 << 24) + a, a, min(hi, a + C.BLOCK_ROWS)
+            )  # streams apart from generate's
+            for a in range(lo, hi, C.BLOCK_ROWS)
+        ]
+        if not parts:
+            parts = [self._block(self.state, 1 << 24, lo, lo)]
+        return _concat(parts)
 
 
 def _columns(part: pd.DataFrame | dict[str, Any]) -> dict[str, Any]:

@@ -84,6 +84,26 @@ HUB_DEPARTURES = {"SG": 0.4, "HK": 0.3, "MY": 0.15, "KR": 0.15}  # transhipment 
 
 
 @dataclass
+class DriftStep:
+    """A change of the fraud mix from a day on (docs/domain.md 4.4): scheduled, or an adversary's move.
+
+    From ``first_day`` (day index from the world's start), each mechanism's share is multiplied by its
+    ``mix`` entry, and the intensity of ``mechanisms`` (None: every one) by the record's HS chapter, origin
+    and office factors and, for importers registered fewer than ``fresh_days`` days before, by ``fresh``.
+    Every factor depends on declared fields only, so the oracle stays exact.
+    """
+
+    first_day: int
+    mix: dict[str, float]
+    hs2: Float  # (100,) per HS chapter
+    origin: Float  # per country of the world's ``iso``
+    office: Float | None = None  # per office of the world's ``office_code``
+    fresh: float = 1.0
+    fresh_days: int = 90
+    mechanisms: tuple[str, ...] | None = None
+
+
+@dataclass
 class ShipmentWorld:
     """Everything drawn once per data set; records are then drawn independently given the world."""
 
@@ -165,8 +185,8 @@ class ShipmentWorld:
     hs6_hs2: Int
     hs6_qty_median: Float
     type_mult: Float
-    # scheduled drift: (first day index, mechanism mix multipliers, per-HS2 and per-origin multipliers)
-    drift: list[tuple[int, dict[str, float], Float, Float]]
+    # scheduled drift and the adaptive adversary's moves (riskscore.synthetic.adversary), in order
+    drift: list[DriftStep]
     # what a red and a yellow check find, per hypothesis (0 = compliant, then S1..S11)
     detect_red: Float
     detect_yellow: Float
@@ -564,9 +584,7 @@ def build_world(
     return world
 
 
-def _drift_table(
-    p: dict[str, Any], start: dt.date, iso: NDArray[np.str_]
-) -> list[tuple[int, dict[str, float], Float, Float]]:
+def _drift_table(p: dict[str, Any], start: dt.date, iso: NDArray[np.str_]) -> list[DriftStep]:
     table = []
     for d in p.get("drift", []):
         first = (pd.Timestamp(str(d["start"])).date() - start).days
@@ -576,7 +594,7 @@ def _drift_table(
         origin_f = np.ones(len(iso))
         for code, f in d.get("origins", {}).items():
             origin_f[iso == code] = float(f)
-        table.append((first, {k: float(v) for k, v in d.get("mix", {}).items()}, hs2_f, origin_f))
+        table.append(DriftStep(first, {k: float(v) for k, v in d.get("mix", {}).items()}, hs2_f, origin_f))
     return table
 
 
@@ -748,18 +766,32 @@ def _intensity_terms(
     return {m.name: m.intensity(world, d) for m in MECHANISMS}
 
 
-def _drift(world: ShipmentWorld, day: Int, hs6: Int, origin: Int) -> tuple[dict[str, Float], Float]:
-    """Per-mechanism mix multipliers and a prevalence multiplier from scheduled drift (docs/domain.md 4.4 (a))."""
+def _drift(
+    world: ShipmentWorld, ctx: dict[str, Any], hs6: Int, origin: Int
+) -> tuple[dict[str, Float], dict[str, Float]]:
+    """Per-mechanism mix and intensity multipliers from the world's drift steps (docs/domain.md 4.4)."""
+    day = ctx["day"]
     mix: dict[str, Float] = {}
-    hot = np.ones(len(day))
-    for first_day, mix_f, hs2_f, origin_f in world.drift:
-        after = day >= first_day
+    hot = np.ones(len(day))  # steps for every mechanism
+    own: dict[str, Float] = {}  # steps for some mechanisms (the adversary's)
+    for step in world.drift:
+        after = day >= step.first_day
         if not after.any():
             continue
-        for m, f in mix_f.items():
+        for m, f in step.mix.items():
             mix[m] = np.where(after, mix.get(m, 1.0) * f, mix.get(m, 1.0))
-        hot = np.where(after, hot * hs2_f[world.hs6_hs2[hs6]] * origin_f[origin], hot)
-    return mix, hot
+        factor = step.hs2[world.hs6_hs2[hs6]] * step.origin[origin]
+        if step.office is not None:
+            factor = factor * step.office[ctx["office"]]
+        if step.fresh != 1.0:
+            fresh = day - world.imp_registered[ctx["importer"]] < step.fresh_days
+            factor = np.where(fresh, factor * step.fresh, factor)
+        if step.mechanisms is None:
+            hot = np.where(after, hot * factor, hot)
+        else:
+            for m in step.mechanisms:
+                own[m] = np.where(after, own.get(m, 1.0) * factor, own.get(m, 1.0))
+    return mix, {m.name: hot * own[m.name] if m.name in own else hot for m in MECHANISMS}
 
 
 def _intensities(
@@ -774,13 +806,13 @@ def _intensities(
     hs6 = ctx["hs6"] if hs6 is None else hs6
     origin = ctx["origin"] if origin is None else origin
     g = _intensity_terms(world, ctx, hs6=hs6, origin=origin)
-    mix, hot = _drift(world, ctx["day"], hs6, origin) if drift else ({}, np.ones(len(ctx["day"])))
+    mix, hot = _drift(world, ctx, hs6, origin) if drift else ({}, {})
     prev = world.p["prevalence"]
     lam = {}
     for name, g_m in g.items():
         spec = world.p["mechanisms"][name]
         share = spec["share"] if spec.get("enabled", True) else 0.0
-        lam[name] = prev * share * g_m / world.z.get(name, 1.0) * mix.get(name, 1.0) * hot
+        lam[name] = prev * share * g_m / world.z.get(name, 1.0) * mix.get(name, 1.0) * hot.get(name, 1.0)
     total = sum(lam.values())
     scale = np.where(total > 0.9, 0.9 / np.maximum(total, 1e-300), 1.0)  # keep P(compliant) >= 0.1
     return {m: v * scale for m, v in lam.items()}
