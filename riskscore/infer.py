@@ -678,13 +678,24 @@ def _features(state: _State, columns: Sequence[ColumnSpec], time: str) -> list[D
         key=lambda c: -state.cardinality[c],
     )
     entities = [c.name for c in columns if c.role == "entity"]
+    # cold start (docs/domain.md 2.2): the largest party's hit rate backs off to the next party's (the
+    # broker of an importer), the code's and the origin's, so a new trader starts from what they show
+    backoff = tuple((c,) for c in [*parties[1:2], *([code] if code else []), *([origin] if origin else [])])
     for column in entities:
         first_seen = column in parties[:2]
         feature = names(_slug(column))
-        out.append(DerivedFeature(feature, "history", (column,), windows=(7, 90), first_seen=first_seen))
+        by = backoff if parties and column == parties[0] else ()
+        out.append(
+            DerivedFeature(feature, "history", (column,), windows=(7, 90), first_seen=first_seen, by=by)
+        )
         notes[feature] = (
             f"history of {column!r} on earlier days: records, inspections' hit rate, 7- and 90-day counts"
             + (", days since first seen" if first_seen else "")
+            + (
+                f"; the hit rate of a new or rarely inspected one starts from {', '.join(c for (c,) in by)}'s"
+                if by
+                else ""
+            )
         )
     for level in levels[:2]:
         base, cut = level.rsplit(":", 1)
@@ -693,7 +704,9 @@ def _features(state: _State, columns: Sequence[ColumnSpec], time: str) -> list[D
         notes[feature] = f"history of the first {cut} digits of {base!r} (the code's coarser level)"
     if parties and code:
         pair = names(f"{_slug(parties[0])}_{_slug(code)}")
-        out.append(DerivedFeature(pair, "history", (parties[0], code), first_seen=True))
+        out.append(
+            DerivedFeature(pair, "history", (parties[0], code), first_seen=True, by=((parties[0],), (code,)))
+        )
         notes[pair] = (
             f"history of the pair {parties[0]!r} x {code!r}: the first time this one declares this code"
         )
@@ -893,7 +906,9 @@ def infer_spec(
         - ``nullable`` where values are missing, and a short ``label`` from the column name.
 
         Features: history of every entity (7 and 90-day windows; days since first seen for the two
-        largest party entities), history of the code's coarser levels and of the largest party x code,
+        largest party entities; the largest party's hit rate backing off to the second party's, the
+        code's and the origin's), history of the code's coarser levels and of the largest party x code
+        (backing off to the party, then the code),
         log ratios of the main amount to quantity and to weight with their ``reference`` deviation by
         code (x origin when an origin-like category exists) backing off to the code's prefixes, origin !=
         departure when both exist, the calendar of the time column.
