@@ -129,7 +129,7 @@ def client(
         n_workers=n_workers,
         threads_per_worker=threads_per_worker,
         processes=processes,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: never a clash with another cluster on this machine
     )
 
 
