@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from riskscore.exceptions import ArtifactError
-from riskscore.spec import UNDECLARED_ROLES
+from riskscore.spec import ORDERING_OPS, UNDECLARED_ROLES
 
 __all__ = [
     "ESTIMATOR",
@@ -404,12 +404,17 @@ def _check_policy(policy: Mapping[str, Any], spec: Mapping[str, Any], fail: Fail
     if total > 1.0:
         fail("policy", f"shares ({' + '.join(shares)}) must sum to at most 1; found {total:g}")
     # rules read the records' declared columns (not truth, oracle, outcome or label ones)
-    declared = [c["name"] for c in spec["columns"] if c["role"] not in UNDECLARED_ROLES]
+    declared = {c["name"]: c["type"] for c in spec["columns"] if c["role"] not in UNDECLARED_ROLES}
     for i, rule in enumerate(policy["rules"]):
         path = f"policy.rules[{i}]"
         if rule["column"] not in declared:
             fail(f"{path}.column", f"is {rule['column']!r}, not a declared column of the model's spec")
         op, value = rule["op"], rule["value"]
+        if op in ORDERING_OPS and declared[rule["column"]] not in ("int", "float"):
+            fail(
+                f"{path}.op",
+                f"is {op!r} on {declared[rule['column']]} column {rule['column']!r}; it needs a number column",
+            )
         if op in ("in", "not_in", "prefix_in"):
             if not isinstance(value, list):
                 fail(f"{path}.value", f"must be a list for operator {op!r}; found {_found(value)}")

@@ -605,6 +605,8 @@ class LabelSpec:
         return cls(**kwargs)
 
 
+#: Rule operators that compare numbers (a text or category column cannot be ordered).
+ORDERING_OPS = (">=", "<=", ">", "<")
 _POLICY_KEYS = ("red_share", "yellow_share", "random_red", "random_yellow", "rules")
 _POLICY_SHARES = ("red_share", "yellow_share", "random_red", "random_yellow")
 _RULE_KEYS = ("column", "op", "value", "channel", "note")
@@ -865,6 +867,12 @@ class RecordSpec:
                 raise SpecError(
                     f"{at} names column {name!r}, {'an' if role[0] in 'aeiou' else 'a'} {role} column that a "
                     "record does not carry when it is lodged; a rule may only test declared columns"
+                )
+            kind = columns[names.index(name)].type
+            if rule["op"] in ORDERING_OPS and kind not in ("int", "float"):
+                raise SpecError(
+                    f"{at} compares column {name!r} with {rule['op']!r}, but it is a {kind} column; "
+                    "ordering operators need a number column (use ==, !=, in or prefix_in for codes)"
                 )
 
     def _check_labels(self, where: str, names: list[str], columns: tuple[ColumnSpec, ...]) -> None:

@@ -589,6 +589,10 @@ MANIFEST_DEFECTS = {
         _set("policy", "rules", 1, "value", value="five"),
         r"'policy\.rules\[1\]\.value' must be a finite number for operator '>='; found 'five'",
     ),
+    "rule-ordering-a-text-column": (
+        _set("policy", "rules", 1, "column", value="declaration_id"),
+        r"'policy\.rules\[1\]\.op' is '>=' on string column 'declaration_id'; it needs a number column",
+    ),
     "rule-in-without-a-list": (
         lambda m: m["policy"]["rules"][0].update(op="in", value="1"),
         r"'policy\.rules\[0\]\.value' must be a list for operator 'in'",

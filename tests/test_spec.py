@@ -1017,6 +1017,10 @@ def test_built_in_specs_have_no_policy() -> None:
         ),
         ('column = "mode"\nop = "in"\nvalue = "sea"\nchannel = "red"', r"op 'in' needs a list of values"),
         ('column = "packages"\nop = ">="\nvalue = "9"\nchannel = "red"', r"op '>=' needs a number"),
+        (
+            'column = "mode"\nop = ">="\nvalue = 3\nchannel = "red"',
+            r"compares column 'mode' with '>=', but it is a category column; ordering operators need a number",
+        ),
         ('column = "mode"\nop = "=="\nchannel = "red"', r"missing key\(s\) 'value'"),
         ('column = "mode"\nop = "=="\nvalue = "sea"\nchannel = "red"\nwhy = "x"', r"unknown key\(s\) 'why'"),
     ],
