@@ -21,6 +21,18 @@ import pandas as pd
 from riskscore.simulate import STRATEGIES, simulate
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """Return the table as a markdown table (numbers to three decimals, counts as whole numbers)."""
+
+    def fmt(v: object) -> str:
+        return f"{v:,.3f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+
+    lines = ["| strategy | " + " | ".join(table.columns) + " |", "|---|" + "---:|" * len(table.columns)]
+    for name, row in zip(table.index, table.to_numpy(dtype=object).tolist(), strict=True):
+        lines.append(f"| {name} | " + " | ".join(fmt(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weeks", type=int, default=26)
@@ -61,7 +73,7 @@ def main() -> None:
         tables.append(summary.assign(seed=seed))
         print(f"\n## seed {seed}: {args.weeks} weeks, {args.records_per_week:,} declarations a week\n")
         cols = ["inspected", "caught", "detection", "hit_rate", "recovered_share", "vs_oracle", "vs_exploit"]
-        print(summary[cols].round(3).to_markdown())
+        print(markdown(summary[cols]))
         moves = result.moves.groupby("strategy").size()
         print("\nadversary moves per strategy: " + ", ".join(f"{k} {v}" for k, v in moves.items()))
         if args.html and seed == seeds[-1]:

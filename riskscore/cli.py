@@ -178,6 +178,23 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             f"--scenario {text!r} is a folder; give a scenario name (`riskscore scenarios` lists them) or "
             "the path of a scenario .toml file"
         )
+    if args.scheduler is not None:
+        from riskscore import distributed
+
+        with _cluster(args) as c:
+            folder = distributed.generate(
+                args.kind,
+                args.rows,
+                args.out,
+                seed=args.seed,
+                scenario=args.scenario,
+                start=args.start,
+                days=args.days,
+                partition_rows=args.chunk_rows or distributed.PARTITION_ROWS,
+                client=c,
+            )
+        _console(args).say(f"wrote {args.rows:,} {args.kind} to the folder {folder}")
+        return 0
     path = write_records(
         args.kind,
         args.rows,
@@ -294,6 +311,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)  # an unknown spec fails before the data is read, and drives the reading
     out = check_output(args.out, (".rsk",))
     card_path = check_output(out.with_suffix(".md"), (".md",))  # the model card is written beside the model
+    if args.scheduler is not None:
+        return _train_on_cluster(args, spec, out, card_path)
     with timer.phase("read"):
         champion = load(args.champion) if args.champion else None
         frame = read_table(args.data, spec=spec)
@@ -379,6 +398,54 @@ def _cmd_train(args: argparse.Namespace) -> int:
             }
         )
     return 0 if replace else 3
+
+
+def _train_on_cluster(args: argparse.Namespace, spec: Any, out: Path, card_path: Path) -> int:
+    """``train --scheduler``: riskscore.distributed.train on a parquet data set; the model and its card."""
+    from riskscore import distributed
+    from riskscore._io import atomic_write_text
+    from riskscore.card import model_card
+
+    if args.champion or args.by or args.label != "observed":
+        raise ParameterError(
+            "train --scheduler trains on observed outcomes and writes the model and its card; --champion, --by "
+            "and --label truth are for one machine (compare the models with riskscore.evaluate afterwards)"
+        )
+    console = _console(args)
+    with _cluster(args) as c, _split_options_by_flag():
+        result = distributed.train(
+            distributed.read(args.data),
+            kind=spec,
+            client=c,
+            valid_fraction=0.15 if args.valid_fraction is None else args.valid_fraction,
+            test_fraction=0.15 if args.test_fraction is None else args.test_fraction,
+            valid_from=args.valid_from,
+            test_from=args.test_from,
+            seed=args.seed,
+        )
+    report = result.report()
+    model = result.model
+    model.save(out)
+    atomic_write_text(card_path, model_card(model, report))
+    console.say(f"wrote {out} ({model.version}) and its model card {card_path}")
+    if args.json:
+        console.emit(
+            {
+                "command": "train",
+                "written": True,
+                "output": str(out),
+                "model_card": str(card_path),
+                "model_version": model.version,
+                "records": {
+                    "train": result.train_rows,
+                    "validation": result.valid_rows,
+                    "test": len(result.test),
+                },
+                "metrics": model.info.get("metrics"),
+                "distributed": model.info.get("distributed"),
+            }
+        )
+    return 0
 
 
 _SPLIT_FLAGS = {"valid_from": "--valid-from", "test_from": "--test-from"}
@@ -470,6 +537,26 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from riskscore.model import load
 
     console, timer = _console(args), _Timer()
+    if args.scheduler is not None:
+        from riskscore import distributed
+
+        model = load(args.model, require_signature=args.require_signature)
+        with timer.phase("score"), _cluster(args) as c:
+            folder, channels = distributed.score_files(model, args.data, args.out, client=c)
+        console.say(f"scored {sum(channels.values()):,} records with {model.version} -> the folder {folder}")
+        console.say("channels: " + ", ".join(f"{k} {v:,}" for k, v in sorted(channels.items())))
+        if args.json:
+            console.emit(
+                {
+                    "command": "score",
+                    "records": sum(channels.values()),
+                    "channels": channels,
+                    "model_version": model.version,
+                    "output": str(folder),
+                    "timings": timer.report(),
+                }
+            )
+        return 0
     out = check_output(args.out, (".parquet", ".csv"))
     with timer.phase("load"):
         model = load(args.model, require_signature=args.require_signature)
@@ -531,6 +618,12 @@ def _cmd_review(args: argparse.Namespace) -> int:
     from riskscore.report import build_review
 
     console, timer = _console(args), _Timer()
+    if args.scheduler is not None:
+        # the page's channel counts and plots describe the whole batch, which build_review scores itself
+        raise ParameterError(
+            "review --scheduler is not supported yet: score the data set on the cluster (riskscore score "
+            "--scheduler ...), then review the flagged records, or a sample, on one machine"
+        )
     check_output_folder(args.out, create=True)  # a file there, or a missing parent, fails before any work
     # fail on a bad model before reading data
     with timer.phase("load"):
@@ -901,6 +994,27 @@ def _add_output_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
+def _add_scheduler_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scheduler",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Dask cluster: its scheduler's address (tcp://host:8786), or no value for a two-worker "
+        "local cluster (needs riskscore[scale]; data and outputs are parquet folders)",
+    )
+
+
+@contextlib.contextmanager
+def _cluster(args: argparse.Namespace) -> Iterator[Any]:
+    """Yield the Dask client of ``--scheduler`` (a local cluster for no address); close it afterwards."""
+    from riskscore import distributed
+
+    with distributed.client(None if args.scheduler == "local" else args.scheduler) as c:
+        yield c
+
+
 def _add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
@@ -939,7 +1053,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--rows", type=_whole(1, "the number of records"), required=True, help="number of records"
     )
-    gen.add_argument("--out", required=True, help="output file (.parquet or .csv)")
+    gen.add_argument(
+        "--out",
+        required=True,
+        help="output file (.parquet or .csv); with --scheduler a new folder of parquet files",
+    )
     gen.add_argument("--seed", type=_whole(0, "the random seed"), default=0)
     gen.add_argument("--scenario", default="default", help="scenario name or path to a scenario TOML")
     gen.add_argument(
@@ -964,6 +1082,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="riskscore",
         help="foreign: shipments as another administration keeps them (docs/own-data.md)",
     )
+    _add_scheduler_option(gen)
     gen.set_defaults(func=_cmd_generate)
 
     sc = command("scenarios", help="list the shipped scenarios")
@@ -1053,12 +1172,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     _add_json_option(tr)
+    _add_scheduler_option(tr)
     tr.set_defaults(func=_cmd_train)
 
     sc2 = command("score", help="score a table of records with a model, chunk by chunk")
     _add_model_option(sc2)
     sc2.add_argument("--data", required=True, help="records (.parquet or .csv)")
-    sc2.add_argument("--out", required=True, help="predictions (.parquet or .csv)")
+    sc2.add_argument(
+        "--out",
+        required=True,
+        help="predictions (.parquet or .csv); with --scheduler a new folder of parquet files",
+    )
     sc2.add_argument(
         "--chunk-rows",
         type=_whole(1, "records read and scored at a time"),
@@ -1068,6 +1192,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc2.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     _add_signature_option(sc2)
     _add_json_option(sc2)
+    _add_scheduler_option(sc2)
     sc2.set_defaults(func=_cmd_score)
 
     rv = command("review", help="write an HTML review report of the flagged cases in a batch")
@@ -1082,6 +1207,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_signature_option(rv)
     _add_json_option(rv)
+    _add_scheduler_option(rv)
     rv.set_defaults(func=_cmd_review)
 
     ex = command("explain", help="write each record's risk score, channel and reasons to a CSV")

@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from riskscore.synthetic.generate import Kind, ScenarioLike
     from riskscore.training import TrainResult
 
-__all__ = ["client", "fit_features", "generate", "score", "score_meta", "train"]
+__all__ = ["client", "fit_features", "generate", "read", "score", "score_files", "score_meta", "train"]
 
 #: Rows per parquet file written by :func:`generate` (16 generator blocks of 65,536 records).
 PARTITION_ROWS = 1 << 20
@@ -125,12 +125,28 @@ def client(
     for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ParameterError(f"{name} must be a whole number >= 1; got {value!r}")
-    return distributed.Client(
+    c = distributed.Client(
         n_workers=n_workers,
         threads_per_worker=threads_per_worker,
         processes=processes,
         dashboard_address=":0",  # any free port: never a clash with another cluster on this machine
     )
+    if processes:
+        c.run(_stdout_to_stderr)
+    return c
+
+
+def _stdout_to_stderr() -> None:
+    """In a local worker process: write what goes to standard output to standard error instead.
+
+    The workers of a local cluster share this terminal's standard output, and LightGBM's network set-up
+    prints "[LightGBM] [Info] ..." there from worker threads (its log callback is per thread, so no logger
+    catches it): on standard output it would break ``--json``, whose stdout is one JSON object.
+    """
+    import sys
+
+    sys.stdout.flush()
+    os.dup2(2, 1)
 
 
 # --------------------------------------------------------------------------------------------- generate
@@ -225,6 +241,18 @@ def generate(
         tmp.rmdir()
         raise
     return folder
+
+
+def _quiet_lightgbm() -> None:
+    """Send LightGBM's messages to the ``lightgbm`` logger instead of standard output.
+
+    lightgbm.dask prints ("Finding random open ports for workers") and LightGBM's network set-up logs
+    "[LightGBM] [Info] ..." from every worker before any verbosity applies; on standard output they would
+    break ``--json`` (whose stdout is one JSON object) and flood a notebook.
+    """
+    import lightgbm as lgb
+
+    lgb.register_logger(logging.getLogger("lightgbm"))
 
 
 def _umask() -> int:
@@ -372,6 +400,73 @@ def score(
         meta=score_meta(explain=explain),
         align_dataframes=False,
     )
+
+
+def read(data: str | os.PathLike[str], *, columns: Sequence[str] | None = None) -> dd.DataFrame:
+    """Read a parquet file, or a folder of parquet files (as :func:`generate` writes), as a dask DataFrame.
+
+    One partition per file (a folder's files in name order, which is time order for :func:`generate`'s);
+    ``columns`` keeps those the data has. CSV is not read here: convert it to parquet first (a CSV cannot
+    be split by rows without reading it).
+    """
+    require("dask.dataframe", extra="scale", feature="riskscore.distributed.read")
+    import dask.dataframe as dd
+
+    path = Path(data)
+    if not path.exists():
+        raise ParameterError(f"data {str(path)!r} does not exist; give a parquet file or a folder of them")
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not files or any(f.suffix.lower() != ".parquet" for f in files):
+        raise ParameterError(
+            f"data {str(path)!r} must be a .parquet file or a folder of .parquet files on a cluster; "
+            "convert a CSV with riskscore.read_records(...).to_parquet(...) first"
+        )
+    keep = None
+    if columns is not None:
+        import pyarrow.parquet as pq
+
+        present = set(pq.read_schema(files[0]).names)
+        keep = [c for c in columns if c in present]
+    return dd.read_parquet([str(f) for f in files], columns=keep)
+
+
+def score_files(
+    model: RiskModel | str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    client: Client | None = None,
+    explain: bool = False,
+    top_k: int = 3,
+) -> tuple[Path, dict[str, int]]:
+    """Score a parquet data set on the cluster into a folder of parquet files; return it and channel counts.
+
+    :func:`read` then :func:`score`, each partition written by the worker that scored it into a folder
+    under a temporary name beside ``out_dir``, renamed into place when every file is there (an interrupted
+    run leaves nothing at ``out_dir``).
+    """
+    from riskscore.model import RiskModel, load
+
+    c = _client_or_default(client, "riskscore.distributed.score_files")
+    fitted = model if isinstance(model, RiskModel) else load(model)
+    folder = _new_folder(out_dir)
+    scored = score(fitted, read(data, columns=fitted.spec.declared_columns), explain=explain, top_k=top_k)
+    parent = folder.parent if str(folder.parent) else Path(".")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", suffix=".part", dir=parent))
+    try:
+        c.compute(scored.to_parquet(str(tmp), write_index=False, compute=False)).result()
+        written = read(tmp, columns=["channel"])  # counted from the files: the records are scored once
+        counts = c.compute(written["channel"].value_counts()).result()
+        if folder.is_dir():
+            folder.rmdir()
+        os.chmod(tmp, 0o777 & ~_umask())
+        tmp.replace(folder)
+    except BaseException:
+        for f in tmp.glob("*"):
+            f.unlink(missing_ok=True)
+        tmp.rmdir()
+        raise
+    return folder, {str(k): int(v) for k, v in counts.items()}
 
 
 def _score_partition(
@@ -889,6 +984,8 @@ def train(
     from riskscore.training import TrainResult, _calibrate, _content_hash, _test_metrics
 
     c = _client_or_default(client, "riskscore.distributed.train")
+    _quiet_lightgbm()
+    c.run(_quiet_lightgbm)  # on every worker, before lightgbm.dask opens its network
     spec = load_spec(kind)
     if label not in ("observed", "truth"):
         raise ParameterError(f"label must be 'observed' or 'truth'; got {label!r}")

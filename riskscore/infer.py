@@ -680,20 +680,25 @@ def _features(state: _State, columns: Sequence[ColumnSpec], time: str) -> list[D
     entities = [c.name for c in columns if c.role == "entity"]
     # cold start (docs/domain.md 2.2): the largest party's hit rate backs off to the next party's (the
     # broker of an importer), the code's and the origin's, so a new trader starts from what they show
-    backoff = tuple((c,) for c in [*parties[1:2], *([code] if code else []), *([origin] if origin else [])])
+    backoff: tuple[tuple[str, ...], ...] = tuple(
+        (c,) for c in [*parties[1:2], *([code] if code else []), *([origin] if origin else [])]
+    )
     for column in entities:
         first_seen = column in parties[:2]
         feature = names(_slug(column))
-        by = backoff if parties and column == parties[0] else ()
+        levels_of = backoff if parties and column == parties[0] else ()
         out.append(
-            DerivedFeature(feature, "history", (column,), windows=(7, 90), first_seen=first_seen, by=by)
+            DerivedFeature(
+                feature, "history", (column,), windows=(7, 90), first_seen=first_seen, by=levels_of
+            )
         )
         notes[feature] = (
             f"history of {column!r} on earlier days: records, inspections' hit rate, 7- and 90-day counts"
             + (", days since first seen" if first_seen else "")
             + (
-                f"; the hit rate of a new or rarely inspected one starts from {', '.join(c for (c,) in by)}'s"
-                if by
+                f"; the hit rate of a new or rarely inspected one starts from "
+                f"{', '.join(c for (c,) in levels_of)}'s"
+                if levels_of
                 else ""
             )
         )
