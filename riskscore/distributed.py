@@ -711,70 +711,19 @@ def _cut_days(
     valid_from: object,
     test_from: object,
 ) -> tuple[int, int | None]:
-    """First day of the validation and test windows: :func:`riskscore.training.time_split`'s, from day counts.
+    """First day index (days since 1970) of the validation and test windows, from the records per day.
 
-    The same arithmetic on the records per day as ``time_split`` does on the records (its cumulative share
-    per day), so both split a data set at the same days; the same checks and messages.
+    :func:`riskscore.training.split_days`, the decision :func:`riskscore.training.time_split` makes, so both
+    split a data set at the same days.
     """
-    from riskscore.training import _cut_day
+    from riskscore.training import split_days
 
-    if not (0 < valid < 1 and 0 <= test < 1 and valid + test < 1):
-        raise ParameterError(
-            f"valid and test fractions must be in (0, 1) and sum below 1; got {valid}, {test}"
-        )
     order = sorted(per_day)
     days = pd.Series(pd.to_datetime(np.asarray(order, dtype="datetime64[D]")))
     counts = np.asarray([per_day[d] for d in order], dtype=np.int64)
-    if len(days) < 3:
-        raise ParameterError(f"training needs records on at least 3 different days; got {len(days)}")
-    first, last = days.iloc[0], days.iloc[-1]
-    period = f"the data's period is {first:%Y-%m-%d} to {last:%Y-%m-%d}"
-    cuts: dict[str, pd.Timestamp] = {}
-    for name, value in (("valid_from", valid_from), ("test_from", test_from)):
-        if value is None:
-            continue
-        cut = cuts[name] = _cut_day(value, name, days)
-        if not first < cut <= last:
-            raise ParameterError(
-                f"{name} {cut:%Y-%m-%d} is outside the data: {period}; choose a day after the first (training "
-                "needs earlier records) and no later than the last"
-            )
-    if "valid_from" in cuts and "test_from" in cuts and not cuts["valid_from"] < cuts["test_from"]:
-        raise ParameterError(
-            f"valid_from {cuts['valid_from']:%Y-%m-%d} must be before test_from {cuts['test_from']:%Y-%m-%d}: "
-            f"the validation window comes before the test window ({period})"
-        )
-    n = int(counts.sum())
-    cum = counts.cumsum() / n
-    cut_test: pd.Timestamp | None
-    if "test_from" in cuts:
-        cut_test = cuts["test_from"]
-        test = float(counts[(days >= cut_test).to_numpy()].sum() / n)
-    else:
-        cut_test = days[int(np.searchsorted(cum, 1 - test).clip(0, len(days) - 2)) + 1] if test > 0 else None
-    if "valid_from" in cuts:
-        cut_valid = cuts["valid_from"]
-        if "test_from" not in cuts and cut_test is not None and not cut_valid < cut_test:
-            raise ParameterError(
-                f"valid_from {cut_valid:%Y-%m-%d} leaves no room for a test window of {test:.0%} of the records "
-                f"after it ({period}); choose an earlier valid_from, set test_from, or a smaller test fraction"
-            )
-    else:
-        cut_valid = days[int(np.searchsorted(cum, 1 - valid - test).clip(0, len(days) - 3)) + 1]
-        if "test_from" in cuts and cut_test is not None and not cut_valid < cut_test:
-            raise ParameterError(
-                f"test_from {cut_test:%Y-%m-%d} leaves no room for a validation window of {valid:.0%} of the "
-                f"records before it ({period}); choose a later test_from, or set valid_from"
-            )
-    if cut_test is not None and not cuts:
-        cut_test = max(cut_test, cut_valid + pd.Timedelta(days=1))
+    cut_valid, cut_test = split_days(days, counts, valid, test, valid_from=valid_from, test_from=test_from)
     valid_day = int(np.datetime64(cut_valid, "D").astype(np.int64))
     test_day = None if cut_test is None else int(np.datetime64(cut_test, "D").astype(np.int64))
-    if cuts and test_day is not None and not any(valid_day <= d < test_day for d in order):
-        raise ParameterError(
-            f"no records from {cut_valid:%Y-%m-%d} to the day before {cut_test:%Y-%m-%d}, so the validation "
-            f"window is empty ({period}); move valid_from or test_from"
-        )
     return valid_day, test_day
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import clone
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -42,7 +42,7 @@ from riskscore.policy import CHANNELS, ChannelPolicy, default_policy
 from riskscore.spec import RecordSpec, load_spec
 from riskscore.validation import validate_frame
 
-__all__ = ["TrainResult", "time_split", "train"]
+__all__ = ["TrainResult", "split_days", "time_split", "train"]
 
 log = logging.getLogger("riskscore")
 # Cap on 1 / propensity (weight truncation): records selected only at random (propensity ~1.5%) would
@@ -210,14 +210,51 @@ def time_split(
     >>> len(tr), len(va), len(te)
     (6, 2, 2)
     """
-    if not (0 < valid < 1 and 0 <= test < 1 and valid + test < 1):
-        raise ParameterError(
-            f"valid and test fractions must be in (0, 1) and sum below 1; got {valid}, {test}"
-        )
     day = pd.to_datetime(frame[time_column]).dt.floor("D")
     order = np.argsort(day.to_numpy(), kind="stable")
     frame, day = frame.iloc[order].reset_index(drop=True), day.iloc[order].reset_index(drop=True)
     days = day.drop_duplicates().reset_index(drop=True)
+    counts = day.value_counts().reindex(days).to_numpy()
+    cut_valid, cut_test = split_days(days, counts, valid, test, valid_from=valid_from, test_from=test_from)
+    train = frame[day < cut_valid]
+    if cut_test is None:
+        return train, frame[day >= cut_valid], frame.iloc[0:0]
+    return train, frame[(day >= cut_valid) & (day < cut_test)], frame[day >= cut_test]
+
+
+def split_days(
+    days: pd.Series,
+    counts: ArrayLike,
+    valid: float = 0.15,
+    test: float = 0.15,
+    *,
+    valid_from: object = None,
+    test_from: object = None,
+) -> tuple[pd.Timestamp, pd.Timestamp | None]:
+    """Return the first day of the validation window and of the test window (None: no test window).
+
+    :func:`time_split`'s decision from the records per day alone, so that a split computed from day counts
+    (``riskscore.distributed.train`` counts them per partition) cuts a data set at the same days.
+
+    Parameters
+    ----------
+    days
+        The distinct days of the records, sorted (timestamps at midnight, in the time column's zone).
+    counts
+        Records on each of those days.
+    valid, test, valid_from, test_from
+        As in :func:`time_split`.
+
+    Raises
+    ------
+    ParameterError
+        As :func:`time_split`.
+    """
+    if not (0 < valid < 1 and 0 <= test < 1 and valid + test < 1):
+        raise ParameterError(
+            f"valid and test fractions must be in (0, 1) and sum below 1; got {valid}, {test}"
+        )
+    n_day = np.asarray(counts, dtype=np.int64)
     if len(days) < 3:
         raise ParameterError(f"training needs records on at least 3 different days; got {len(days)}")
     first, last = days.iloc[0], days.iloc[-1]
@@ -226,7 +263,7 @@ def time_split(
     for name, value in (("valid_from", valid_from), ("test_from", test_from)):
         if value is None:
             continue
-        cut = cuts[name] = _cut_day(value, name, day)
+        cut = cuts[name] = _cut_day(value, name, days)
         if not first < cut <= last:
             raise ParameterError(
                 f"{name} {cut:%Y-%m-%d} is outside the data: {period}; choose a day after the first (training "
@@ -237,11 +274,12 @@ def time_split(
             f"valid_from {cuts['valid_from']:%Y-%m-%d} must be before test_from {cuts['test_from']:%Y-%m-%d}: "
             f"the validation window comes before the test window ({period})"
         )
-    cum = day.value_counts().reindex(days).cumsum().to_numpy() / len(day)
+    total = int(n_day.sum())
+    cum = n_day.cumsum() / total
     cut_test: pd.Timestamp | None
     if "test_from" in cuts:
         cut_test = cuts["test_from"]
-        test = float((day >= cut_test).mean())
+        test = float(n_day[(days >= cut_test).to_numpy()].sum() / total)
     else:
         cut_test = days[int(np.searchsorted(cum, 1 - test).clip(0, len(days) - 2)) + 1] if test > 0 else None
     if "valid_from" in cuts:
@@ -258,18 +296,17 @@ def time_split(
                 f"test_from {cut_test:%Y-%m-%d} leaves no room for a validation window of {valid:.0%} of the "
                 f"records before it ({period}); choose a later test_from, or set valid_from"
             )
-    train = frame[day < cut_valid]
     if cut_test is None:
-        return train, frame[day >= cut_valid], frame.iloc[0:0]
+        return cut_valid, None
     if not cuts:
         cut_test = max(cut_test, cut_valid + pd.Timedelta(days=1))
-    valid_f, test_f = frame[(day >= cut_valid) & (day < cut_test)], frame[day >= cut_test]
-    if cuts and len(valid_f) == 0:
+    in_valid = ((days >= cut_valid) & (days < cut_test)).to_numpy()
+    if cuts and n_day[in_valid].sum() == 0:
         raise ParameterError(
             f"no records from {cut_valid:%Y-%m-%d} to the day before {cut_test:%Y-%m-%d}, so the validation "
             f"window is empty ({period}); move valid_from or test_from"
         )
-    return train, valid_f, test_f
+    return cut_valid, cut_test
 
 
 def _validated_with_labels(data: pd.DataFrame, spec: RecordSpec, label: str) -> pd.DataFrame:
