@@ -181,6 +181,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if args.scheduler is not None:
         from riskscore import distributed
 
+        if args.layout != "riskscore":
+            raise ParameterError("--layout foreign is written on one machine; drop --scheduler or --layout")
         with _cluster(args) as c:
             folder = distributed.generate(
                 args.kind,
