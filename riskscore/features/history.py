@@ -206,8 +206,8 @@ class History(FeatureKind):
 
     def unseen_outputs(self) -> dict[str, str]:
         # a key without earlier records has no hit rate or age of its own: the model sees the overall rate
-        # (with backoff, its levels' rate: a real reason) and a missing age
-        meaningless = ("_days_since_first",) if self.feat.by else ("_hit_rate", "_days_since_first")
+        # (with backoff, its levels' rate, still said as "no earlier records" for the key) and a missing age
+        meaningless = ("_hit_rate", "_days_since_first")
         return {o: f"{self.name}_count" for o in self.outputs() if o.endswith(meaningless)}
 
     def no_history(self, record: Any, spec: RecordSpec) -> str:

@@ -111,7 +111,15 @@ def test_feature_fields_attribute_derived_features(shipment_model):
     mapping = feature_fields(shipment_model.spec, names)
     assert set(mapping) == set(names)
     assert mapping["unit_value_vs_ref"] == ("cif_value_usd", "quantity")
-    assert mapping["importer_hit_rate"] == ("importer_id",)
+    # the importer's hit rate backs off to its broker, HS code, origin and office: it reads their records too
+    assert mapping["importer_hit_rate"] == (
+        "importer_id",
+        "declarant_id",
+        "hs_code",
+        "origin_country",
+        "office_code",
+    )
+    assert mapping["importer_count"] == ("importer_id",)
     assert mapping["calendar_hour"] == ("declared_at",)
     assert mapping["cif_value_usd"] == ("cif_value_usd",)
     columns = {c.name for c in shipment_model.spec.columns}
