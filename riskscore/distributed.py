@@ -23,6 +23,7 @@ process), never as pickled LightGBM handles. Dask is an optional dependency:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -30,7 +31,7 @@ import os
 import tempfile
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -219,9 +220,7 @@ def generate(
     folder = _new_folder(out_dir)
     build, _ = _kind(kind)
     world = build(load_scenario(scenario), n, seed, _as_start(start), days)
-    parent = folder.parent if str(folder.parent) else Path(".")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", suffix=".part", dir=parent))
-    try:
+    with _published(folder) as tmp:
         shipped = c.scatter(world, broadcast=True, hash=False)
         ranges = [(i, lo, min(n, lo + partition_rows)) for i, lo in enumerate(range(0, n, partition_rows))]
         futures = [
@@ -231,7 +230,20 @@ def generate(
         written = c.gather(futures)
         if sum(written) != n:  # pragma: no cover - every range is written or its task raised
             raise RuntimeError(f"generated {sum(written)} records of {n}")
-        if folder.is_dir():  # the empty folder checked above: replaced by the complete one
+    return folder
+
+
+@contextlib.contextmanager
+def _published(folder: Path) -> Iterator[Path]:
+    """Give a temporary folder beside ``folder`` to fill; rename it into place only if the block succeeds.
+
+    ``folder`` is new or empty (:func:`_new_folder`); on failure the temporary folder and its files go.
+    """
+    parent = folder.parent if str(folder.parent) else Path(".")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", suffix=".part", dir=parent))
+    try:
+        yield tmp
+        if folder.is_dir():  # the empty folder checked before: replaced by the complete one
             folder.rmdir()
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a data set is as readable as any folder
         tmp.replace(folder)
@@ -240,7 +252,6 @@ def generate(
             f.unlink(missing_ok=True)
         tmp.rmdir()
         raise
-    return folder
 
 
 def _quiet_lightgbm() -> None:
@@ -451,21 +462,10 @@ def score_files(
     fitted = model if isinstance(model, RiskModel) else load(model)
     folder = _new_folder(out_dir)
     scored = score(fitted, read(data, columns=fitted.spec.declared_columns), explain=explain, top_k=top_k)
-    parent = folder.parent if str(folder.parent) else Path(".")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", suffix=".part", dir=parent))
-    try:
+    with _published(folder) as tmp:
         c.compute(scored.to_parquet(str(tmp), write_index=False, compute=False)).result()
         written = read(tmp, columns=["channel"])  # counted from the files: the records are scored once
         counts = c.compute(written["channel"].value_counts()).result()
-        if folder.is_dir():
-            folder.rmdir()
-        os.chmod(tmp, 0o777 & ~_umask())
-        tmp.replace(folder)
-    except BaseException:
-        for f in tmp.glob("*"):
-            f.unlink(missing_ok=True)
-        tmp.rmdir()
-        raise
     return folder, {str(k): int(v) for k, v in counts.items()}
 
 

@@ -546,7 +546,7 @@ def _run(
             adversary.observe(world.state, frame, inspected, found & inspected, first + 7)
         row = _week_figures(strategy, week + 1, frame, channel, found)
         row["score_psi"] = psi
-        due = (week + 1) % retrain_every == 0 or (retrain_on_drift and psi > _act_band(model))
+        due = (week + 1) % retrain_every == 0 or (retrain_on_drift and psi > _act_band())
         row["retrained"] = bool(model is not None and due and week + 1 < weeks)
         if row["retrained"]:
             data = pd.concat(history, ignore_index=True)
@@ -566,7 +566,7 @@ def _score_psi(model: RiskModel, risk: NDArray[np.float64]) -> float:
         return float("nan")
 
 
-def _act_band(model: RiskModel | None) -> float:
+def _act_band() -> float:
     """Return the PSI above which the score's drift calls for action (and a retraining)."""
     from riskscore.monitoring import PSI_BANDS
 
