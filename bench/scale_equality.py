@@ -35,7 +35,7 @@ def main() -> None:
     import riskscore
     from riskscore import distributed
     from riskscore.features import FeatureBuilder
-    from riskscore.training import _labels
+    from riskscore.training import labels_of
     from riskscore.validation import validate_frame
 
     with tempfile.TemporaryDirectory() as tmp, distributed.client(n_workers=args.workers) as c:
@@ -55,7 +55,7 @@ def main() -> None:
         t = time.perf_counter()
         checked = validate_frame(frame, "shipment", columns="declared", extra="keep")
         whole = FeatureBuilder("shipment")
-        has, y, _ = _labels(checked, "observed", whole.record_spec)
+        has, y, _ = labels_of(checked, "observed", whole.record_spec)
         whole.fit_transform(checked, inspected=has, hits=has & (y != "green"))
         t_local = time.perf_counter() - t
         a = json.dumps(fitted.to_dict(), sort_keys=True)

@@ -19,7 +19,7 @@ import time
 import lightgbm as lgb
 
 from riskscore.synthetic import generate_shipments
-from riskscore.training import _labels, time_split, train
+from riskscore.training import labels_of, time_split, train
 
 
 def main() -> None:
@@ -37,9 +37,9 @@ def main() -> None:
 
     # the same LightGBM fit alone, on the matrix riskscore built
     train_f, valid_f, _ = time_split(frame, "declared_at", 0.15, 0.15)
-    has_l, y, w = _labels(train_f, "observed", model.spec)
+    has_l, y, w = labels_of(train_f, "observed", model.spec)
     X = model.features.transform(train_f)  # same shape/content class as the training matrix
-    v_has, v_y, v_w = _labels(valid_f, "observed", model.spec)
+    v_has, v_y, v_w = labels_of(valid_f, "observed", model.spec)
     Xv = model.features.transform(valid_f)
     found, v_found = (y != "green").astype(int), (v_y != "green").astype(int)
     t0 = time.perf_counter()

@@ -907,6 +907,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         history_weeks=args.history_weeks,
         records_per_week=args.records_per_week,
         retrain_every=args.retrain_every,
+        window_weeks=args.window_weeks,
         adversary=not args.no_adversary,
         scenario=args.scenario,
         seed=args.seed,
@@ -1331,6 +1332,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--retrain-every", type=_whole(1, "weeks between retrainings"), default=4, help="weeks (4)"
+    )
+    sim.add_argument(
+        "--window-weeks",
+        type=_whole(1, "weeks of outcomes a retraining uses"),
+        default=None,
+        help="retrain on the last N weeks of outcomes only (default: all since the history began)",
     )
     sim.add_argument("--no-adversary", action="store_true", help="smugglers do not adapt")
     sim.add_argument("--scenario", default="default", help="scenario name or path to a scenario TOML")

@@ -505,14 +505,14 @@ class _Records:
     def __call__(self, part: pd.DataFrame, number: int) -> tuple[pd.DataFrame, Any, Any, Any, Any]:
         """Return (records, inspected, hits, channel labels, weights) of the partition's kept rows."""
         from riskscore.features._common import days
-        from riskscore.training import _labels, _validated_with_labels
+        from riskscore.training import labels_of, validated_with_labels
         from riskscore.validation import validate_frame
 
         try:
             if self.label is None:
                 frame = validate_frame(part, self.spec, columns="declared", extra="keep")
             else:
-                frame = _validated_with_labels(part, self.spec, self.label)
+                frame = validated_with_labels(part, self.spec, self.label)
         except SchemaError as exc:
             raise SchemaError(f"partition {number}: {exc}") from None
         day = days(frame[self.spec.time_column])
@@ -527,7 +527,7 @@ class _Records:
         n = len(frame)
         if self.label is None:
             return frame, np.zeros(n, bool), np.zeros(n, bool), np.full(n, "green"), np.ones(n)
-        has_l, y, w = _labels(frame, self.label, self.spec)
+        has_l, y, w = labels_of(frame, self.label, self.spec)
         return frame, has_l, has_l & (y != "green"), y, w
 
 
@@ -930,19 +930,13 @@ def train(
     from riskscore.model import ChannelModel, RiskModel
     from riskscore.policy import CHANNELS, default_policy
     from riskscore.spec import load_spec
-    from riskscore.training import TrainResult, _calibrate, _content_hash, _test_metrics
+    from riskscore.training import TrainResult, check_label, finish_model, held_out_metrics, labels_of
 
     c = _client_or_default(client, "riskscore.distributed.train")
     _quiet_lightgbm()
     c.run(_quiet_lightgbm)  # on every worker, before lightgbm.dask opens its network
     spec = load_spec(kind)
-    if label not in ("observed", "truth"):
-        raise ParameterError(f"label must be 'observed' or 'truth'; got {label!r}")
-    if label == "truth" and not allow_truth:
-        raise ParameterError(
-            "training on truth labels is refused: a real risk unit only has inspection outcomes. For a study "
-            "on synthetic data, pass label='truth', allow_truth=True"
-        )
+    check_label(label, allow_truth)
     n_shards = _shards_default(c) if shards is None else shards
     if isinstance(n_shards, bool) or not isinstance(n_shards, int) or n_shards < 1:
         raise ParameterError(f"shards must be a whole number >= 1; got {shards!r}")
@@ -994,10 +988,8 @@ def train(
             f"too few labelled records to train: {labelled} inspected in the training window, "
             f"classes {classes}; provide more history"
         )
-    from riskscore.training import _labels
-
     Xv = builder.transform(valid_f)
-    v_has, v_y, v_w = _labels(valid_f, label, spec)
+    v_has, v_y, v_w = labels_of(valid_f, label, spec)
     unknown = sorted(set(classes) - set(CHANNELS)) + sorted(set(v_y[v_has]) - set(CHANNELS))
     if unknown:
         raise SchemaError(f"labels must be channels {CHANNELS}; found {sorted(set(unknown))}")
@@ -1050,42 +1042,33 @@ def train(
         severity=severity,
         severity_prior=float(severity_prior),
     )
-    proba_v, raw_v = model._probabilities(valid_f, num_threads=1)
-    model.calibration = _calibrate(raw_v[v_has], v_y[v_has] != "green", v_w[v_has])
-    risk_v = np.interp(raw_v, *model.calibration) if len(model.calibration[0]) else raw_v
-    model.policy.seed = seed
-    model.policy.fit(proba_v[:, 2], risk_v)
-    builder.extend_history(valid_f, inspected=v_has, hits=v_has & (v_y != "green"))
-    today = dt.datetime.now(dt.UTC)
-    from riskscore.training import _fingerprint
-
-    content = _content_hash(model, fingerprint + _fingerprint(valid_f, spec), label)
     workers = len(c.scheduler_info().get("workers", {}))
-    model.info = {
-        "model_version": f"{spec.name}-{today:%Y%m%d}-{content[:8]}",
-        "trained_at": today.isoformat(timespec="seconds"),
-        "label": label,
-        "training_rows": train_rows,
-        "training_labelled_rows": labelled,
-        "validation_rows": len(valid_f),
-        "training_period": [str(min(p[0] for p in periods)), str(max(p[1] for p in periods))],
-        "training_data_sha256": fingerprint,
-        "best_iteration": est.best_iteration_,
-        "severity_best_iteration": None if severity is None else severity.best_iteration_,
-        "severity_prior": float(severity_prior),
-        "include_protected": list(include_protected),
-        "features": builder.feature_names_,
-        "physical_head": physical_head,
-        # how this model was trained: LightGBM data-parallel on the cluster's workers, early stopping
-        # replayed on the validation window; no monitoring reference (it reads the whole training window)
-        "distributed": {
-            "workers": workers,
-            "partitions": len(parts),
-            "tree_learner": "data",
-            "early_stopping": "replayed on the validation window",
+    finish_model(
+        model,
+        valid_f,
+        (v_has, v_y, v_w),
+        label=label,
+        seed=seed,
+        num_threads=1,
+        data_fingerprint=fingerprint,
+        info={
+            "training_rows": train_rows,
+            "training_labelled_rows": labelled,
+            "training_period": [str(min(p[0] for p in periods)), str(max(p[1] for p in periods))],
+            "training_data_sha256": fingerprint,
+            "include_protected": list(include_protected),
+            "physical_head": physical_head,
+            # how this model was trained: LightGBM data-parallel on the cluster's workers, early stopping
+            # replayed on the validation window; no monitoring reference (it reads the whole training window)
+            "distributed": {
+                "workers": workers,
+                "partitions": len(parts),
+                "tree_learner": "data",
+                "early_stopping": "replayed on the validation window",
+            },
         },
-    }
-    model.info["metrics"] = _test_metrics(model, test_f, num_threads=1)
+    )
+    model.info["metrics"] = held_out_metrics(model, test_f, num_threads=1)
     log.info(
         "trained %s on %d records (%d labelled) on %d workers", model.version, train_rows, labelled, workers
     )
@@ -1139,7 +1122,7 @@ def _physical_head(
     from sklearn.base import clone
 
     from riskscore._lgbmerge import merge_boosters
-    from riskscore.training import MIN_PHYSICAL, _platt_slope
+    from riskscore.training import MIN_PHYSICAL, platt_slope
 
     labels = spec.labels
     if labels is None or labels.check is None or labels.check not in valid_f.columns:
@@ -1165,8 +1148,8 @@ def _physical_head(
         )
 
     weights = (
-        _platt_slope(margin(est, v_has), v_found[v_has], v_w[v_has]),
-        _platt_slope(margin(head, v_phys), v_found[v_phys], v_w[v_phys]),
+        platt_slope(margin(est, v_has), v_found[v_has], v_w[v_has]),
+        platt_slope(margin(head, v_phys), v_found[v_phys], v_w[v_phys]),
     )
     if not (weights[0] > 0 and weights[1] > 0):
         return None

@@ -334,7 +334,12 @@ def _week_figures(
 
 
 def _check(
-    strategies: Sequence[str], weeks: int, history_weeks: int, records_per_week: int, retrain_every: int
+    strategies: Sequence[str],
+    weeks: int,
+    history_weeks: int,
+    records_per_week: int,
+    retrain_every: int,
+    window_weeks: int | None,
 ) -> None:
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
@@ -346,6 +351,7 @@ def _check(
         ("history_weeks", history_weeks, 4),
         ("records_per_week", records_per_week, 1_000),
         ("retrain_every", retrain_every, 1),
+        *([("window_weeks", window_weeks, retrain_every)] if window_weeks is not None else []),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ParameterError(f"{name} must be a whole number >= {low}; got {value!r}")
@@ -359,6 +365,7 @@ def simulate(
     records_per_week: int = 10_000,
     retrain_every: int = 4,
     retrain_on_drift: bool = True,
+    window_weeks: int | None = None,
     adversary: bool | Adversary = True,
     red_share: float | None = None,
     yellow_share: float | None = None,
@@ -382,6 +389,11 @@ def simulate(
         Declarations per week (on average; the scenario's calendar shapes the days).
     retrain_every
         Retrain the model on all outcomes so far every this many weeks.
+    window_weeks
+        Retrain on the outcomes of the last this many weeks only (a rolling window, as units do when old
+        outcomes go stale); default: every outcome since the history began. With a window, the legacy
+        history leaves the training data after ``window_weeks`` and a strategy learns only from its own
+        selections.
     retrain_on_drift
         Also retrain after a week whose risk scores drifted from the model's training data (population
         stability index above the model's "act" band, :func:`riskscore.monitor`), when the model carries
@@ -413,7 +425,7 @@ def simulate(
     from riskscore.synthetic.generate import World
 
     strategies = list(STRATEGIES if strategies is None else strategies)
-    _check(strategies, weeks, history_weeks, records_per_week, retrain_every)
+    _check(strategies, weeks, history_weeks, records_per_week, retrain_every, window_weeks)
     spec = load_spec("shipment")
     policy = default_policy(spec)
     red = policy.red_share + policy.random_red if red_share is None else float(red_share)
@@ -430,6 +442,7 @@ def simulate(
         "history_weeks": history_weeks,
         "records_per_week": records_per_week,
         "retrain_every": retrain_every,
+        "window_weeks": window_weeks,
         "red_share": round(red, 4),
         "yellow_share": round(yellow, 4),
         "adversary": template is not None,
@@ -455,6 +468,7 @@ def simulate(
                 history_weeks=history_weeks,
                 retrain_every=retrain_every,
                 retrain_on_drift=retrain_on_drift,
+                window_weeks=window_weeks,
                 red=red,
                 yellow=yellow,
                 ucb_weight=ucb_weight,
@@ -487,6 +501,7 @@ def _run(
     history_weeks: int,
     retrain_every: int,
     retrain_on_drift: bool,
+    window_weeks: int | None,
     red: float,
     yellow: float,
     ucb_weight: float,
@@ -550,6 +565,9 @@ def _run(
         row["retrained"] = bool(model is not None and due and week + 1 < weeks)
         if row["retrained"]:
             data = pd.concat(history, ignore_index=True)
+            if window_weeks is not None:
+                since = pd.Timestamp(world.start) + pd.Timedelta(days=first + 7 - 7 * window_weeks)
+                data = data[pd.to_datetime(data["declared_at"]) >= since]
             model = train(data, kind="shipment", test_fraction=0.0, num_threads=num_threads, seed=seed).model
         out.append(row)
         bar.update()

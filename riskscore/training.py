@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,7 +43,17 @@ from riskscore.policy import CHANNELS, ChannelPolicy, default_policy
 from riskscore.spec import RecordSpec, load_spec
 from riskscore.validation import validate_frame
 
-__all__ = ["TrainResult", "split_days", "time_split", "train"]
+__all__ = [
+    "TrainResult",
+    "check_label",
+    "finish_model",
+    "held_out_metrics",
+    "labels_of",
+    "split_days",
+    "time_split",
+    "train",
+    "validated_with_labels",
+]
 
 log = logging.getLogger("riskscore")
 # Cap on 1 / propensity (weight truncation): records selected only at random (propensity ~1.5%) would
@@ -309,7 +320,7 @@ def split_days(
     return cut_valid, cut_test
 
 
-def _validated_with_labels(data: pd.DataFrame, spec: RecordSpec, label: str) -> pd.DataFrame:
+def validated_with_labels(data: pd.DataFrame, spec: RecordSpec, label: str) -> pd.DataFrame:
     """Validate the records and read their labels, reporting every problem of both in one SchemaError.
 
     A user fixing a table wants the whole list at once: missing columns, bad values, repeated ids and
@@ -322,7 +333,7 @@ def _validated_with_labels(data: pd.DataFrame, spec: RecordSpec, label: str) -> 
     except SchemaError as exc:
         problems.append(str(exc))
     try:
-        _labels(frame if frame is not None else data, label, spec)
+        labels_of(frame if frame is not None else data, label, spec)
     except SchemaError as exc:
         problems.append(str(exc))
     if problems:
@@ -333,7 +344,7 @@ def _validated_with_labels(data: pd.DataFrame, spec: RecordSpec, label: str) -> 
     return frame
 
 
-def _labels(
+def labels_of(
     frame: pd.DataFrame, label: str, spec: RecordSpec
 ) -> tuple[NDArray[np.bool_], NDArray[np.str_], NDArray[np.float64]]:
     """(rows with a label, channel label per row, weight per row), from the columns the spec's [labels] names.
@@ -370,7 +381,7 @@ def _labels(
     return inspected, y, w
 
 
-def _platt_slope(margin: NDArray[np.float64], y: NDArray[np.bool_], w: NDArray[np.float64]) -> float:
+def platt_slope(margin: NDArray[np.float64], y: NDArray[np.bool_], w: NDArray[np.float64]) -> float:
     """Return the slope of a Platt calibration of a margin: what one unit of it is worth in log odds."""
     if len(margin) < 20 or y.all() or not y.any():
         return 0.0
@@ -423,8 +434,8 @@ def _physical_head(
         )
 
     weights = (
-        _platt_slope(margin(est, v_has), v_found[v_has], v_w[v_has]),
-        _platt_slope(margin(head, v_phys), v_found[v_phys], v_w[v_phys]),
+        platt_slope(margin(est, v_has), v_found[v_has], v_w[v_has]),
+        platt_slope(margin(head, v_phys), v_found[v_phys], v_w[v_phys]),
     )
     if not (weights[0] > 0 and weights[1] > 0):
         return None
@@ -496,7 +507,7 @@ def _fingerprint(frame: pd.DataFrame, spec: RecordSpec) -> str:
     return h.hexdigest()
 
 
-def _test_metrics(model: RiskModel, test: pd.DataFrame, *, num_threads: int) -> dict[str, Any] | None:
+def held_out_metrics(model: RiskModel, test: pd.DataFrame, *, num_threads: int) -> dict[str, Any] | None:
     """Evaluate the model on the held-out latest window: compact, JSON-safe (None without a window)."""
     if len(test) == 0:
         return None
@@ -523,6 +534,67 @@ def _window_outcomes(
     if labels.inspected is not None and labels.inspected not in test.columns:
         return None
     return _spec_outcomes(test.reset_index(drop=True), labels)
+
+
+def check_label(label: str, allow_truth: bool) -> None:
+    """Refuse a label kind other than observed / truth, and truth labels unless the caller allows them."""
+    if label not in ("observed", "truth"):
+        raise ParameterError(f"label must be 'observed' or 'truth'; got {label!r}")
+    if label == "truth" and not allow_truth:
+        raise ParameterError(
+            "training on truth labels is refused: a real risk unit only has inspection outcomes. For a study "
+            "on synthetic data, pass label='truth', allow_truth=True"
+        )
+
+
+def finish_model(
+    model: RiskModel,
+    valid: pd.DataFrame,
+    valid_labels: tuple[NDArray[np.bool_], NDArray[np.str_], NDArray[np.float64]],
+    *,
+    label: str,
+    seed: int,
+    num_threads: int,
+    data_fingerprint: str,
+    info: dict[str, Any],
+    step: Callable[[str], object] | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Finish a model whose heads are fitted: calibrate, set thresholds, extend the history, describe it.
+
+    The steps :func:`train` and :func:`riskscore.distributed.train` share: calibration and the policy's
+    thresholds on the validation window, the history extended with it (a deployed model knows the most
+    recent outcomes), and ``model.info`` (the version from the content hash, then ``info``'s entries,
+    then the heads').
+
+    ``valid_labels`` is :func:`labels_of` of ``valid``; ``step`` is called with the name of the next step
+    ("policy") when calibration is done. Returns the validation window's red probabilities and
+    calibrated risks (for the monitoring reference).
+    """
+    spec = model.spec
+    v_has, v_y, v_w = valid_labels
+    proba_v, raw_v = model._probabilities(valid, num_threads=num_threads)
+    model.calibration = _calibrate(raw_v[v_has], v_y[v_has] != "green", v_w[v_has])
+    risk_v = np.interp(raw_v, *model.calibration) if len(model.calibration[0]) else raw_v
+    if step is not None:
+        step("policy")
+    model.policy.seed = seed
+    model.policy.fit(proba_v[:, 2], risk_v)
+    model.features.extend_history(valid, inspected=v_has, hits=v_has & (v_y != "green"))
+    today = dt.datetime.now(dt.UTC)
+    content = _content_hash(model, data_fingerprint + _fingerprint(valid, spec), label)
+    severity = model.severity
+    model.info = {
+        "model_version": f"{spec.name}-{today:%Y%m%d}-{content[:8]}",
+        "trained_at": today.isoformat(timespec="seconds"),
+        "label": label,
+        "validation_rows": len(valid),
+        **info,
+        "best_iteration": model.estimator.best_iteration_,
+        "severity_best_iteration": None if severity is None else severity.best_iteration_,
+        "severity_prior": float(model.severity_prior),
+        "features": model.features.feature_names_,
+    }
+    return proba_v[:, 2], risk_v
 
 
 def train(
@@ -588,17 +660,11 @@ def train(
         :func:`riskscore.evaluate.window_metrics` with the window's period; None without a test window.
     """
     spec = load_spec(kind)
-    if label not in ("observed", "truth"):
-        raise ParameterError(f"label must be 'observed' or 'truth'; got {label!r}")
-    if label == "truth" and not allow_truth:
-        raise ParameterError(
-            "training on truth labels is refused: a real risk unit only has inspection outcomes. For a study "
-            "on synthetic data, pass label='truth', allow_truth=True"
-        )
+    check_label(label, allow_truth)
     with progress_bar(progress, total=8 if baselines else 7, desc="train", unit="steps") as bar:
         bar.unit_scale = False  # whole steps: "3/7", not "3.00/7.00"
         bar.set_postfix_str("validate")
-        frame = _validated_with_labels(data, spec, label)
+        frame = validated_with_labels(data, spec, label)
         train_f, valid_f, test_f = time_split(
             frame,
             spec.time_column,
@@ -607,7 +673,7 @@ def train(
             valid_from=valid_from,
             test_from=test_from,
         )
-        has_l, y, w = _labels(train_f, label, spec)
+        has_l, y, w = labels_of(train_f, label, spec)
         if has_l.sum() < 50 or len(set(y[has_l])) < 2:
             raise SchemaError(
                 f"too few labelled records to train: {int(has_l.sum())} inspected in the training window, "
@@ -619,7 +685,7 @@ def train(
         hit = has_l & (y != "green")
         X = builder.fit_transform(train_f, inspected=has_l, hits=hit)
         Xv = builder.transform(valid_f)
-        v_has, v_y, v_w = _labels(valid_f, label, spec)
+        v_has, v_y, v_w = labels_of(valid_f, label, spec)
         cat_idx = tuple(builder.feature_names_.index(c) for c in builder.categorical_features)
         unknown = sorted(set(y[has_l]) - set(CHANNELS)) + sorted(set(v_y[v_has]) - set(CHANNELS))
         if unknown:
@@ -667,42 +733,36 @@ def train(
             severity=severity,
             severity_prior=severity_prior,
         )
-        proba_v, raw_v = model._probabilities(valid_f, num_threads=num_threads)
-        model.calibration = _calibrate(raw_v[v_has], v_y[v_has] != "green", v_w[v_has])
-        risk_v = np.interp(raw_v, *model.calibration) if len(model.calibration[0]) else raw_v
-        bar.update()
-        bar.set_postfix_str("policy")
-        model.policy.seed = seed
-        model.policy.fit(proba_v[:, 2], risk_v)
-        # A deployed model knows the most recent history: add the validation window's records and outcomes.
-        builder.extend_history(valid_f, inspected=v_has, hits=v_has & (v_y != "green"))
-        today = dt.datetime.now(dt.UTC)
         fingerprint = _fingerprint(train_f, spec)
-        content = _content_hash(model, fingerprint + _fingerprint(valid_f, spec), label)
-        model.info = {
-            "model_version": f"{spec.name}-{today:%Y%m%d}-{content[:8]}",
-            "trained_at": today.isoformat(timespec="seconds"),
-            "label": label,
-            "training_rows": len(train_f),
-            "training_labelled_rows": int(has_l.sum()),
-            "validation_rows": len(valid_f),
-            "training_period": [str(train_f[spec.time_column].min()), str(train_f[spec.time_column].max())],
-            "training_data_sha256": fingerprint,
-            "best_iteration": est.best_iteration_,
-            "severity_best_iteration": None if severity is None else severity.best_iteration_,
-            "severity_prior": severity_prior,
-            "include_protected": list(include_protected),
-            "features": builder.feature_names_,
-            # the head learnt from physical checks only, joined into the risk booster (None: no such head)
-            "physical_head": physical_head,
-        }
+        p_red_v, risk_v = finish_model(
+            model,
+            valid_f,
+            (v_has, v_y, v_w),
+            label=label,
+            seed=seed,
+            num_threads=num_threads,
+            data_fingerprint=fingerprint,
+            info={
+                "training_rows": len(train_f),
+                "training_labelled_rows": int(has_l.sum()),
+                "training_period": [
+                    str(train_f[spec.time_column].min()),
+                    str(train_f[spec.time_column].max()),
+                ],
+                "training_data_sha256": fingerprint,
+                "include_protected": list(include_protected),
+                # the head learnt from physical checks only, joined into the risk booster (None: no such head)
+                "physical_head": physical_head,
+            },
+            step=lambda name: (bar.update(), bar.set_postfix_str(name)),
+        )
         # what riskscore.monitor compares batches with (monitor.json; like the metrics, outside the version)
         model.monitoring = reference_profile(
             model,
             train_f,
             valid=valid_f,
             risk=risk_v,
-            p_red=proba_v[:, 2],
+            p_red=p_red_v,
             unseen_history=builder.unseen_rates(Xv),
         )
         bar.update()
@@ -710,7 +770,7 @@ def train(
         # The metrics describe the model; they do not decide its scores, so they stay out of the version
         # hash: the version names a scoring function, and the same function evaluated on another window
         # keeps its name. The window's own fingerprint says which records the figures come from.
-        model.info["metrics"] = _test_metrics(model, test_f, num_threads=num_threads)
+        model.info["metrics"] = held_out_metrics(model, test_f, num_threads=num_threads)
         bar.update()
         log.info("trained %s on %d records (%d labelled)", model.version, len(train_f), int(has_l.sum()))
         baseline = None

@@ -55,15 +55,16 @@ class Adversary:
         intensity multiplied by ``exp(-step * x)`` (clipped to [1/4, 4]).
     fresh
         Intensity factor on importers registered in the last ``fresh_days`` days, per move (phantom firms).
-        The factors of one move are then rescaled so that the mechanism's volume stays the same: the mean
-        factor over its records of the period (or over all records, if larger) is 1. Smugglers move; they
-        do not multiply.
+        The factors of one move are then rescaled so that the mechanism's volume over the next
+        ``period_days`` stays what it was. Smugglers move; they neither multiply nor give up.
     fresh_days
         What counts as a fresh importer id.
     min_records
         A cell with fewer records in the period is treated as inspected at the overall rate.
     min_committed
         A mechanism with fewer records in the period does not move (its rate says nothing yet).
+    period_days
+        Days over which a move keeps the mechanism's volume (its mean intensity) what it was.
     """
 
     threshold: float = 0.10
@@ -72,6 +73,7 @@ class Adversary:
     fresh_days: int = 90
     min_records: int = 30
     min_committed: int = 20
+    period_days: int = 7
     moves: list[Move] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -97,7 +99,7 @@ class Adversary:
         ``caught`` say which records were inspected and which violations were found; ``next_day`` is the
         next period's first day index (days since the world's start).
         """
-        from riskscore.synthetic.shipments import DriftStep
+        from riskscore.synthetic.shipments import DriftStep, mechanism_volume
 
         if len(period) != len(inspected) or len(period) != len(caught):
             raise ParameterError(
@@ -106,7 +108,6 @@ class Adversary:
             )
         mech = period["truth_mechanism"].astype(object).to_numpy()
         cells = _cells(world, period)
-        fresh = period["importer_registered_days"].to_numpy(dtype=np.float64) < self.fresh_days
         overall = float(np.mean(inspected)) if len(inspected) else 0.0
         steps: list[DriftStep] = []
         for name in sorted({m for m in mech if isinstance(m, str)}):
@@ -118,15 +119,6 @@ class Adversary:
             factors = {
                 dim: self._factors(codes, size, inspected, overall) for dim, (codes, size) in cells.items()
             }
-            # the mechanism's volume stays what it is: the mean factor is rescaled to 1 over its records
-            # of the week, or over all records if that mean is larger (a week's few records of a mechanism
-            # miss cells it may grow into; the traffic's mean keeps those from adding volume)
-            per_record = np.ones(len(period))
-            for dim, (codes, _) in cells.items():
-                per_record = per_record * factors[dim][codes]
-            per_record = np.where(fresh, per_record * self.fresh, per_record)
-            mean = max(float(per_record[mine].mean()), float(per_record.mean()))
-            factors["hs2"] = factors["hs2"] / mean
             step = DriftStep(
                 first_day=int(next_day),
                 mix={},
@@ -137,7 +129,17 @@ class Adversary:
                 fresh_days=self.fresh_days,
                 mechanisms=(name,),
             )
+            # the mechanism's volume stays what it is: the move's factors are rescaled so that its mean
+            # intensity over the next period's traffic is what it was before the move (an estimate from
+            # the period's own records was noisy, and dividing by a noisy mean grew the volume move by
+            # move; the traffic's mean instead shrank it)
+            before = mechanism_volume(world, name, next_day, next_day + self.period_days)
+            if before <= 0.0:
+                continue
             world.drift.append(step)
+            for _ in range(2):  # the cap on a record's total intensity makes the volume slightly non-linear
+                after = mechanism_volume(world, name, next_day, next_day + self.period_days)
+                step.hs2 *= before / max(after, 1e-300)
             steps.append(step)
             self.moves.append(Move(int(next_day), name, rate, committed))
         return steps

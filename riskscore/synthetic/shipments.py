@@ -818,6 +818,29 @@ def _intensities(
     return {m: v * scale for m, v in lam.items()}
 
 
+def mechanism_volume(
+    world: ShipmentWorld, name: str, first_day: int, end_day: int, *, size: int = 20_000, seed: int = 0
+) -> float:
+    """Return mechanism ``name``'s mean intensity over the records of days ``first_day`` .. ``end_day - 1``.
+
+    A Monte Carlo estimate on ``size`` contexts drawn as the generator draws them, with the world's drift
+    steps as they stand; the same ``seed`` draws the same contexts, so two calls around a new drift step
+    give the step's effect on the mechanism's volume without sampling noise between them (the adaptive
+    adversary rescales its moves with it, :mod:`riskscore.synthetic.adversary`).
+    """
+    end_day = min(end_day, world.days)
+    if not 0 <= first_day < end_day:
+        return 0.0
+    cum = world.day_cum
+    lo = int(cum[first_day - 1]) if first_day > 0 else 0
+    hi = int(cum[end_day - 1])
+    if hi <= lo:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    ctx = _draw_context(world, rng, np.sort(rng.integers(lo, hi, size)))
+    return float(_intensities(world, ctx)[name].mean())
+
+
 def _choose(lam: dict[str, Float], u: Float) -> Int:
     """Mechanism index (0 = compliant, k = SHIPMENT_MECHANISMS[k-1]) from intensities and one uniform."""
     cum = np.cumsum(np.stack([lam[m.name] for m in MECHANISMS], axis=1), axis=1)

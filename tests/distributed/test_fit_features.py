@@ -15,7 +15,7 @@ import pytest
 from riskscore import distributed
 from riskscore.exceptions import ParameterError, SchemaError
 from riskscore.features import FeatureBuilder
-from riskscore.training import _labels
+from riskscore.training import labels_of
 from riskscore.validation import validate_frame
 
 dd = pytest.importorskip("dask.dataframe")
@@ -28,7 +28,7 @@ def _whole(directory, spec: str, label: str | None = "observed") -> FeatureBuild
     if label is None:
         builder.fit_transform(frame)
     else:
-        has, y, _ = _labels(frame, label, builder.record_spec)
+        has, y, _ = labels_of(frame, label, builder.record_spec)
         builder.fit_transform(frame, inspected=has, hits=has & (y != "green"))
     return builder
 

@@ -23,7 +23,7 @@ from riskscore.features import FeatureBuilder
 from riskscore.features.base import FeatureKind
 from riskscore.spec import RecordSpec
 from riskscore.synthetic import generate_shipments
-from riskscore.training import _labels
+from riskscore.training import labels_of
 from riskscore.validation import validate_frame
 from tests.features.test_random_specs import _records, _same_bits, random_specs
 
@@ -65,7 +65,7 @@ def same_state(a: FeatureBuilder, b: FeatureBuilder) -> bool:
 
 def test_shipments_in_parts_cut_through_days_give_fit_transforms_state_and_matrix():
     frame = validate_frame(generate_shipments(30_000, seed=4), "shipment", columns="declared", extra="keep")
-    has, y, _ = _labels(frame, "observed", FeatureBuilder("shipment").record_spec)
+    has, y, _ = labels_of(frame, "observed", FeatureBuilder("shipment").record_spec)
     hit = has & (y != "green")
     whole = FeatureBuilder("shipment")
     X_whole = whole.fit_transform(frame, inspected=has, hits=hit)
