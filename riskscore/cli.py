@@ -620,20 +620,22 @@ def _cmd_review(args: argparse.Namespace) -> int:
     from riskscore.report import build_review
 
     console, timer = _console(args), _Timer()
-    if args.scheduler is not None:
-        # the page's channel counts and plots describe the whole batch, which build_review scores itself
-        raise ParameterError(
-            "review --scheduler is not supported yet: score the data set on the cluster (riskscore score "
-            "--scheduler ...), then review the flagged records, or a sample, on one machine"
-        )
     check_output_folder(args.out, create=True)  # a file there, or a missing parent, fails before any work
     # fail on a bad model before reading data
     with timer.phase("load"):
         model = load(args.model, require_signature=args.require_signature)
-    with timer.phase("read"):
-        frame = read_table(args.data, spec=model.spec)
-    with timer.phase("review"):
-        result = build_review(model, frame, args.out, max_cases=args.max_cases, progress=_progress(args))
+    if args.scheduler is not None:
+        from riskscore import distributed
+
+        with timer.phase("review"), _cluster(args) as c:
+            result = distributed.review(
+                model, distributed.read(args.data), args.out, client=c, max_cases=args.max_cases
+            )
+    else:
+        with timer.phase("read"):
+            frame = read_table(args.data, spec=model.spec)
+        with timer.phase("review"):
+            result = build_review(model, frame, args.out, max_cases=args.max_cases, progress=_progress(args))
     note = (
         f" ({result.flagged - result.shown:,} more in flagged.csv)" if result.flagged > result.shown else ""
     )
@@ -1200,7 +1202,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rv = command("review", help="write an HTML review report of the flagged cases in a batch")
     _add_model_option(rv)
-    rv.add_argument("--data", required=True, help="records (.parquet or .csv)")
+    rv.add_argument(
+        "--data", required=True, help="records (.parquet or .csv); with --scheduler a parquet file or folder"
+    )
     rv.add_argument("--out", required=True, help="folder for index.html and flagged.csv")
     rv.add_argument(
         "--max-cases",

@@ -14,7 +14,8 @@ operate, with the same answers as on one machine:
   partition's share of the fitted state (history tables, reference sums and counts, category counts...)
   is reduced to exactly the state ``FeatureBuilder.fit_transform`` fits on the whole frame;
 * :func:`train` trains a model with ``lightgbm.dask`` on the inspected records, building each partition's
-  features on the worker that holds it.
+  features on the worker that holds it;
+* :func:`review` writes the officers' review page of a data set scored and explained on the workers.
 
 The model is shipped to the workers as its file's bytes (verified when each worker loads it, once per worker
 process), never as pickled LightGBM handles. Dask is an optional dependency:
@@ -49,11 +50,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from riskscore.features.builder import FeatureBuilder, PartialFit
     from riskscore.model import ChannelModel, RiskModel
     from riskscore.policy import ChannelPolicy
+    from riskscore.report.builder import ReviewResult
     from riskscore.spec import RecordSpec
     from riskscore.synthetic.generate import Kind, ScenarioLike
     from riskscore.training import TrainResult
 
-__all__ = ["client", "fit_features", "generate", "read", "score", "score_files", "score_meta", "train"]
+__all__ = [
+    "client",
+    "fit_features",
+    "generate",
+    "read",
+    "review",
+    "score",
+    "score_files",
+    "score_meta",
+    "train",
+]
 
 #: Rows per parquet file written by :func:`generate` (16 generator blocks of 65,536 records).
 PARTITION_ROWS = 1 << 20
@@ -485,6 +497,177 @@ def _score_partition(
         raise SchemaError(f"{where}: {exc}") from None
     out.index = part.index
     return out
+
+
+# ------------------------------------------------------------------------------------------------ review
+
+
+def review(
+    model: RiskModel | str | os.PathLike[str],
+    ddf: dd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    client: Client | None = None,
+    max_cases: int | None = None,
+    title: str | None = None,
+    seed: int = 0,
+) -> ReviewResult:
+    """Write the review page (``index.html``, ``flagged.csv``) of a dask DataFrame of records.
+
+    :func:`riskscore.report.build_review` across a cluster. Each partition is scored and its flagged
+    records explained on the worker that holds it; this process receives the counts, the flagged records'
+    decisions and reasons (the rows of ``flagged.csv``), a uniform random sample of the batch for the plots
+    (each partition offers its records with the smallest random keys; the smallest overall are kept), and,
+    in a second pass, the declared fields and explanations of the cases the page shows. The cases, their
+    order and ``flagged.csv`` are those :func:`~riskscore.report.build_review` gives on the whole frame; the
+    plots' sample is another draw.
+
+    Parameters
+    ----------
+    model
+        A :class:`~riskscore.model.RiskModel`, a model file path or a shipped model's name.
+    ddf
+        The records (:func:`read`), partitions in record order.
+    out_dir
+        Folder to write into (created if its parent exists).
+    client
+        The Dask client (default: the current one).
+    max_cases, title
+        As in :func:`~riskscore.report.build_review` (default ``max_cases``: its default).
+    seed
+        Seed of the plots' sample.
+
+    Returns
+    -------
+    riskscore.report.ReviewResult
+    """
+    from riskscore.model import RiskModel, load
+    from riskscore.report.builder import (
+        MAX_CASES,
+        SAMPLE,
+        ReviewBatch,
+        check_max_cases,
+        shown_rows,
+        write_review,
+    )
+
+    require("jinja2", extra="report", feature="the review report")
+    cases = check_max_cases(MAX_CASES if max_cases is None else max_cases)
+    c = _client_or_default(client, "riskscore.distributed.review")
+    from riskscore._io import check_output_folder
+
+    out = check_output_folder(out_dir, create=True)  # before any work
+    fitted = model if isinstance(model, RiskModel) else load(model)
+    data = _model_bytes(fitted)
+    import dask
+
+    parts = ddf.to_delayed()
+    shipped = dask.delayed(data, pure=True)
+    pieces = c.gather(
+        c.compute([dask.delayed(_review_partition)(p, shipped, i, seed, SAMPLE) for i, p in enumerate(parts)])
+    )
+    records = sum(p["records"] for p in pieces)
+    channels: dict[str, int] = {}
+    selection: dict[str, int] = {}
+    unseen: dict[str, float] = {}
+    for p in pieces:
+        for total, counts in ((channels, p["channels"]), (selection, p["selection"])):
+            for k, v in counts.items():
+                total[k] = total.get(k, 0) + int(v)
+        for k, v in p["unseen"].items():
+            unseen[k] = unseen.get(k, 0.0) + float(v)
+    unseen = {k: v / records for k, v in unseen.items()} if records else {}
+    selection = dict(sorted(selection.items(), key=lambda kv: -kv[1]))
+    flagged = pd.concat([p["flagged"] for p in pieces], ignore_index=True)
+    # decreasing risk, ties in record order (partition, then position), as on one machine
+    order = np.lexsort(
+        (flagged["_position"].to_numpy(), flagged["_partition"].to_numpy(), -flagged["risk_score"].to_numpy())
+    )
+    flagged = flagged.iloc[order].reset_index(drop=True)
+    shown = flagged.iloc[shown_rows(flagged["channel"].astype(str).to_numpy(), cases)]
+    wanted: dict[int, list[int]] = {}
+    for part_no, pos in zip(shown["_partition"].tolist(), shown["_position"].tolist(), strict=True):
+        wanted.setdefault(int(part_no), []).append(int(pos))
+    fetched = dict(
+        zip(
+            wanted,
+            c.gather(
+                c.compute(
+                    [
+                        dask.delayed(_review_rows)(parts[i], shipped, i, positions)
+                        for i, positions in wanted.items()
+                    ]
+                )
+            ),
+            strict=True,
+        )
+    )
+    from riskscore.explain import Explanation
+
+    shown_frames, shown_ex = [], []
+    taken = {i: 0 for i in wanted}
+    for part_no in shown["_partition"].tolist():  # the page's order, one record at a time from its partition
+        rows, ex = fetched[int(part_no)]
+        k = taken[int(part_no)]
+        taken[int(part_no)] = k + 1
+        shown_frames.append(rows.iloc[[k]])
+        shown_ex.append(ex.take([k]))
+    sample = pd.concat([p["sample"] for p in pieces], ignore_index=True)
+    sample_pred = pd.concat([p["sample_predictions"] for p in pieces], ignore_index=True)
+    keep = np.sort(np.argsort(sample["_key"].to_numpy(), kind="stable")[:SAMPLE])
+    sample, sample_pred = sample.iloc[keep].drop(columns="_key"), sample_pred.iloc[keep]
+    batch = ReviewBatch(
+        records=records,
+        channels=channels,
+        selection=selection,
+        unseen=unseen,
+        flagged=flagged.drop(columns=["_partition", "_position"]),
+        shown=pd.concat(shown_frames, ignore_index=True) if shown_frames else sample.iloc[0:0],
+        shown_explanation=Explanation.concat(shown_ex) if shown_ex else None,
+        sample=sample.reset_index(drop=True),
+        sample_predictions=sample_pred.reset_index(drop=True),
+        sample_explanation=fitted.explain(sample) if len(sample) else None,
+    )
+    return write_review(fitted, batch, out, max_cases=cases, title=title)
+
+
+def _review_partition(part: pd.DataFrame, data: bytes, number: int, seed: int, sample: int) -> dict[str, Any]:
+    """Return a partition's share of a review: counts, flagged decisions with reasons, a keyed sample."""
+    from riskscore.report.builder import flagged_order, with_reasons
+
+    model = _worker_model(data)
+    part = part.reset_index(drop=True)
+    try:
+        pred = model.predict(part, num_threads=1)
+    except SchemaError as exc:
+        raise SchemaError(f"partition {number}: {exc}") from None
+    channel = pred["channel"].astype(str).to_numpy()
+    risk = pred["risk_score"].to_numpy(dtype=np.float64)
+    flagged_idx = flagged_order(channel, risk)
+    reasons = model.explain(part.iloc[flagged_idx]).reasons if len(flagged_idx) else []
+    flagged = with_reasons(pred.iloc[flagged_idx], reasons)
+    flagged["_partition"] = number
+    flagged["_position"] = flagged_idx
+    key = np.random.default_rng([seed, number]).random(len(part))
+    offered = np.sort(np.argsort(key, kind="stable")[:sample])
+    n = len(part)
+    return {
+        "records": n,
+        "channels": {ch: int(np.count_nonzero(channel == ch)) for ch in ("red", "yellow", "green")},
+        "selection": {str(k): int(v) for k, v in pred["selection_reason"].value_counts().items()},
+        "unseen": {k: float(v) * n for k, v in (pred.attrs.get("unseen_history") or {}).items()},
+        "flagged": flagged,
+        "sample": part.iloc[offered].assign(_key=key[offered]),
+        "sample_predictions": pred.iloc[offered],
+    }
+
+
+def _review_rows(
+    part: pd.DataFrame, data: bytes, number: int, positions: list[int]
+) -> tuple[pd.DataFrame, Any]:
+    """Return the records at ``positions`` of a partition and their explanation (cases a page shows)."""
+    rows = part.reset_index(drop=True).iloc[positions].reset_index(drop=True)
+    return rows, _worker_model(data).explain(rows)
 
 
 # ----------------------------------------------------------------------------------- the fitted features

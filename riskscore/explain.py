@@ -15,7 +15,7 @@ import math
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -287,6 +287,51 @@ class Explanation:
     reasons: list[list[Reason]]
     severity: pd.DataFrame | None = None
     labels: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def take(self, rows: Sequence[int] | NDArray[np.intp]) -> Explanation:
+        """Return the explanation of the records at positions ``rows``, in that order."""
+        idx = np.asarray(rows, dtype=np.intp)
+
+        def pick(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame.iloc[idx].reset_index(drop=True)
+
+        return Explanation(
+            record_ids=self.record_ids.iloc[idx].reset_index(drop=True),
+            contributions=pick(self.contributions),
+            base_value=self.base_value[idx],
+            raw=self.raw[idx],
+            fields=pick(self.fields),
+            values=pick(self.values),
+            reasons=[self.reasons[i] for i in idx],
+            severity=None if self.severity is None else pick(self.severity),
+            labels=self.labels,
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[Explanation]) -> Explanation:
+        """Join explanations of consecutive batches into one (each record's explanation is its own)."""
+        if not parts:
+            raise ParameterError("Explanation.concat needs at least one explanation")
+        if len(parts) == 1:
+            return parts[0]
+
+        def join(frames: list[pd.DataFrame]) -> pd.DataFrame:
+            return pd.concat(frames, ignore_index=True)
+
+        severity = [p.severity for p in parts]
+        return cls(
+            record_ids=pd.concat([p.record_ids for p in parts], ignore_index=True),
+            contributions=join([p.contributions for p in parts]),
+            base_value=np.concatenate([p.base_value for p in parts]),
+            raw=np.concatenate([p.raw for p in parts]),
+            fields=join([p.fields for p in parts]),
+            values=join([p.values for p in parts]),
+            reasons=[rs for p in parts for rs in p.reasons],
+            severity=None
+            if any(s is None for s in severity)
+            else join([s for s in severity if s is not None]),
+            labels=parts[0].labels,
+        )
 
     def __repr__(self) -> str:
         """Return a one-line summary: records, features, fields and the most frequent first reasons."""

@@ -32,7 +32,7 @@ from riskscore._plots import inline_svg, pyplot
 from riskscore._progress import progress_bar, wants_progress
 from riskscore.exceptions import OutputError, ParameterError, SpecError
 
-__all__ = ["ReviewResult", "build_review"]
+__all__ = ["ReviewBatch", "ReviewResult", "build_review", "write_review"]
 
 MAX_CASES = 1000
 #: Cases per page of the cases table.
@@ -109,14 +109,10 @@ def build_review(
     SchemaError
         ``records`` is unreadable or does not match the model's spec.
     """
-    jinja2 = require("jinja2", extra="report", feature="the review report")
+    require("jinja2", extra="report", feature="the review report")  # before any work
     from riskscore.model import RiskModel, load
 
-    if isinstance(max_cases, bool) or not isinstance(max_cases, numbers.Integral) or max_cases < 0:
-        raise ParameterError(
-            "max_cases must be a whole number >= 0 (red cases are always shown; it caps red and yellow "
-            f"cases together, 0 shows the red ones only); got {max_cases!r}"
-        )
+    check_max_cases(max_cases)
     show_progress = wants_progress(progress)
     out = check_output_folder(out_dir, create=True)  # before any work: a file or a missing parent fails
     m = model if isinstance(model, RiskModel) else load(model)
@@ -132,58 +128,157 @@ def build_review(
         bar.update(n)
         channel = pred["channel"].astype(str).to_numpy()
         risk = pred["risk_score"].to_numpy(dtype=np.float64)
-        flagged_idx = np.flatnonzero(np.isin(channel, ["yellow", "red"]))
-        # flagged.csv lists every flagged case by decreasing risk
-        flagged_idx = flagged_idx[np.argsort(-risk[flagged_idx], kind="stable")]
+        flagged_idx = flagged_order(channel, risk)
         bar.total = n + len(flagged_idx) + len(sample_idx)
         bar.refresh()
-        # the page: every red case, then yellow ones by decreasing risk up to max_cases
-        reds = flagged_idx[channel[flagged_idx] == "red"]
-        yellows = flagged_idx[channel[flagged_idx] == "yellow"]
-        shown_idx = np.concatenate([reds, yellows[: max(int(max_cases) - len(reds), 0)]]).astype(np.intp)
+        shown = shown_rows(channel[flagged_idx], max_cases)
         # one explanation of every flagged case (cards and CSV), one of a sample for the overall drivers
         ex = _explain(m, frame, flagged_idx, bar)
         ex_sample = _explain(m, frame, sample_idx, bar)
-        spec = m.spec
-        at = {int(i): k for k, i in enumerate(flagged_idx)}
-        cases, data = _cases(m, frame, pred, shown_idx, [at[int(i)] for i in shown_idx], ex)
-        plots = (
-            _plots(m, frame.iloc[sample_idx], pred.iloc[sample_idx], ex_sample)
-            if ex_sample is not None
-            else {}
+        batch = ReviewBatch(
+            records=n,
+            channels={ch: int(np.count_nonzero(channel == ch)) for ch in ("red", "yellow", "green")},
+            selection={str(k): int(v) for k, v in pred["selection_reason"].value_counts().items()},
+            unseen=dict(pred.attrs.get("unseen_history") or {}),
+            flagged=with_reasons(pred.iloc[flagged_idx], ex.reasons if ex is not None else []),
+            shown=frame.iloc[flagged_idx[shown]],
+            shown_explanation=ex.take(shown) if ex is not None else None,
+            sample=frame.iloc[sample_idx],
+            sample_predictions=pred.iloc[sample_idx],
+            sample_explanation=ex_sample,
         )
-        has_truth = "truth_mechanism" in frame.columns
-        left_out = len(flagged_idx) - len(shown_idx)
-        env = jinja2.Environment(
-            loader=jinja2.PackageLoader("riskscore.report", "templates"),
-            autoescape=jinja2.select_autoescape(["html"], default=True),
-            undefined=jinja2.StrictUndefined,
+        return write_review(m, batch, out, max_cases=max_cases, title=title)
+
+
+@dataclass
+class ReviewBatch:
+    """What a review page is made of, however the batch was scored (one machine or a cluster).
+
+    Attributes
+    ----------
+    records
+        Records in the batch.
+    channels
+        Records per channel (red, yellow, green).
+    selection
+        Records per selection reason (model, rule, random, exempt, none), most frequent first.
+    unseen
+        Share of the batch whose key of each history feature has no earlier record.
+    flagged
+        The flagged records' decisions (``predict``'s columns) by decreasing risk, with ``reason_codes`` and
+        ``reasons``: the rows of ``flagged.csv``. Red cases first on the page, then yellow ones.
+    shown
+        The records of the cases on the page (their declared fields), in the page's order:
+        :func:`shown_rows` of the flagged ones.
+    shown_explanation
+        Their explanation, row for row (None when nothing is shown).
+    sample, sample_predictions, sample_explanation
+        Records of a random sample of the batch, their decisions and explanation (the page's plots).
+    """
+
+    records: int
+    channels: dict[str, int]
+    selection: dict[str, int]
+    unseen: dict[str, float]
+    flagged: pd.DataFrame
+    shown: pd.DataFrame
+    shown_explanation: Any
+    sample: pd.DataFrame
+    sample_predictions: pd.DataFrame
+    sample_explanation: Any
+
+
+def check_max_cases(max_cases: object) -> int:
+    """Return ``max_cases`` as an int, or raise ParameterError naming the fix."""
+    if isinstance(max_cases, bool) or not isinstance(max_cases, numbers.Integral) or max_cases < 0:
+        raise ParameterError(
+            "max_cases must be a whole number >= 0 (red cases are always shown; it caps red and yellow "
+            f"cases together, 0 shows the red ones only); got {max_cases!r}"
         )
-        html = env.get_template("review.html").render(
-            title=title or f"Review: {len(flagged_idx):,} flagged of {n:,} {spec.name} records",
-            model_version=m.version,
-            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            total=n,
-            flagged=len(flagged_idx),
-            reds=len(reds),
-            yellows=len(yellows),
-            shown=len(shown_idx),
-            left_out=left_out,
-            max_cases=int(max_cases),
-            summary=_capacity(m.policy, channel),
-            unseen=_unseen(spec, pred.attrs.get("unseen_history") or {}),
-            unseen_warning=UNSEEN_WARNING,
-            reasons=[
-                (str(k), _SELECTION_MEANS.get(str(k), ""), int(v))
-                for k, v in pred["selection_reason"].value_counts().items()
-            ],
-            plots=plots,
-            cases=cases,
-            case_data=_script_json(data),
-            page_size=PAGE_SIZE,
-            has_truth=has_truth,
-            kind=spec.name,
-        )
+    return int(max_cases)
+
+
+def flagged_order(channel: NDArray[Any], risk: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Positions of the flagged (yellow or red) records by decreasing risk, ties in record order."""
+    flagged = np.flatnonzero(np.isin(channel, ["yellow", "red"]))
+    return np.asarray(flagged[np.argsort(-risk[flagged], kind="stable")], dtype=np.intp)
+
+
+def shown_rows(channel: NDArray[Any], max_cases: int) -> NDArray[np.intp]:
+    """Which flagged records (positions in flagged order) the page shows: every red, then yellows.
+
+    Yellow ones follow by decreasing risk until ``max_cases`` cases are shown.
+    """
+    channel = np.asarray(channel).astype(str)
+    reds = np.flatnonzero(channel == "red")
+    yellows = np.flatnonzero(channel == "yellow")
+    return np.concatenate([reds, yellows[: max(int(max_cases) - len(reds), 0)]]).astype(np.intp)
+
+
+def with_reasons(decisions: pd.DataFrame, reasons: list[Any]) -> pd.DataFrame:
+    """``decisions`` with ``reason_codes`` and ``reasons`` columns from each record's list of reasons."""
+    out = decisions.reset_index(drop=True)
+    # the same columns whether or not anything was flagged
+    out["reason_codes"] = pd.Series([";".join(r.code for r in rs) for rs in reasons], dtype=object)
+    out["reasons"] = pd.Series([" | ".join(r.text for r in rs) for rs in reasons], dtype=object)
+    return out
+
+
+def write_review(
+    model: Any,
+    batch: ReviewBatch,
+    out_dir: str | os.PathLike[str],
+    *,
+    max_cases: int = MAX_CASES,
+    title: str | None = None,
+) -> ReviewResult:
+    """Write ``index.html`` and ``flagged.csv`` of a scored and explained batch into ``out_dir``.
+
+    The second half of :func:`build_review`, and of :func:`riskscore.distributed.review`, which scores the
+    batch on a cluster.
+    """
+    jinja2 = require("jinja2", extra="report", feature="the review report")
+    out = check_output_folder(out_dir, create=True)
+    m, spec = model, model.spec
+    flagged = batch.flagged
+    n_flagged = len(flagged)
+    shown_pred = flagged.iloc[shown_rows(flagged["channel"].to_numpy(), max_cases)]
+    k = len(shown_pred)
+    cases, data = _cases(m, batch.shown, shown_pred, np.arange(k), list(range(k)), batch.shown_explanation)
+    plots = (
+        _plots(m, batch.sample, batch.sample_predictions, batch.sample_explanation)
+        if batch.sample_explanation is not None
+        else {}
+    )
+    reds, yellows = int((flagged["channel"] == "red").sum()), int((flagged["channel"] == "yellow").sum())
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("riskscore.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html"], default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    n = batch.records
+    html = env.get_template("review.html").render(
+        title=title or f"Review: {n_flagged:,} flagged of {n:,} {spec.name} records",
+        model_version=m.version,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        total=n,
+        flagged=n_flagged,
+        reds=reds,
+        yellows=yellows,
+        shown=k,
+        left_out=n_flagged - k,
+        max_cases=int(max_cases),
+        summary=_capacity(m.policy, batch.channels, n),
+        unseen=_unseen(spec, batch.unseen),
+        unseen_warning=UNSEEN_WARNING,
+        reasons=[(str(r), _SELECTION_MEANS.get(str(r), ""), int(v)) for r, v in batch.selection.items()],
+        plots=plots,
+        cases=cases,
+        case_data=_script_json(data),
+        page_size=PAGE_SIZE,
+        has_truth="truth_mechanism" in batch.shown.columns or "truth_mechanism" in batch.sample.columns,
+        kind=spec.name,
+    )
     try:
         out.mkdir(exist_ok=True)
     except OSError as exc:
@@ -192,19 +287,9 @@ def build_review(
             "write to"
         ) from None
     index = atomic_write_text(out / "index.html", html)
-    flagged_frame = pred.iloc[flagged_idx].reset_index(drop=True)
-    reasons_of = ex.reasons if ex is not None else []
-    # the same columns whether or not anything was flagged
-    flagged_frame["reason_codes"] = pd.Series(
-        [";".join(r.code for r in rs) for rs in reasons_of], dtype=object
-    )
-    flagged_frame["reasons"] = pd.Series([" | ".join(r.text for r in rs) for rs in reasons_of], dtype=object)
     # flagged.csv is opened by people in spreadsheets: formula-like text is neutralised, fields quoted
-    csv = safe_csv(flagged_frame, out / "flagged.csv")
-    return ReviewResult(index, csv, len(pred), len(flagged_idx), len(shown_idx))
-
-
-# -- the cases ---------------------------------------------------------------------------------------
+    csv = safe_csv(flagged, out / "flagged.csv")
+    return ReviewResult(index, csv, n, n_flagged, k)
 
 
 def _explain(model: Any, frame: pd.DataFrame, idx: NDArray[np.intp], bar: Any) -> Any:
@@ -221,17 +306,10 @@ def _explain(model: Any, frame: pd.DataFrame, idx: NDArray[np.intp], bar: Any) -
         step = idx[start : start + _CHUNK]
         parts.append(model.explain(frame.iloc[step]))
         bar.update(len(step))
-    if len(parts) == 1:
-        return parts[0]
-    return Explanation(
-        record_ids=pd.concat([p.record_ids for p in parts], ignore_index=True),
-        contributions=pd.concat([p.contributions for p in parts], ignore_index=True),
-        base_value=np.concatenate([p.base_value for p in parts]),
-        raw=np.concatenate([p.raw for p in parts]),
-        fields=pd.concat([p.fields for p in parts], ignore_index=True),
-        values=pd.concat([p.values for p in parts], ignore_index=True),
-        reasons=[rs for p in parts for rs in p.reasons],
-    )
+    return Explanation.concat(parts)
+
+
+# -- the cases ---------------------------------------------------------------------------------------
 
 
 def _cases(
@@ -370,16 +448,15 @@ def _script_json(data: Any) -> str:
 # -- the summary ---------------------------------------------------------------------------------------
 
 
-def _capacity(policy: Any, channel: NDArray[Any]) -> list[dict[str, Any]]:
+def _capacity(policy: Any, channels: dict[str, int], n: int) -> list[dict[str, Any]]:
     """Channel counts against the policy's capacity (its shares times the batch size), overruns marked."""
-    n = len(channel)
     shares = {
         "red": policy.red_share + policy.random_red,
         "yellow": policy.yellow_share + policy.random_yellow,
     }
     rows = []
     for ch in ("red", "yellow", "green"):
-        count = int(np.count_nonzero(channel == ch))
+        count = int(channels.get(ch, 0))
         share = shares.get(ch)
         capacity = None if share is None else round(share * n)
         rows.append(

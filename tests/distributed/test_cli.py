@@ -1,4 +1,4 @@
-"""``--scheduler`` on the command line: generate, score and train on a Dask cluster; review says it cannot."""
+"""``--scheduler`` on the command line: generate, score, train and review on a Dask cluster."""
 
 from __future__ import annotations
 
@@ -51,16 +51,12 @@ def test_train_on_the_cluster_writes_the_model_and_its_card(client, shipments_di
     assert "--champion, --by and --label truth are for one machine" in capsys.readouterr().err
 
 
-def test_review_on_a_cluster_is_refused_with_the_way_round(tmp_path, capsys):
-    argv = [
-        "review",
-        "--model",
-        "shipment",
-        "--data",
-        "x.parquet",
-        "--out",
-        str(tmp_path / "r"),
-        "--scheduler",
-    ]
-    assert main(argv) == 2
-    assert "score the data set on the cluster" in capsys.readouterr().err
+def test_review_on_the_cluster_writes_the_page_and_the_flagged_list(client, shipments_dir, tmp_path, capsys):
+    out = tmp_path / "review"
+    argv = ["review", "--model", "shipment", "--data", str(shipments_dir), "--out", str(out), "--json"]
+    assert main([*argv, "--max-cases", "20", "--scheduler", _address(client)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["records"] == 70_000 and summary["flagged"] > 0
+    flagged = pd.read_csv(out / "flagged.csv")
+    assert len(flagged) == summary["flagged"] and flagged["reason_codes"].notna().any()
+    assert (out / "index.html").read_text().count('class="case"') >= 1

@@ -89,3 +89,28 @@ def test_bad_arguments_are_refused():
         Adversary().observe(world.state, first, np.ones(3, bool), np.ones(3, bool), next_day=WEEK)
     with pytest.raises(ParameterError, match="first_day <= end_day"):
         world.records(5, 2)
+
+
+def test_a_move_keeps_the_mechanism_volume():
+    from riskscore.synthetic.shipments import mechanism_volume
+
+    world = _world()
+    first = world.records(0, WEEK)
+    hs2 = first["hs_code"].astype(str).str[:2]
+    s1 = first["truth_mechanism"].astype(object) == "S1"
+    inspected = hs2.isin(set(hs2[s1].value_counts().index[:5])).to_numpy()
+    caught = inspected & s1.to_numpy()  # only S1 is caught: only S1 moves
+    before = {m: mechanism_volume(world.state, m, WEEK, 2 * WEEK) for m in ("S1", "S2")}
+    other_seed = mechanism_volume(world.state, "S1", WEEK, 2 * WEEK, seed=1)
+    steps = Adversary(threshold=0.05, step=2.0, fresh=1.5).observe(
+        world.state, first, inspected, caught, next_day=WEEK
+    )
+    assert [s.mechanisms for s in steps] == [("S1",)]
+    after = {m: mechanism_volume(world.state, m, WEEK, 2 * WEEK) for m in ("S1", "S2")}
+    # the same contexts before and after: the moved mechanism's mean intensity is kept to 1%
+    assert after["S1"] == pytest.approx(before["S1"], rel=0.01)
+    # (the estimate itself: two draws of contexts agree to a few percent)
+    assert other_seed == pytest.approx(before["S1"], rel=0.10)
+    # a mechanism that did not move keeps its volume (up to the cap on a record's total intensity)
+    assert after["S2"] == pytest.approx(before["S2"], rel=0.01)
+    assert mechanism_volume(world.state, "S1", WEEK, WEEK) == 0.0  # an empty period
