@@ -91,3 +91,28 @@ def test_command_line(tmp_path, capsys):
     assert len(pd.read_csv(tmp_path / "weeks.csv")) == 4
     assert main(["simulate", "--strategies", "greedy", "--weeks", "1"]) == 2
     assert "strategies must be" in capsys.readouterr().err
+
+
+def test_a_rolling_window_retrains_on_the_last_weeks_only(monkeypatch):
+    import riskscore.training
+
+    seen: list[tuple[pd.Timestamp, pd.Timestamp, int]] = []
+    real = riskscore.training.train
+
+    def recording(data, **kwargs):
+        times = pd.to_datetime(data["declared_at"])
+        seen.append((times.min(), times.max(), len(data)))
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(riskscore.training, "train", recording)
+    args = {**SMALL, "history_weeks": 6, "retrain_every": 2, "records_per_week": 2_000}
+    simulate(weeks=5, strategies=["exploit"], window_weeks=3, seed=3, **args)
+    # the first model on the whole history, then retrainings after weeks 2 and 4 on the last 3 weeks only
+    assert len(seen) == 3
+    first, *later = seen
+    assert (first[1] - first[0]).days >= 6 * 7 - 2
+    for start, end, _ in later:
+        assert (end - start).days <= 3 * 7
+    assert later[-1][0] > later[0][0]  # the window moves on
+    with pytest.raises(ParameterError, match="window_weeks must be a whole number >= 2"):
+        simulate(weeks=1, strategies=["exploit"], window_weeks=1, **args)
