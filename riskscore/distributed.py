@@ -574,8 +574,8 @@ def review(
         for total, counts in ((channels, p["channels"]), (selection, p["selection"])):
             for k, v in counts.items():
                 total[k] = total.get(k, 0) + int(v)
-        for k, v in p["unseen"].items():
-            unseen[k] = unseen.get(k, 0.0) + float(v)
+        for k, v in p["unseen"].items():  # shares of the partition: weighted by its records
+            unseen[k] = unseen.get(k, 0.0) + float(v) * p["records"]
     unseen = {k: v / records for k, v in unseen.items()} if records else {}
     selection = dict(sorted(selection.items(), key=lambda kv: -kv[1]))
     flagged = pd.concat([p["flagged"] for p in pieces], ignore_index=True)
@@ -604,14 +604,15 @@ def review(
     )
     from riskscore.explain import Explanation
 
-    shown_frames, shown_ex = [], []
-    taken = {i: 0 for i in wanted}
-    for part_no in shown["_partition"].tolist():  # the page's order, one record at a time from its partition
-        rows, ex = fetched[int(part_no)]
-        k = taken[int(part_no)]
-        taken[int(part_no)] = k + 1
-        shown_frames.append(rows.iloc[[k]])
-        shown_ex.append(ex.take([k]))
+    # each partition's rows come back in the page's order; the k-th shown case of partition i is row
+    # offset[i] + k of the joined rows
+    offset, start = {}, 0
+    for i in wanted:
+        offset[i] = start
+        start += len(wanted[i])
+    at = (shown["_partition"].map(offset) + shown.groupby("_partition").cumcount()).to_numpy(dtype=np.intp)
+    joined = pd.concat([fetched[i][0] for i in wanted], ignore_index=True) if wanted else None
+    joined_ex = Explanation.concat([fetched[i][1] for i in wanted]) if wanted else None
     sample = pd.concat([p["sample"] for p in pieces], ignore_index=True)
     sample_pred = pd.concat([p["sample_predictions"] for p in pieces], ignore_index=True)
     keep = np.sort(np.argsort(sample["_key"].to_numpy(), kind="stable")[:SAMPLE])
@@ -622,8 +623,8 @@ def review(
         selection=selection,
         unseen=unseen,
         flagged=flagged.drop(columns=["_partition", "_position"]),
-        shown=pd.concat(shown_frames, ignore_index=True) if shown_frames else sample.iloc[0:0],
-        shown_explanation=Explanation.concat(shown_ex) if shown_ex else None,
+        shown=joined.iloc[at].reset_index(drop=True) if joined is not None else sample.iloc[0:0],
+        shown_explanation=joined_ex.take(at) if joined_ex is not None else None,
         sample=sample.reset_index(drop=True),
         sample_predictions=sample_pred.reset_index(drop=True),
         sample_explanation=fitted.explain(sample) if len(sample) else None,
@@ -633,7 +634,7 @@ def review(
 
 def _review_partition(part: pd.DataFrame, data: bytes, number: int, seed: int, sample: int) -> dict[str, Any]:
     """Return a partition's share of a review: counts, flagged decisions with reasons, a keyed sample."""
-    from riskscore.report.builder import flagged_order, with_reasons
+    from riskscore.report.builder import batch_counts, flagged_order, with_reasons
 
     model = _worker_model(data)
     part = part.reset_index(drop=True)
@@ -650,12 +651,12 @@ def _review_partition(part: pd.DataFrame, data: bytes, number: int, seed: int, s
     flagged["_position"] = flagged_idx
     key = np.random.default_rng([seed, number]).random(len(part))
     offered = np.sort(np.argsort(key, kind="stable")[:sample])
-    n = len(part)
+    channels, selection, unseen = batch_counts(pred)
     return {
-        "records": n,
-        "channels": {ch: int(np.count_nonzero(channel == ch)) for ch in ("red", "yellow", "green")},
-        "selection": {str(k): int(v) for k, v in pred["selection_reason"].value_counts().items()},
-        "unseen": {k: float(v) * n for k, v in (pred.attrs.get("unseen_history") or {}).items()},
+        "records": len(part),
+        "channels": channels,
+        "selection": selection,
+        "unseen": unseen,
         "flagged": flagged,
         "sample": part.iloc[offered].assign(_key=key[offered]),
         "sample_predictions": pred.iloc[offered],

@@ -135,11 +135,12 @@ def build_review(
         # one explanation of every flagged case (cards and CSV), one of a sample for the overall drivers
         ex = _explain(m, frame, flagged_idx, bar)
         ex_sample = _explain(m, frame, sample_idx, bar)
+        channels, selection, unseen = batch_counts(pred)
         batch = ReviewBatch(
             records=n,
-            channels={ch: int(np.count_nonzero(channel == ch)) for ch in ("red", "yellow", "green")},
-            selection={str(k): int(v) for k, v in pred["selection_reason"].value_counts().items()},
-            unseen=dict(pred.attrs.get("unseen_history") or {}),
+            channels=channels,
+            selection=selection,
+            unseen=unseen,
             flagged=with_reasons(pred.iloc[flagged_idx], ex.reasons if ex is not None else []),
             shown=frame.iloc[flagged_idx[shown]],
             shown_explanation=ex.take(shown) if ex is not None else None,
@@ -186,6 +187,16 @@ class ReviewBatch:
     sample: pd.DataFrame
     sample_predictions: pd.DataFrame
     sample_explanation: Any
+
+
+def batch_counts(pred: pd.DataFrame) -> tuple[dict[str, int], dict[str, int], dict[str, float]]:
+    """Return records per channel, per selection reason (most frequent first), and unseen shares."""
+    channel = pred["channel"].astype(str).to_numpy()
+    return (
+        {ch: int(np.count_nonzero(channel == ch)) for ch in ("red", "yellow", "green")},
+        {str(k): int(v) for k, v in pred["selection_reason"].value_counts().items()},
+        {str(k): float(v) for k, v in (pred.attrs.get("unseen_history") or {}).items()},
+    )
 
 
 def check_max_cases(max_cases: object) -> int:
